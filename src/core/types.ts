@@ -95,3 +95,10 @@ export type Sampler = (
   schedule: Schedule,
   opts: SampleOptions,
 ) => Promise<tf.Tensor4D>;
+
+/**
+ * The raw ε-network as the U-Net exposes it: x_t (NHWC), one integer timestep per example ([N], int32 or
+ * float32) and, for a class-conditional model, one class id per example ([N] int32, where the id equal to
+ * the model's `numClasses` is the null class ∅). Returns ε̂ (caller disposes); never disposes its inputs.
+ */
+export type EpsModel = (x: tf.Tensor4D, t: tf.Tensor1D, classes?: tf.Tensor1D) => tf.Tensor4D;
