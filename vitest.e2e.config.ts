@@ -8,5 +8,6 @@ export default defineConfig({
     hookTimeout: 180_000,
     fileParallelism: false,
     pool: 'forks',
+    reporters: ['default', ['json', { outputFile: 'test-results/e2e.json' }]],
   },
 });

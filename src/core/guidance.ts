@@ -1,0 +1,89 @@
+/**
+ * From an ε-network to the `Denoiser` a sampler runs ("wrap, don't branch", as in k-diffusion): conditioning
+ * and classifier-free guidance are wrappers, so samplers never know which model or guidance they drive.
+ *
+ * Two conventions for the guidance strength (both appear on the site; convert with wFromScale / scaleFromW):
+ * - Ho & Salimans 2022, eq. 6: ε̃ = (1 + w) ε(x, c) − w ε(x, ∅); w = 0 is the plain conditional model.
+ * - Stable Diffusion's guidance scale s = 1 + w: ε̃ = ε(x, ∅) + s (ε(x, c) − ε(x, ∅)); s = 1 is conditional.
+ * A negative class replaces ∅ in the second branch (the analogue of a negative prompt): ε̃ is pushed away from it.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Denoiser, EpsModel } from './types';
+
+/** One class id for every example, or one per example; `null` entries mean the null class ∅. */
+export type ClassSpec = number | ArrayLike<number | null>;
+
+/** Ho & Salimans' w from Stable Diffusion's guidance scale: w = s − 1. */
+export function wFromScale(scale: number): number {
+  return scale - 1;
+}
+
+/** Stable Diffusion's guidance scale from Ho & Salimans' w: s = 1 + w. */
+export function scaleFromW(w: number): number {
+  return 1 + w;
+}
+
+/** Resolve a ClassSpec to n integer ids (null → nullClass). */
+export function classIds(classes: ClassSpec, n: number, nullClass?: number): number[] {
+  const ids = typeof classes === 'number' ? new Array<number | null>(n).fill(classes) : Array.from(classes);
+  if (ids.length !== n) throw new RangeError(`expected ${n} class ids (one per example), got ${ids.length}`);
+  return ids.map((c) => {
+    const id = c === null ? nullClass : c;
+    if (id === undefined) throw new TypeError('a null class entry needs nullClass');
+    if (!Number.isInteger(id) || id < 0) throw new RangeError(`class id ${id} is not a non-negative integer`);
+    return id;
+  });
+}
+
+/** The [n] int32 tensor of one shared timestep t, as EpsModel takes it (caller disposes). */
+export function timestepTensor(t: number, n: number): tf.Tensor1D {
+  return tf.fill([n], t, 'int32') as tf.Tensor1D;
+}
+
+/** Classifier-free guidance on two ε estimates: (1 + w) ε_c − w ε_u (Ho & Salimans 2022, eq. 6). New tensor. */
+export function guidedEps(epsCond: tf.Tensor4D, epsUncond: tf.Tensor4D, w: number): tf.Tensor4D {
+  return tf.tidy(() => tf.sub(tf.mul(epsCond, 1 + w), tf.mul(epsUncond, w)));
+}
+
+/** A Denoiser from an unconditional ε-network: ε̂ = ε_θ(x_t, t). */
+export function unconditional(model: EpsModel): Denoiser {
+  return (x, t) => tf.tidy(() => model(x, timestepTensor(t, x.shape[0])));
+}
+
+/** A Denoiser for fixed classes: ε̂ = ε_θ(x_t, t, c); null entries (or c = nullClass) give the unconditional ε(x, ∅). */
+export function conditioned(model: EpsModel, classes: ClassSpec, nullClass?: number): Denoiser {
+  return (x, t) =>
+    tf.tidy(() => {
+      const n = x.shape[0];
+      return model(x, timestepTensor(t, n), tf.tensor1d(classIds(classes, n, nullClass), 'int32'));
+    });
+}
+
+export interface GuidanceOptions {
+  /** Class(es) to generate. */
+  classes: ClassSpec;
+  /** Guidance strength w ≥ 0 of Ho & Salimans (s = 1 + w in Stable Diffusion's convention). */
+  w: number;
+  /** Id of the null class ∅ (the model's numClasses). */
+  nullClass: number;
+  /** Optional class(es) that replace ∅ in the second branch, steering away from them. */
+  negative?: ClassSpec;
+}
+
+/**
+ * Classifier-free guidance as a Denoiser (Ho & Salimans 2022): one batched pass over concat([x, x]) with
+ * classes concat([c, ∅ or negative]), split, then ε̃ = (1 + w) ε(x, c) − w ε(x, ∅).
+ */
+export function classifierFreeGuidance(model: EpsModel, opts: GuidanceOptions): Denoiser {
+  const { classes, w, nullClass, negative } = opts;
+  if (!Number.isFinite(w)) throw new RangeError(`w must be finite, got ${w}`);
+  return (x, t) =>
+    tf.tidy(() => {
+      const n = x.shape[0];
+      const cond = classIds(classes, n, nullClass);
+      const uncond = negative === undefined ? new Array<number>(n).fill(nullClass) : classIds(negative, n, nullClass);
+      const eps = model(tf.concat([x, x], 0), timestepTensor(t, 2 * n), tf.tensor1d([...cond, ...uncond], 'int32'));
+      const [epsCond, epsUncond] = tf.split(eps, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
+      return guidedEps(epsCond, epsUncond, w);
+    });
+}

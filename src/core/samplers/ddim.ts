@@ -1,0 +1,135 @@
+/**
+ * DDIM sampling (Song et al. 2021, eq. 12) over a subsequence of 1 … T, any η ≥ 0.
+ *
+ * | name     | symbol                                                    | equation                 |
+ * |----------|-----------------------------------------------------------|--------------------------|
+ * | `t`,`tPrev` | t → t′ (consecutive visited timesteps; t′ = 0 last)    | §4.2                     |
+ * | `x0Pred` | x̂_0 = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t                             | eq. 12, "predicted x_0"  |
+ * | `sigma`  | σ = η √((1−ᾱ_t′)/(1−ᾱ_t)) √(1 − ᾱ_t/ᾱ_t′)                 | eq. 16                   |
+ * | update   | x_t′ = √ᾱ_t′ x̂_0 + √(1−ᾱ_t′−σ²) ε̂ + σ z                   | eq. 12                   |
+ *
+ * Defaults: steps = min(50, T), η = 0, spacing 'leading', finalAlphaBarOne = true, clipX0 = false
+ * (Song et al.'s own setting and diffusers' DDIMScheduler defaults). Spacings, with our t = diffusers' t + 1:
+ * 'leading' visits t = 1 + k·⌊T/steps⌋ (k = steps−1 … 0); 'trailing' visits t = round(T − k·T/steps)
+ * (k = 0 … steps−1, numpy's round-half-to-even), so it always starts at t = T. Each step goes to the next visited
+ * timestep (where steps does not divide T, diffusers instead uses t − ⌊T/steps⌋). After the last visited
+ * timestep t′ = 0 with ᾱ = 1 if finalAlphaBarOne, else ᾱ_1 (diffusers `set_alpha_to_one = false`: the last step
+ * then lands on x_1, and is the identity when the last visited t is 1).
+ * With clipX0, ε̂ is re-derived from the clipped x̂_0, (x_t − √ᾱ_t x̂_0)/√(1−ᾱ_t) (GLIDE; diffusers'
+ * `use_clipped_model_output = true`), so the update stays the mean of q_σ(x_t′ | x_t, x̂_0) and η = 1 over all
+ * steps still equals DDPM with σ² = β̃ and clipping. If η > 1 makes 1 − ᾱ_t′ − σ² negative, the ε̂ term is 0.
+ * Noise z is drawn from opts.noise exactly when σ > 0 (never when η = 0, nor on a step to ᾱ = 1).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Sampler, Schedule } from '../types';
+import { runSampler, type StepResult, type Transition } from './common';
+
+export type DdimSpacing = 'leading' | 'trailing';
+
+export const DDIM_DEFAULT_STEPS = 50;
+
+/** numpy's np.round: halves go to the even neighbour. */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** The visited timesteps in sampling order (descending, each in 1…T), as diffusers' spacings shifted by +1. */
+export function ddimTimesteps(T: number, steps: number, spacing: DdimSpacing = 'leading'): number[] {
+  if (!Number.isInteger(steps) || steps < 1 || steps > T) throw new RangeError(`DDIM steps must be an integer in 1…${T}, got ${steps}`);
+  const ts: number[] = [];
+  if (spacing === 'leading') {
+    const r = Math.floor(T / steps);
+    for (let k = steps - 1; k >= 0; k--) ts.push(1 + k * r);
+  } else if (spacing === 'trailing') {
+    const ratio = T / steps;
+    for (let k = 0; k < steps; k++) ts.push(roundHalfEven(T - k * ratio));
+  } else {
+    throw new RangeError(`unknown DDIM spacing ${String(spacing)}`);
+  }
+  return ts;
+}
+
+/** ᾱ at the target timestep: ᾱ_t′, or at t′ = 0 either 1 (finalAlphaBarOne) or ᾱ_1 (diffusers `set_alpha_to_one`). */
+export function ddimAlphaBarPrev(schedule: Schedule, tPrev: number, finalAlphaBarOne = true): number {
+  if (tPrev === 0) return finalAlphaBarOne ? 1 : schedule.alphaBar[1];
+  return schedule.alphaBar[tPrev];
+}
+
+/** σ = η √((1−ᾱ_t′)/(1−ᾱ_t)) √(1 − ᾱ_t/ᾱ_t′) (Song et al. 2021, eq. 16). */
+export function ddimSigma(alphaBarT: number, alphaBarPrev: number, eta: number): number {
+  if (eta === 0) return 0;
+  return eta * Math.sqrt((1 - alphaBarPrev) / (1 - alphaBarT)) * Math.sqrt(Math.max(0, 1 - alphaBarT / alphaBarPrev));
+}
+
+export interface DdimStepOptions {
+  eta?: number;
+  clipX0?: boolean;
+  finalAlphaBarOne?: boolean;
+  /** Standard normal noise shaped like x; required exactly when σ > 0. */
+  z?: tf.Tensor4D | null;
+}
+
+/** One DDIM step x_t → x_t′ (Song et al. 2021, eq. 12). New tensors, caller disposes. */
+export function ddimStep(
+  x: tf.Tensor4D,
+  eps: tf.Tensor4D,
+  schedule: Schedule,
+  t: number,
+  tPrev: number,
+  opts: DdimStepOptions = {},
+): StepResult {
+  if (!Number.isInteger(t) || t < 1 || t > schedule.T) throw new RangeError(`DDIM step needs t in 1…${schedule.T}, got ${t}`);
+  if (!Number.isInteger(tPrev) || tPrev < 0 || tPrev >= t) throw new RangeError(`DDIM step needs tPrev in 0…${t - 1}, got ${tPrev}`);
+  const { eta = 0, clipX0 = false, finalAlphaBarOne = true, z = null } = opts;
+  if (!(eta >= 0) || !Number.isFinite(eta)) throw new RangeError(`η must be a finite number ≥ 0, got ${eta}`);
+  const abT = schedule.alphaBar[t];
+  const abPrev = ddimAlphaBarPrev(schedule, tPrev, finalAlphaBarOne);
+  const sigma = ddimSigma(abT, abPrev, eta);
+  if (sigma > 0 && z === null) throw new TypeError(`DDIM step ${t} → ${tPrev} has σ > 0 and needs noise z`);
+  const sqrtAbT = Math.sqrt(abT);
+  const sqrtOneMinusAbT = Math.sqrt(1 - abT);
+  const dirCoef = Math.sqrt(Math.max(0, 1 - abPrev - sigma * sigma));
+  return tf.tidy(() => {
+    let x0Pred: tf.Tensor4D = tf.div(tf.sub(x, tf.mul(eps, sqrtOneMinusAbT)), sqrtAbT);
+    let epsUsed = eps;
+    if (clipX0) {
+      x0Pred = tf.clipByValue(x0Pred, -1, 1);
+      epsUsed = tf.div(tf.sub(x, tf.mul(x0Pred, sqrtAbT)), sqrtOneMinusAbT);
+    }
+    const mean: tf.Tensor4D = tf.add(tf.mul(x0Pred, Math.sqrt(abPrev)), tf.mul(epsUsed, dirCoef));
+    const next: tf.Tensor4D = sigma > 0 && z !== null ? tf.add(mean, tf.mul(z, sigma)) : mean;
+    return { x: next, x0Pred };
+  });
+}
+
+/** The DDIM transitions for these options, each with its σ. */
+export function ddimTransitions(
+  schedule: Schedule,
+  opts: { steps?: number; eta?: number; spacing?: DdimSpacing; finalAlphaBarOne?: boolean } = {},
+): Transition[] {
+  const steps = opts.steps ?? Math.min(DDIM_DEFAULT_STEPS, schedule.T);
+  const eta = opts.eta ?? 0;
+  const ts = ddimTimesteps(schedule.T, steps, opts.spacing ?? 'leading');
+  return ts.map((t, i) => {
+    const tPrev = i + 1 < ts.length ? ts[i + 1] : 0;
+    const sigma = ddimSigma(schedule.alphaBar[t], ddimAlphaBarPrev(schedule, tPrev, opts.finalAlphaBarOne ?? true), eta);
+    return { t, tPrev, sigma };
+  });
+}
+
+/** DDIM sampler (Song et al. 2021, eq. 12): `steps` steps from x_T to x_0; η = 0 is deterministic. */
+export const ddim: Sampler = async (denoiser, xT, schedule, opts) => {
+  const eta = opts.eta ?? 0;
+  const finalAlphaBarOne = opts.finalAlphaBarOne ?? true;
+  const clipX0 = opts.clipX0 ?? false;
+  if (!(eta >= 0) || !Number.isFinite(eta)) throw new RangeError(`η must be a finite number ≥ 0, got ${eta}`);
+  const transitions = ddimTransitions(schedule, { ...opts, eta, finalAlphaBarOne });
+  return runSampler(
+    denoiser,
+    xT,
+    transitions,
+    (x, eps, tr, z) => ddimStep(x, eps, schedule, tr.t, tr.tPrev, { eta, clipX0, finalAlphaBarOne, z }),
+    opts,
+  );
+};

@@ -1,0 +1,164 @@
+/**
+ * End-to-end harness: finds a Chromium, serves the built site (dist/) on a free local port, and opens pages
+ * that record every console error, page error, failed request and request to another origin.
+ * It never downloads a browser.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, accessSync, constants } from 'node:fs';
+import { createRequire } from 'node:module';
+import { delimiter, join, resolve } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+// @ts-expect-error — plain ES module without type declarations
+import { startServer } from '../../scripts/serve.mjs';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const DIST = join(ROOT, 'dist');
+export const SHOTS = join(ROOT, 'test-results', 'screenshots');
+
+const INSTALL_HINT =
+  'No Chromium found for the end-to-end tests. Set CHROME_PATH to a Chromium or Chrome binary, or install ' +
+  "Debian's package: `sudo apt-get install -y chromium` (then /usr/bin/chromium is used). The tests never download a browser.";
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** CHROME_PATH, then /usr/bin/chromium, then `chromium` or `google-chrome` on the PATH. */
+export function findBrowser(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.CHROME_PATH) {
+    if (isExecutable(env.CHROME_PATH)) return env.CHROME_PATH;
+    throw new Error(`CHROME_PATH is set to ${env.CHROME_PATH}, which is not an executable file. ${INSTALL_HINT}`);
+  }
+  if (isExecutable('/usr/bin/chromium')) return '/usr/bin/chromium';
+  for (const name of ['chromium', 'google-chrome']) {
+    for (const dir of (env.PATH ?? '').split(delimiter).filter(Boolean)) {
+      const candidate = join(dir, name);
+      if (isExecutable(candidate)) return candidate;
+    }
+  }
+  throw new Error(INSTALL_HINT);
+}
+
+/** Flags for a quiet, offline headless Chromium (see the machine notes: background networking must be off). */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-default-apps',
+  '--disable-extensions',
+  '--enable-unsafe-webgpu',
+];
+
+export interface Site {
+  url: string;
+  browser: Browser;
+  close(): Promise<void>;
+}
+
+/** Serve dist/ and launch Chromium. Call `close()` in afterAll. */
+export async function openSite(): Promise<Site> {
+  if (!existsSync(join(DIST, 'index.html'))) throw new Error('dist/ has no build: run `npm run build` first.');
+  const server = await startServer({ dir: DIST, port: 0 });
+  const browser = await chromium.launch({ executablePath: findBrowser(), headless: true, args: CHROMIUM_ARGS });
+  return {
+    url: server.url,
+    browser,
+    async close() {
+      await browser.close();
+      await server.close();
+    },
+  };
+}
+
+/** Everything a page did wrong while it was open. */
+export interface PageProblems {
+  consoleErrors: string[];
+  pageErrors: string[];
+  failedRequests: string[];
+  foreignRequests: string[];
+}
+
+/**
+ * Open a context + page that records problems. Requests to any origin other than the site's are
+ * blocked (and recorded), so a test fails instead of the page quietly reaching the network.
+ */
+export async function openPage(
+  site: Site,
+  options: { colorScheme?: 'light' | 'dark'; width?: number; height?: number; reducedMotion?: 'reduce' | 'no-preference' } = {},
+): Promise<{ context: BrowserContext; page: Page; problems: PageProblems }> {
+  const context = await site.browser.newContext({
+    viewport: { width: options.width ?? 1280, height: options.height ?? 900 },
+    colorScheme: options.colorScheme ?? 'light',
+    reducedMotion: options.reducedMotion ?? 'no-preference',
+  });
+  const origin = new URL(site.url).origin;
+  const problems: PageProblems = { consoleErrors: [], pageErrors: [], failedRequests: [], foreignRequests: [] };
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith('data:') || url.startsWith('blob:') || new URL(url).origin === origin) return route.continue();
+    problems.foreignRequests.push(url);
+    return route.abort('blockedbyclient');
+  });
+  const page = await context.newPage();
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.consoleErrors.push(msg.text());
+  });
+  page.on('pageerror', (err) => problems.pageErrors.push(String(err)));
+  page.on('requestfailed', (req) => {
+    const url = req.url();
+    if (!problems.foreignRequests.includes(url)) problems.failedRequests.push(`${url} (${req.failure()?.errorText})`);
+  });
+  page.on('response', (res) => {
+    if (res.status() >= 400) problems.failedRequests.push(`${res.url()} (HTTP ${res.status()})`);
+  });
+  return { context, page, problems };
+}
+
+/** Every page of the build that a reader can reach: the home page and each lesson. */
+export function sitePaths(): string[] {
+  const lessonsDir = join(DIST, 'lessons');
+  const lessons = existsSync(lessonsDir)
+    ? readdirSync(lessonsDir, { withFileTypes: true })
+        .filter((d) => d.isDirectory() && existsSync(join(lessonsDir, d.name, 'index.html')))
+        .map((d) => `/lessons/${d.name}/`)
+        .sort()
+    : [];
+  return ['/', ...lessons];
+}
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+export interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: string[];
+}
+
+/** Run axe-core in the page; return violations of at least serious impact. */
+export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> {
+  await page.addScriptTag({ content: axeSource });
+  const violations = await page.evaluate(async () => {
+    // @ts-expect-error — injected global
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((v: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
+    }));
+  });
+  return violations.filter((v: AxeViolation) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+export function screenshotPath(name: string): string {
+  mkdirSync(SHOTS, { recursive: true });
+  return join(SHOTS, `${name.replace(/[^a-z0-9-]+/gi, '_').replace(/^_+|_+$/g, '') || 'home'}.png`);
+}

@@ -1,0 +1,139 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPage, openSite, screenshotPath, seriousAxeViolations, sitePaths, type Site } from './harness';
+
+let site: Site;
+beforeAll(async () => {
+  site = await openSite();
+});
+afterAll(async () => {
+  await site?.close();
+});
+
+const paths = sitePaths();
+
+describe('every page of the site', () => {
+  it('includes the home page and at least one lesson', () => {
+    expect(paths[0]).toBe('/');
+    expect(paths.filter((p) => p.startsWith('/lessons/')).length).toBeGreaterThan(0);
+  });
+
+  for (const path of paths) {
+    for (const theme of ['light', 'dark'] as const) {
+      it(`renders ${path} in the ${theme} theme with no errors, no foreign requests and no serious axe violations`, async () => {
+        for (const width of [360, 1280]) {
+          const { context, page, problems } = await openPage(site, { colorScheme: theme, width, height: 800 });
+          try {
+            await page.goto(site.url + path, { waitUntil: 'networkidle' });
+            expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe(theme);
+            // The page itself never scrolls sideways, even on a 360 px phone.
+            const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+            expect(overflow, `horizontal overflow at ${width}px`).toBeLessThanOrEqual(0);
+            if (width === 1280) expect(await seriousAxeViolations(page)).toEqual([]);
+            await page.screenshot({ path: screenshotPath(`${path}-${theme}-${width}`), fullPage: true });
+            expect(problems).toEqual({ consoleErrors: [], pageErrors: [], failedRequests: [], foreignRequests: [] });
+          } finally {
+            await context.close();
+          }
+        }
+      });
+    }
+  }
+});
+
+describe('lesson pages', () => {
+  const lesson = paths.find((p) => p.startsWith('/lessons/'))!;
+
+  it('typeset maths at build time and ship no maths JavaScript', async () => {
+    const { context, page } = await openPage(site);
+    try {
+      const response = await page.goto(site.url + lesson);
+      const html = (await response!.text()) ?? '';
+      expect(html).toContain('class="katex"');
+      expect(html).toContain('class="katex-display"');
+      expect(await page.locator('.katex-display').count()).toBeGreaterThan(0);
+      const scripts = await page.evaluate(() => [...document.scripts].map((s) => s.src).filter(Boolean));
+      expect(scripts.some((s) => /katex|mathjax/i.test(s))).toBe(false);
+      // KaTeX fonts come from this site: the main maths font has loaded.
+      await page.evaluate(() => document.fonts.ready);
+      expect(await page.evaluate(() => document.fonts.check('16px KaTeX_Main'))).toBe(true);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('link to the previous and next lessons in curriculum order', async () => {
+    const lessons = paths.filter((p) => p.startsWith('/lessons/'));
+    const { context, page } = await openPage(site);
+    try {
+      for (let i = 0; i < lessons.length; i++) {
+        await page.goto(site.url + lessons[i]);
+        const hrefs = (rel: string) =>
+          page.locator(`a[rel="${rel}"]`).evaluateAll((links) => links.map((a) => a.getAttribute('href')));
+        expect(await hrefs('next')).toEqual(i + 1 < lessons.length ? [lessons[i + 1]] : []);
+        expect(await hrefs('prev')).toEqual(i > 0 ? [lessons[i - 1]] : []);
+      }
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe('the theme toggle', () => {
+  it('switches theme, persists across a reload, and overrides the system setting', async () => {
+    const { context, page, problems } = await openPage(site, { colorScheme: 'light' });
+    try {
+      await page.goto(site.url + '/');
+      const toggle = page.getByRole('button', { name: /dark/i });
+      expect(await toggle.getAttribute('aria-pressed')).toBe('false');
+      await toggle.click();
+      expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+      expect(await toggle.getAttribute('aria-pressed')).toBe('true');
+      const bgDark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      await page.reload();
+      expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+      expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe(bgDark);
+      await page.keyboard.press('Tab'); // skip link
+      await page.getByRole('button', { name: /dark/i }).focus();
+      await page.keyboard.press('Enter');
+      expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('light');
+      expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).not.toBe(bgDark);
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe('islands', () => {
+  const lesson = '/lessons/01-welcome/';
+
+  it('hydrate without shifting the layout and respond to the keyboard', async () => {
+    const { context, page, problems } = await openPage(site, { width: 390, height: 844 });
+    try {
+      await page.addInitScript(() => {
+        // Record layout shifts from the first paint on.
+        (window as unknown as { __cls: number }).__cls = 0;
+        new PerformanceObserver((list) => {
+          for (const entry of list.getEntries() as (PerformanceEntry & { value: number; hadRecentInput: boolean })[]) {
+            if (!entry.hadRecentInput) (window as unknown as { __cls: number }).__cls += entry.value;
+          }
+        }).observe({ type: 'layout-shift', buffered: true });
+      });
+      await page.goto(site.url + lesson, { waitUntil: 'networkidle' });
+      const slider = page.getByRole('slider', { name: /timestep/i });
+      await slider.scrollIntoViewIfNeeded();
+      await page.waitForFunction(() => document.querySelector('astro-island:not([ssr])') !== null);
+      const before = await slider.inputValue();
+      const canvas = page.locator('.mixer canvas');
+      const pixelsBefore = await canvas.evaluate((c: HTMLCanvasElement) => c.toDataURL());
+      await slider.focus();
+      for (let i = 0; i < 10; i++) await page.keyboard.press('ArrowRight');
+      expect(Number(await slider.inputValue())).toBe(Number(before) + 10);
+      await expect.poll(() => canvas.evaluate((c: HTMLCanvasElement) => c.toDataURL())).not.toBe(pixelsBefore);
+      expect(await page.evaluate(() => (window as unknown as { __cls: number }).__cls)).toBeLessThan(0.01);
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
