@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSyn
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { MNIST_CLASSES, MNIST_PIXELS, MNIST_VERSION, encodeMnist, stratifiedSplit, type Split } from '../src/core/data.ts';
+import { MNIST_CLASSES, MNIST_PIXELS, MNIST_VERSION, encodeMnist, stratifiedSplit, type Split } from '../src/core/data';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const DATA_DIR = join(ROOT, 'public', 'data');

@@ -160,5 +160,6 @@ export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> 
 
 export function screenshotPath(name: string): string {
   mkdirSync(SHOTS, { recursive: true });
-  return join(SHOTS, `${name.replace(/[^a-z0-9-]+/gi, '_').replace(/^_+|_+$/g, '') || 'home'}.png`);
+  const slug = name.replace(/^\/(?=-|$)/, 'home').replace(/[^a-z0-9-]+/gi, '_').replace(/^_+|_+$/g, '');
+  return join(SHOTS, `${slug}.png`);
 }
