@@ -1,0 +1,125 @@
+/// <reference lib="webworker" />
+/**
+ * The compute worker: owns TensorFlow.js, its backend and every tensor. Widgets talk to it only through the
+ * protocol in rpc.ts with the catalogue in api.ts, and receive typed arrays.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
+import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
+import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+import { BACKEND_ORDER, currentBackend, fallbackBackend, initBackend, type BackendAttempt, type BackendName } from '../core/backends';
+import { fetchMnist, toFloatBatch, MNIST_PIXELS, type MnistData } from '../core/data';
+import { qSample } from '../core/forward';
+import { makeNoise } from '../core/noise';
+import { makeSchedule } from '../core/schedules';
+import type { ComputeApi, BackendInfo, WorkerEvent } from './api';
+import { serve, type Handlers, type Port } from './rpc';
+
+const scope = self as unknown as DedicatedWorkerGlobalScope;
+/** The site's root URL (Astro's `base`), where data/ and models/ live. */
+const siteRoot = new URL(import.meta.env.BASE_URL ?? '/', scope.location.origin).href;
+
+const wasmPaths = {
+  'tfjs-backend-wasm.wasm': wasmPlain,
+  'tfjs-backend-wasm-simd.wasm': wasmSimd,
+  'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd,
+};
+
+let backendReady: Promise<BackendInfo> | null = null;
+
+/** Initialise the backend ladder once; every handler awaits this first. */
+function ensureBackend(order?: BackendName[]): Promise<BackendInfo> {
+  if (!backendReady) {
+    const attempts: BackendAttempt[] = [];
+    backendReady = initBackend({
+      order: order?.length ? order : BACKEND_ORDER,
+      wasmPaths,
+      timeoutMs: 20_000,
+      onAttempt: (a) => attempts.push(a),
+    }).then((backend) => {
+      emit({ type: 'backend', backend, attempts });
+      return { backend, attempts };
+    });
+    backendReady.catch(() => (backendReady = null));
+  }
+  return backendReady;
+}
+
+let mnist: Promise<MnistData> | null = null;
+function loadMnist(): Promise<MnistData> {
+  if (!mnist) {
+    mnist = fetchMnist(new URL('data/mnist.bin.gz', siteRoot).href);
+    mnist.catch(() => (mnist = null));
+  }
+  return mnist;
+}
+
+/** Errors that mean the backend itself broke (a lost GPU device, a context loss), not the request. */
+function isBackendFailure(e: unknown): boolean {
+  const msg = e instanceof Error ? `${e.name} ${e.message}` : String(e);
+  return /device (was )?lost|context (was )?lost|CONTEXT_LOST|GPUDevice|webgl.*(lost|fail)|out of memory/i.test(msg);
+}
+
+/** Run `work` on the current backend; if the backend breaks, fall back to the next rung and retry once. */
+async function withFallback<T>(work: () => Promise<T>): Promise<T> {
+  await ensureBackend();
+  try {
+    return await work();
+  } catch (e) {
+    const from = currentBackend();
+    if (!from || !isBackendFailure(e)) throw e;
+    const to = await fallbackBackend(from, { wasmPaths });
+    const reason = e instanceof Error ? e.message : String(e);
+    backendReady = Promise.resolve({ backend: to, attempts: [] });
+    emit({ type: 'fallback', from, to, reason });
+    return work();
+  }
+}
+
+const handlers: Handlers<ComputeApi> = {
+  init: ({ order }) => ensureBackend(order),
+
+  digits: async ({ indices, label, nth = 0 }) => {
+    const { test } = await loadMnist();
+    let chosen: number[];
+    if (indices?.length) {
+      chosen = indices.map((i) => Math.min(test.count - 1, Math.max(0, Math.trunc(Number(i) || 0))));
+    } else {
+      const wanted = Number.isInteger(label) && label! >= 0 && label! <= 9 ? label! : 0;
+      const ofClass: number[] = [];
+      for (let i = 0; i < test.count; i++) if (test.labels[i] === wanted) ofClass.push(i);
+      chosen = [ofClass[((Math.trunc(nth) % ofClass.length) + ofClass.length) % ofClass.length]];
+    }
+    return {
+      pixels: toFloatBatch(test, chosen),
+      labels: Int32Array.from(chosen, (i) => test.labels[i]),
+      indices: Int32Array.from(chosen),
+      count: test.count,
+    };
+  },
+
+  noise: ({ x0, schedule: kind, T, ts, seed }) =>
+    withFallback(async () => {
+      if (x0.length !== MNIST_PIXELS) throw new RangeError(`noise: expected ${MNIST_PIXELS} pixels, got ${x0.length}`);
+      const schedule = makeSchedule(kind, T);
+      const eps = makeNoise(seed).normalArray(MNIST_PIXELS);
+      const n = ts.length;
+      const images = tf.tidy(() => {
+        const clean = tf.tensor4d(x0, [1, 28, 28, 1]).tile([n, 1, 1, 1]) as tf.Tensor4D;
+        const noise = tf.tensor4d(eps, [1, 28, 28, 1]).tile([n, 1, 1, 1]) as tf.Tensor4D;
+        return qSample(schedule, clean, ts, noise);
+      });
+      try {
+        return { images: (await images.data()) as Float32Array, eps };
+      } finally {
+        images.dispose();
+      }
+    }),
+
+  memory: async () => ({ ...tf.memory(), backend: currentBackend() }),
+};
+
+const broadcast = serve<ComputeApi>(scope as unknown as Port, handlers);
+function emit(event: WorkerEvent): void {
+  broadcast(event);
+}
