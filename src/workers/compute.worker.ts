@@ -105,8 +105,8 @@ const handlers: Handlers<ComputeApi> = {
       const eps = makeNoise(seed).normalArray(MNIST_PIXELS);
       const n = ts.length;
       const images = tf.tidy(() => {
-        const clean = tf.tensor4d(x0, [1, 28, 28, 1]).tile([n, 1, 1, 1]) as tf.Tensor4D;
-        const noise = tf.tensor4d(eps, [1, 28, 28, 1]).tile([n, 1, 1, 1]) as tf.Tensor4D;
+        const clean = tf.tile(tf.tensor4d(x0, [1, 28, 28, 1]), [n, 1, 1, 1]);
+        const noise = tf.tile(tf.tensor4d(eps, [1, 28, 28, 1]), [n, 1, 1, 1]);
         return qSample(schedule, clean, ts, noise);
       });
       try {
