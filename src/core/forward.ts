@@ -90,7 +90,8 @@ export interface PosteriorCoefficients {
 
 /** μ̃_t's coefficients and β̃_t at one timestep (Ho et al. 2020, eq. 7). */
 export function posteriorCoefficients(schedule: Schedule, t: number): PosteriorCoefficients {
-  if (!Number.isInteger(t) || t < 1 || t > schedule.T) throw new RangeError(`posterior needs t in 1…${schedule.T}, got ${t}`);
+  if (!Number.isInteger(t) || t < 1 || t > schedule.T)
+    throw new RangeError(`posterior needs t in 1…${schedule.T}, got ${t}`);
   const { beta, alpha, alphaBar } = schedule;
   const oneMinus = 1 - alphaBar[t];
   return {

@@ -44,13 +44,22 @@ export function xoshiro128ss(a: number, b: number, c: number, d: number): Uint32
   };
 }
 
-/** Fold any finite number (integers up to 2^53, negatives, fractions) into a uint32 seed. */
+/** murmur3's 32-bit finaliser: a bijective avalanche mix. */
+function fmix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** Fold any finite number (integers up to 2^53, negatives, fractions) into a uint32 seed; uint32 seeds map to themselves. */
 function toUint32Seed(seed: number): number {
   if (!Number.isFinite(seed)) throw new RangeError(`seed must be finite, got ${seed}`);
-  const lo = seed >>> 0;
-  const hi = Math.floor(seed / TWO_POW_32) >>> 0;
-  const frac = Math.floor((seed - Math.floor(seed)) * TWO_POW_32) >>> 0;
-  return (lo ^ Math.imul(hi, 0x9e3779b1) ^ Math.imul(frac, 0x85ebca6b)) >>> 0;
+  if (Number.isInteger(seed) && seed >= 0 && seed < TWO_POW_32) return seed;
+  const whole = Math.floor(seed);
+  const lo = whole >>> 0;
+  const hi = Math.floor(whole / TWO_POW_32) >>> 0;
+  const frac = Math.floor((seed - whole) * TWO_POW_32) >>> 0;
+  return fmix32(fmix32(fmix32(lo ^ 0x2545f491) ^ hi) ^ frac);
 }
 
 /** A uniform/normal random stream from one seed. */
@@ -82,7 +91,8 @@ export function makeRng(seed: number): Rng {
     nextUint32: next,
     uniform: () => next() / TWO_POW_32,
     uniformInt(n: number): number {
-      if (!Number.isInteger(n) || n < 1 || n > TWO_POW_32) throw new RangeError(`uniformInt needs 1 ≤ n ≤ 2^32, got ${n}`);
+      if (!Number.isInteger(n) || n < 1 || n > TWO_POW_32)
+        throw new RangeError(`uniformInt needs 1 ≤ n ≤ 2^32, got ${n}`);
       const limit = TWO_POW_32 - (TWO_POW_32 % n);
       let x = next();
       while (x >= limit) x = next();

@@ -63,7 +63,11 @@ export async function runSampler(
         const r = step(prev, eps, tr, z);
         // Distinct new tensors, so disposing the old state, x̂_0 and ε̂ can never free the new state.
         const next = r.x === prev ? tf.clone(r.x) : r.x;
-        return { x: next, x0Pred: r.x0Pred === next || r.x0Pred === prev ? tf.clone(r.x0Pred) : r.x0Pred, eps: eps === next ? tf.clone(eps) : eps };
+        return {
+          x: next,
+          x0Pred: r.x0Pred === next || r.x0Pred === prev ? tf.clone(r.x0Pred) : r.x0Pred,
+          eps: eps === next ? tf.clone(eps) : eps,
+        };
       });
       x = out.x as tf.Tensor4D;
       if (prev !== xT) prev.dispose();

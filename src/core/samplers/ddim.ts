@@ -36,7 +36,8 @@ function roundHalfEven(v: number): number {
 
 /** The visited timesteps in sampling order (descending, each in 1…T), as diffusers' spacings shifted by +1. */
 export function ddimTimesteps(T: number, steps: number, spacing: DdimSpacing = 'leading'): number[] {
-  if (!Number.isInteger(steps) || steps < 1 || steps > T) throw new RangeError(`DDIM steps must be an integer in 1…${T}, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 1 || steps > T)
+    throw new RangeError(`DDIM steps must be an integer in 1…${T}, got ${steps}`);
   const ts: number[] = [];
   if (spacing === 'leading') {
     const r = Math.floor(T / steps);
@@ -79,8 +80,10 @@ export function ddimStep(
   tPrev: number,
   opts: DdimStepOptions = {},
 ): StepResult {
-  if (!Number.isInteger(t) || t < 1 || t > schedule.T) throw new RangeError(`DDIM step needs t in 1…${schedule.T}, got ${t}`);
-  if (!Number.isInteger(tPrev) || tPrev < 0 || tPrev >= t) throw new RangeError(`DDIM step needs tPrev in 0…${t - 1}, got ${tPrev}`);
+  if (!Number.isInteger(t) || t < 1 || t > schedule.T)
+    throw new RangeError(`DDIM step needs t in 1…${schedule.T}, got ${t}`);
+  if (!Number.isInteger(tPrev) || tPrev < 0 || tPrev >= t)
+    throw new RangeError(`DDIM step needs tPrev in 0…${t - 1}, got ${tPrev}`);
   const { eta = 0, clipX0 = false, finalAlphaBarOne = true, z = null } = opts;
   if (!(eta >= 0) || !Number.isFinite(eta)) throw new RangeError(`η must be a finite number ≥ 0, got ${eta}`);
   const abT = schedule.alphaBar[t];
@@ -113,7 +116,11 @@ export function ddimTransitions(
   const ts = ddimTimesteps(schedule.T, steps, opts.spacing ?? 'leading');
   return ts.map((t, i) => {
     const tPrev = i + 1 < ts.length ? ts[i + 1] : 0;
-    const sigma = ddimSigma(schedule.alphaBar[t], ddimAlphaBarPrev(schedule, tPrev, opts.finalAlphaBarOne ?? true), eta);
+    const sigma = ddimSigma(
+      schedule.alphaBar[t],
+      ddimAlphaBarPrev(schedule, tPrev, opts.finalAlphaBarOne ?? true),
+      eta,
+    );
     return { t, tPrev, sigma };
   });
 }

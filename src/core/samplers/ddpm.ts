@@ -22,7 +22,8 @@ export type DdpmVariance = 'beta' | 'betaTilde';
 
 /** σ_t of the DDPM reverse step: √β_t or √β̃_t, and 0 at the last step t = 1 (Ho et al. 2020, §3.2). */
 export function ddpmSigma(schedule: Schedule, t: number, variance: DdpmVariance = 'beta'): number {
-  if (variance !== 'beta' && variance !== 'betaTilde') throw new RangeError(`unknown DDPM variance ${String(variance)}`);
+  if (variance !== 'beta' && variance !== 'betaTilde')
+    throw new RangeError(`unknown DDPM variance ${String(variance)}`);
   if (t <= 1) return 0;
   return Math.sqrt(variance === 'betaTilde' ? schedule.betaTilde[t] : schedule.beta[t]);
 }
@@ -42,7 +43,8 @@ export function ddpmStep(
   t: number,
   opts: DdpmStepOptions = {},
 ): StepResult {
-  if (!Number.isInteger(t) || t < 1 || t > schedule.T) throw new RangeError(`DDPM step needs t in 1…${schedule.T}, got ${t}`);
+  if (!Number.isInteger(t) || t < 1 || t > schedule.T)
+    throw new RangeError(`DDPM step needs t in 1…${schedule.T}, got ${t}`);
   const { variance = 'beta', clipX0 = false, z = null } = opts;
   const sigma = ddpmSigma(schedule, t, variance);
   if (sigma > 0 && z === null) throw new TypeError(`DDPM step at t = ${t} has σ > 0 and needs noise z`);
