@@ -130,7 +130,7 @@ export function sitePaths(): string[] {
         .map((d) => `/lessons/${d.name}/`)
         .sort()
     : [];
-  return ['/', ...lessons];
+  return ['/', '/widgets/', ...lessons];
 }
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -162,4 +162,26 @@ export function screenshotPath(name: string): string {
   mkdirSync(SHOTS, { recursive: true });
   const slug = name.replace(/^\/(?=-|$)/, 'home').replace(/[^a-z0-9-]+/gi, '_').replace(/^_+|_+$/g, '');
   return join(SHOTS, `${slug}.png`);
+}
+
+/** Scroll through the whole page so every `client:visible` island hydrates, then wait for its compute. */
+export async function hydrateAll(page: Page, timeoutMs = 120_000): Promise<void> {
+  await page.evaluate(async () => {
+    const step = Math.max(200, window.innerHeight * 0.8);
+    for (let y = 0; y < document.documentElement.scrollHeight; y += step) {
+      window.scrollTo(0, y);
+      await new Promise((r) => setTimeout(r, 60));
+    }
+    window.scrollTo(0, 0);
+  });
+  await page.waitForFunction(
+    () => [...document.querySelectorAll('[data-widget]')].every((w) => !['idle', 'loading'].includes(w.getAttribute('data-status') ?? '')),
+    undefined,
+    { timeout: timeoutMs },
+  );
+}
+
+/** Widgets whose compute failed (their data-status is 'error'), with the message they show. */
+export async function brokenWidgets(page: Page): Promise<string[]> {
+  return page.$$eval('[data-widget][data-status="error"]', (ws) => ws.map((w) => `${w.getAttribute('data-widget')}: ${w.querySelector('.error')?.textContent ?? ''}`));
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPage, openSite, screenshotPath, seriousAxeViolations, sitePaths, type Site } from './harness';
+import { brokenWidgets, hydrateAll, openPage, openSite, screenshotPath, seriousAxeViolations, sitePaths, type Site } from './harness';
 
 let site: Site;
 beforeAll(async () => {
@@ -24,6 +24,8 @@ describe('every page of the site', () => {
           const { context, page, problems } = await openPage(site, { colorScheme: theme, width, height: 800 });
           try {
             await page.goto(site.url + path, { waitUntil: 'networkidle' });
+            await hydrateAll(page);
+            expect(await brokenWidgets(page)).toEqual([]);
             expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe(theme);
             // The page itself never scrolls sideways, even on a 360 px phone.
             const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);

@@ -34,6 +34,11 @@ export function compute(): Client<ComputeApi> {
     worker.addEventListener('error', (e) => console.warn('compute worker error:', e.message));
     initialised = client.request('init', { order: backendOrderFromUrl(location.search) });
     initialised.catch(() => {});
+    // A handle for the console and the end-to-end tests: tensor counts and the backend in use.
+    (globalThis as unknown as { diffusionLab?: object }).diffusionLab = {
+      memory: () => client!.request('memory', null),
+      backend: () => client!.request('init', {}),
+    };
   }
   return client;
 }

@@ -1,0 +1,204 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS, findBrowser, openPage, openSite, screenshotPath, type Site } from './harness';
+
+let site: Site;
+beforeAll(async () => {
+  site = await openSite();
+});
+afterAll(async () => {
+  await site?.close();
+});
+
+const GALLERY = '/widgets/';
+const scrubber = '[data-widget="forward-scrubber"]';
+const lab = '[data-widget="schedule-lab"]';
+
+type Memory = { numTensors: number; numBytes: number; backend: string | null };
+const memory = (page: import('playwright-core').Page) =>
+  page.evaluate(() => (window as unknown as { diffusionLab: { memory(): Promise<Memory> } }).diffusionLab.memory());
+
+async function ready(page: import('playwright-core').Page, selector: string) {
+  await page.locator(selector).scrollIntoViewIfNeeded();
+  await page.waitForSelector(`${selector}[data-status="ready"]`, { timeout: 120_000 });
+}
+
+const mainImage = (page: import('playwright-core').Page) => page.locator(`${scrubber} .main-image img`).getAttribute('src');
+
+describe('the forward-noising scrubber', () => {
+  it('shows the clean digit before compute is ready, then x_t from the worker', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      await page.goto(site.url + GALLERY + '?scrub.t=0');
+      // Server-rendered: a real digit image is in the HTML before hydration.
+      const html = await (await page.request.get(site.url + GALLERY)).text();
+      expect(html).toMatch(/data-widget="forward-scrubber"[\s\S]*?<img[^>]+src="data:image\/png;base64,/);
+      await ready(page, scrubber);
+      expect(await page.locator(`${scrubber} .badge`).textContent()).toMatch(/webgpu|webgl|wasm|cpu/);
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('changes the picture as the slider moves, by keyboard and by pointer', async () => {
+    const { context, page, problems } = await openPage(site, { width: 390, height: 844 });
+    try {
+      await page.goto(site.url + GALLERY);
+      await ready(page, scrubber);
+      const slider = page.locator(`${scrubber} input[type="range"]`);
+      await expect.poll(() => mainImage(page)).toMatch(/^data:image\/png/);
+      const before = await mainImage(page);
+      await slider.focus();
+      await page.keyboard.press('PageUp');
+      await page.keyboard.press('ArrowRight');
+      expect(await slider.inputValue()).toBe('351');
+      await expect.poll(() => page.locator(`${scrubber} .main-image .caption`).textContent()).toContain('351');
+      expect(await mainImage(page)).not.toBe(before);
+      expect(new URL(page.url()).searchParams.get('scrub.t')).toBe('351');
+
+      const box = (await slider.boundingBox())!;
+      await page.mouse.click(box.x + box.width * 0.95, box.y + box.height / 2);
+      const t = Number(await slider.inputValue());
+      expect(t).toBeGreaterThan(850);
+      await expect.poll(() => page.locator(`${scrubber} .main-image .caption`).textContent()).toContain(String(t));
+      await page.screenshot({ path: screenshotPath('widget-scrubber-phone'), fullPage: false });
+      expect(problems.pageErrors).toEqual([]);
+      expect(problems.consoleErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('keeps the worker tensor count flat over 200 scrubs', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      await page.goto(site.url + GALLERY + '?backend=wasm');
+      await ready(page, scrubber);
+      const slider = page.locator(`${scrubber} input[type="range"]`);
+      await slider.focus();
+      for (let i = 0; i < 5; i++) await page.keyboard.press('ArrowRight'); // warm up
+      await expect.poll(() => page.locator(`${scrubber} .main-image .caption`).textContent()).toContain('255');
+      const before = await memory(page);
+      for (let i = 0; i < 200; i++) await page.keyboard.press(i % 2 ? 'ArrowLeft' : 'ArrowUp');
+      await page.keyboard.press('ArrowRight');
+      await expect.poll(() => page.locator(`${scrubber} .main-image .caption`).textContent()).toContain('256');
+      const after = await memory(page);
+      expect(after.backend).toBe('wasm');
+      expect(after.numTensors).toBe(before.numTensors);
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('plays an animation that sweeps t to the end', async () => {
+    const { context, page } = await openPage(site);
+    try {
+      await page.goto(site.url + GALLERY + '?scrub.t=900');
+      await ready(page, scrubber);
+      await page.getByRole('button', { name: /play/i }).first().click();
+      await expect.poll(() => page.locator(`${scrubber} input[type="range"]`).inputValue(), { timeout: 15_000 }).toBe('1000');
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe('the schedule lab', () => {
+  it('moves its cursor with the pointer and updates both schedules', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      await page.goto(site.url + GALLERY);
+      await ready(page, lab);
+      const plot = page.locator(`${lab} svg.plot`);
+      const box = (await plot.boundingBox())!;
+      const images = () => page.locator(`${lab} .now img`).evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).src));
+      const before = await images();
+      await page.mouse.move(box.x + box.width * 0.2, box.y + box.height / 2);
+      const t = Number(await page.locator(`${lab} input[type="range"]`).inputValue());
+      expect(t).toBeGreaterThan(50);
+      expect(t).toBeLessThan(300);
+      await expect.poll(images).not.toEqual(before);
+      const after = await images();
+      expect(after[0]).not.toBe(after[1]); // linear and cosine differ at the same t
+      await page.getByRole('button', { name: 'log SNR' }).click();
+      expect(new URL(page.url()).searchParams.get('sched.show')).toBe('logSnr');
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe('backend fallback', () => {
+  it('runs on wasm when WebGPU and WebGL are unavailable', async () => {
+    const browser = await chromium.launch({
+      executablePath: findBrowser(),
+      headless: true,
+      // No WebGPU adapter, and no GL at all (--disable-3d-apis alone leaves WebGL on in workers' OffscreenCanvas).
+      args: [...CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'), '--use-gl=disabled', '--disable-3d-apis'],
+    });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(site.url + GALLERY);
+      await ready(page, scrubber);
+      expect(await page.locator(`${scrubber} .badge`).textContent()).toBe('wasm');
+      const info = await page.evaluate(() => (window as unknown as { diffusionLab: { backend(): Promise<{ attempts: { name: string; ok: boolean }[] }> } }).diffusionLab.backend());
+      expect(info.attempts.map((a) => `${a.name}:${a.ok}`).slice(-1)).toEqual(['wasm:true']);
+      expect(info.attempts.filter((a) => a.ok)).toHaveLength(1);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+describe('URL state', () => {
+  it('loads 500 random and malformed states without an error', async () => {
+    let seed = 99;
+    const rand = () => (seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32;
+    const pick = <T,>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
+    const junk = ['', 'NaN', '-1', '1e9', '99999999999999999999', 'abc', '%E0%A4%A', '0x1F', '3.7', ' 5', '<script>', 'null', 'Infinity', '-0', '١٢'];
+    const keys = ['scrub.t', 'scrub.digit', 'scrub.schedule', 'scrub.seed', 'sched.t', 'sched.digit', 'sched.show', 'sched.seed', 'backend', 'scrub', 'sched.', ''];
+    const queries: string[] = [];
+    for (let i = 0; i < 500; i++) {
+      const parts: string[] = [];
+      const n = 1 + Math.floor(rand() * 5);
+      for (let k = 0; k < n; k++) {
+        const value = rand() < 0.5 ? pick(junk) : String(Math.floor((rand() - 0.3) * 3000));
+        parts.push(`${pick(keys)}=${value}`);
+      }
+      if (rand() < 0.1) parts.push('&&==&');
+      queries.push(parts.join('&'));
+    }
+    // Each state is a full page load; the widgets parse it as they hydrate. Two tabs share the 500 loads, and
+    // the cpu backend keeps each worker's start-up cheap.
+    const tabs = await Promise.all([openPage(site), openPage(site)]);
+    try {
+      await Promise.all(
+        tabs.map(async ({ page }, tab) => {
+          for (let i = tab; i < queries.length; i += tabs.length) {
+            const q = queries[i];
+            await page.goto(`${site.url}${GALLERY}?backend=cpu&${q}`, { waitUntil: 'load' });
+            if (i % 50 < 2) await page.waitForSelector(`${scrubber}[data-status="ready"]`, { timeout: 60_000 });
+            const t = await page.evaluate(() => {
+              const r = document.querySelector('[data-widget="forward-scrubber"] input[type="range"]') as HTMLInputElement | null;
+              return r ? Number(r.value) : -1;
+            });
+            expect(t, q).toBeGreaterThanOrEqual(0);
+            expect(t, q).toBeLessThanOrEqual(1000);
+          }
+        }),
+      );
+      for (const { problems } of tabs) {
+        expect(problems.pageErrors).toEqual([]);
+        expect(problems.consoleErrors).toEqual([]);
+      }
+    } finally {
+      await Promise.all(tabs.map(({ context }) => context.close()));
+    }
+  });
+});
