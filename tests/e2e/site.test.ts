@@ -139,3 +139,17 @@ describe('islands', () => {
     }
   });
 });
+
+describe('the JavaScript budget', () => {
+  it('keeps every page without widgets under 30 KB of compressed JavaScript before activation', async () => {
+    // @ts-expect-error — plain ES module without type declarations
+    const { reportJs, BUDGET_BYTES } = await import('../../scripts/report-js.mjs');
+    const rows = reportJs() as { page: string; initialJs: number; islands: unknown[] }[];
+    expect(rows.length).toBeGreaterThanOrEqual(paths.length);
+    for (const row of rows) {
+      if (row.islands.length === 0) expect(row.initialJs, row.page).toBeLessThanOrEqual(BUDGET_BYTES);
+      // Even with widgets, a page loads only the tiny theme script up front: islands load when they activate.
+      expect(row.initialJs, row.page).toBeLessThanOrEqual(BUDGET_BYTES);
+    }
+  });
+});
