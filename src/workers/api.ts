@@ -29,6 +29,26 @@ export type ComputeApi = {
     params: { x0: Float32Array; schedule: ScheduleKind; T: number; ts: number[]; seed: number };
     result: { images: Float32Array; eps: Float32Array };
   };
+  /**
+   * One reverse step of a shipped U-Net, taken apart (Ho et al. 2020, eq. 11): x_t from x_0 and a seeded ε,
+   * the predicted ε̂, the implied x̂_0, the posterior mean μ̃ and a sampled x_{t−1}.
+   */
+  inspect: {
+    params: { model: string; x0: Float32Array; t: number; seed: number; zSeed: number; variance: 'beta' | 'betaTilde' };
+    result: {
+      xt: Float32Array;
+      eps: Float32Array;
+      epsPred: Float32Array;
+      x0Pred: Float32Array;
+      mean: Float32Array;
+      xPrev: Float32Array;
+      /** mean((ε − ε̂)²) */
+      epsMse: number;
+      sigma: number;
+      coef: { sqrtAlphaBar: number; sqrtOneMinusAlphaBar: number; beta: number; alpha: number };
+      modelName: string;
+    };
+  };
   /** Tensor bookkeeping, for tests and the debug badge. */
   memory: { params: null; result: { numTensors: number; numBytes: number; backend: BackendName | null } };
 };

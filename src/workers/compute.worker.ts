@@ -9,7 +9,9 @@ import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.
 import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { BACKEND_ORDER, currentBackend, fallbackBackend, initBackend, type BackendAttempt, type BackendName } from '../core/backends';
 import { fetchMnist, toFloatBatch, MNIST_PIXELS, type MnistData } from '../core/data';
-import { qSample } from '../core/forward';
+import { qSample, x0FromEps, posteriorMean } from '../core/forward';
+import { loadUNet, type LoadedUNet } from '../core/models';
+import { ddpmSigma } from '../core/samplers';
 import { makeNoise } from '../core/noise';
 import { makeSchedule } from '../core/schedules';
 import type { ComputeApi, BackendInfo, WorkerEvent } from './api';
@@ -52,6 +54,19 @@ function loadMnist(): Promise<MnistData> {
     mnist.catch(() => (mnist = null));
   }
   return mnist;
+}
+
+const models = new Map<string, Promise<LoadedUNet>>();
+/** A shipped U-Net by name (models/<name>/), loaded once; a failed load is retried on the next request. */
+function loadModel(name: string): Promise<LoadedUNet> {
+  if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(name)) return Promise.reject(new Error(`"${name}" is not a model name`));
+  let p = models.get(name);
+  if (!p) {
+    p = ensureBackend().then(() => loadUNet(new URL(`models/${name}/`, siteRoot).href));
+    models.set(name, p);
+    p.catch(() => models.delete(name));
+  }
+  return p;
 }
 
 /** Errors that mean the backend itself broke (a lost GPU device, a context loss), not the request. */
@@ -113,6 +128,45 @@ const handlers: Handlers<ComputeApi> = {
         return { images: (await images.data()) as Float32Array, eps };
       } finally {
         images.dispose();
+      }
+    }),
+
+  inspect: ({ model, x0, t, seed, zSeed, variance }) =>
+    withFallback(async () => {
+      const { unet, schedule, metadata } = await loadModel(model);
+      const [h, w, c] = metadata.config.inputShape;
+      if (x0.length !== h * w * c) throw new RangeError(`inspect: the model takes ${h}×${w}×${c} images, got ${x0.length} values`);
+      const step = Math.min(schedule.T, Math.max(1, Math.round(t)));
+      const sigma = ddpmSigma(schedule, step, variance);
+      const eps = makeNoise(seed).normalArray(x0.length);
+      const z = step > 1 ? makeNoise(zSeed).normalArray(x0.length) : new Float32Array(x0.length);
+      const out = tf.tidy(() => {
+        const shape: [number, number, number, number] = [1, h, w, c];
+        const epsT = tf.tensor4d(eps, shape);
+        const xt = qSample(schedule, tf.tensor4d(x0, shape), [step], epsT);
+        const epsPred = unet.model(xt, tf.tensor1d([step], 'int32'));
+        const x0Pred = x0FromEps(schedule, xt, [step], epsPred);
+        const mean = posteriorMean(schedule, x0Pred, xt, step);
+        const xPrev = tf.add(mean, tf.mul(sigma, tf.tensor4d(z, shape)));
+        const mse = tf.mean(tf.square(tf.sub(epsT, epsPred)));
+        return [xt, epsPred, x0Pred, mean, xPrev, mse];
+      });
+      try {
+        const [xt, epsPred, x0Pred, mean, xPrev, mse] = (await Promise.all(out.map((o) => o.data()))) as Float32Array[];
+        return {
+          xt, eps, epsPred, x0Pred, mean, xPrev,
+          epsMse: mse[0],
+          sigma,
+          coef: {
+            sqrtAlphaBar: schedule.sqrtAlphaBar[step],
+            sqrtOneMinusAlphaBar: schedule.sqrtOneMinusAlphaBar[step],
+            beta: schedule.beta[step],
+            alpha: schedule.alpha[step],
+          },
+          modelName: metadata.name,
+        };
+      } finally {
+        for (const o of out) o.dispose();
       }
     }),
 
