@@ -81,8 +81,14 @@ export function prepareData(opts: { force?: boolean; log?: (s: string) => void }
   const log = opts.log ?? (() => {});
   const { source, stamp } = sourceStamp();
   if (!opts.force && existsSync(DATA_FILE) && existsSync(MANIFEST_FILE)) {
-    const m = JSON.parse(readFileSync(MANIFEST_FILE, 'utf8')) as DataManifest;
+    let m: DataManifest | null = null;
+    try {
+      m = JSON.parse(readFileSync(MANIFEST_FILE, 'utf8')) as DataManifest;
+    } catch {
+      // unreadable manifest: rebuild below
+    }
     if (
+      m &&
       m.format === MNIST_VERSION && m.seed === SPLIT_SEED && m.testPerClass === TEST_PER_CLASS &&
       m.sourceStamp === stamp && statSync(DATA_FILE).size === m.bytes
     ) {
@@ -108,9 +114,12 @@ export function prepareData(opts: { force?: boolean; log?: (s: string) => void }
     sourceStamp: stamp,
   };
   mkdirSync(DATA_DIR, { recursive: true });
-  writeFileSync(DATA_FILE + '.tmp', gz);
-  renameSync(DATA_FILE + '.tmp', DATA_FILE);
-  writeFileSync(MANIFEST_FILE, JSON.stringify(manifest, null, 2) + '\n');
+  // Per-process temporary names + rename: concurrent runs (parallel test files) never see a torn file.
+  const tmp = `.${process.pid}.tmp`;
+  writeFileSync(DATA_FILE + tmp, gz);
+  renameSync(DATA_FILE + tmp, DATA_FILE);
+  writeFileSync(MANIFEST_FILE + tmp, JSON.stringify(manifest, null, 2) + '\n');
+  renameSync(MANIFEST_FILE + tmp, MANIFEST_FILE);
   log(`wrote public/data/mnist.bin.gz: ${manifest.train} train + ${manifest.test} held out, ${gz.length} bytes (raw ${raw.length})`);
   return manifest;
 }

@@ -67,7 +67,9 @@ export function createClassifier(seed = 0, config: Partial<ClassifierConfig> = {
       const std = name.startsWith('logits') ? Math.sqrt(1 / fanIn) : Math.sqrt(2 / fanIn);
       for (let i = 0; i < n; i++) values[i] = std * rng.normal();
     }
-    params[name] = tf.variable(tf.tensor(values, shape, 'float32'), true, `${prefix}/${name}`);
+    const init = tf.tensor(values, shape, 'float32');
+    params[name] = tf.variable(init, true, `${prefix}/${name}`);
+    init.dispose(); // the variable keeps its own reference to the data
   }
   const act = (x: tf.Tensor) => (cfg.activation === 'relu' ? tf.relu(x) : tf.mul(x, tf.sigmoid(x)));
   const conv = (x: tf.Tensor4D, layer: string) =>

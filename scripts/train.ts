@@ -1,0 +1,173 @@
+/**
+ * Train a model: `npm run train -- <model> [options]` (node --import tsx scripts/train.ts …).
+ * A model is a job file scripts/jobs/<model>.ts (see scripts/lib/job.ts); run with --list to see them.
+ *
+ *   --steps N              total steps (on --resume: extend or shorten the run)
+ *   --batch N, --lr X, --seed N, --checkpoint-every N, --log-every N
+ *   --set key=value        job-specific option (repeatable), e.g. --set features=128
+ *   --resume               continue from .cache/checkpoints/<model>/
+ *   --fresh                discard that checkpoint and start over
+ *   --backend wasm|cpu     tfjs backend (default: wasm, else cpu)
+ *   --out DIR              where the finished model goes (default models/<model>); --no-export to skip
+ *   --list                 list the available jobs
+ *
+ * Ctrl-C stops at the next step boundary after writing a checkpoint (a second Ctrl-C quits at once).
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { enableTfjsCoreEsm } from './lib/tfjsNode';
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const JOBS_DIR = join(ROOT, 'scripts', 'jobs');
+
+/** Job names = the .ts files of scripts/jobs (files starting with '_' are helpers, not jobs). */
+export function listJobs(): string[] {
+  if (!existsSync(JOBS_DIR)) return [];
+  return readdirSync(JOBS_DIR)
+    .filter((f) => f.endsWith('.ts') && !f.startsWith('_') && !f.endsWith('.d.ts'))
+    .map((f) => f.slice(0, -3))
+    .sort();
+}
+
+export async function loadJob(name: string): Promise<import('./lib/job').TrainJob> {
+  const available = listJobs();
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(name) || !available.includes(name)) {
+    throw new Error(`unknown model "${name}"; available: ${available.join(', ') || '(none)'}`);
+  }
+  const mod = (await import(pathToFileURL(join(JOBS_DIR, `${name}.ts`)).href)) as { default?: import('./lib/job').TrainJob };
+  if (!mod.default || mod.default.name !== name) throw new Error(`scripts/jobs/${name}.ts must default-export a TrainJob named "${name}"`);
+  return mod.default;
+}
+
+const num = (flag: string, v: string | undefined) => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`--${flag} expects a number, got "${v}"`);
+  return n;
+};
+
+function parseSet(values: string[] | undefined): Record<string, number | string | boolean> {
+  const out: Record<string, number | string | boolean> = {};
+  for (const kv of values ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq < 1) throw new Error(`--set expects key=value, got "${kv}"`);
+    const raw = kv.slice(eq + 1);
+    out[kv.slice(0, eq)] = raw === 'true' ? true : raw === 'false' ? false : raw !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+  }
+  return out;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      steps: { type: 'string' },
+      batch: { type: 'string' },
+      lr: { type: 'string' },
+      seed: { type: 'string' },
+      'checkpoint-every': { type: 'string' },
+      'log-every': { type: 'string' },
+      set: { type: 'string', multiple: true },
+      resume: { type: 'boolean' },
+      fresh: { type: 'boolean' },
+      backend: { type: 'string' },
+      out: { type: 'string' },
+      'no-export': { type: 'boolean' },
+      list: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0].replace(/^\/\*\*?|^ \* ?/gm, '') + '\n');
+    return 0;
+  }
+  if (values.list) {
+    for (const name of listJobs()) {
+      const job = await loadJob(name);
+      process.stdout.write(`${name.padEnd(20)} ${job.title} (${job.defaults.steps} steps)\n`);
+    }
+    return 0;
+  }
+  const name = positionals[0];
+  if (!name) throw new Error(`which model? usage: npm run train -- <model> [--steps N] [--resume|--fresh] …; available: ${listJobs().join(', ')}`);
+  if (values.resume && values.fresh) throw new Error('--resume and --fresh contradict each other');
+  const job = await loadJob(name);
+
+  // Gradients: tfjs-core's Node bundle lacks them; load its ESM gradient registrations through the hook.
+  enableTfjsCoreEsm();
+  await import('../src/core/nn/registerGradients');
+  const { initBackend } = await import('../src/core/backends');
+  const { runTraining } = await import('./lib/trainer');
+  const { ProgressBar } = await import('./lib/progress');
+  const { decodeMnistFile } = await import('../src/core/data');
+  const { DATA_FILE, prepareData } = await import('./prepare-data');
+
+  const requested = values.backend;
+  if (requested && requested !== 'wasm' && requested !== 'cpu') throw new Error(`--backend must be wasm or cpu in Node, got ${requested}`);
+  const backend = await initBackend({ order: requested ? [requested as 'wasm' | 'cpu'] : ['wasm', 'cpu'] });
+  prepareData({ log: (s) => process.stderr.write(s + '\n') });
+  const data = await decodeMnistFile(new Uint8Array(readFileSync(DATA_FILE)), DATA_FILE);
+
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write('\nstopping after this step (checkpointing); Ctrl-C again to quit now\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+
+  const progress = new ProgressBar(process.stderr);
+  const outDir = values['no-export'] ? null : resolve(values.out ?? join(ROOT, 'models', name));
+  const result = await runTraining({
+    job,
+    data,
+    backend,
+    checkpointDir: join(ROOT, '.cache', 'checkpoints', name),
+    outDir,
+    resume: values.resume,
+    fresh: values.fresh,
+    overrides: {
+      steps: num('steps', values.steps),
+      batchSize: num('batch', values.batch),
+      learningRate: num('lr', values.lr),
+      seed: num('seed', values.seed),
+      checkpointEvery: num('checkpoint-every', values['checkpoint-every']),
+      logEvery: num('log-every', values['log-every']),
+      options: parseSet(values.set),
+    },
+    command: `npm run train -- ${argv.join(' ')}`.trim(),
+    progress,
+    log: (s) => progress.log(s),
+    signal: controller.signal,
+  });
+  process.off('SIGINT', onSigint);
+  process.off('SIGTERM', onSigint);
+  const secs = (result.elapsedMs / 1000).toFixed(1);
+  if (!result.completed) {
+    process.stderr.write(`${name}: stopped at step ${result.step}/${result.config.steps} after ${secs} s of training\n`);
+    return 130;
+  }
+  process.stderr.write(`${name}: ${result.step} steps, ${secs} s of training on ${backend}, ${result.paramCount} parameters\n`);
+  if (result.evaluation) {
+    for (const [k, v] of Object.entries(result.evaluation.summary)) process.stderr.write(`  ${k}: ${Number(v.toPrecision(5))}\n`);
+  }
+  if (result.files && outDir) {
+    const total = result.files.reduce((s, f) => s + f.bytes, 0);
+    process.stderr.write(`wrote ${relative(process.cwd(), outDir) || '.'}/: ${result.files.map((f) => `${f.name} (${f.bytes} B)`).join(', ')}; ${total} bytes in all\n`);
+  }
+  return 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`train: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}
