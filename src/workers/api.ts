@@ -5,6 +5,17 @@
  */
 import type { BackendAttempt, BackendName } from '../core/backends';
 import type { ScheduleKind } from '../core/types';
+import type { LabProgress, LabSettings } from './trainingSession';
+
+/** What the page knows about the lab's session. */
+export interface LabInfo {
+  step: number;
+  settings: LabSettings;
+  paramCount: number;
+  lossHistory: [number, number][];
+  backend: BackendName | null;
+  pretrained: boolean;
+}
 
 export interface BackendInfo {
   backend: BackendName;
@@ -49,6 +60,27 @@ export type ComputeApi = {
       modelName: string;
     };
   };
+  /** Build a fresh training session (disposing any previous one); `pretrained` starts from models/unet-mnist. */
+  'lab.create': { params: { settings: LabSettings; pretrained?: boolean }; result: LabInfo };
+  /** Train until cancelled (pause) or `maxSteps` more steps; progress carries the loss and sample grids. */
+  'lab.run': {
+    params: { maxSteps?: number; lossEvery?: number; sampleEvery?: number; failAfter?: number };
+    result: LabInfo;
+    progress: LabProgress;
+  };
+  /** A sample grid from the current weights. */
+  'lab.samples': { params: { count: number; steps: number }; result: { images: Float32Array } };
+  /** The session as checkpoint bytes (src/core/checkpoint.ts), for IndexedDB or a file. */
+  'lab.checkpoint': { params: null; result: { bytes: Uint8Array; step: number } };
+  /** Replace the session by one decoded from checkpoint bytes; invalid bytes are refused with a clear error. */
+  'lab.restore': { params: { bytes: Uint8Array; source: string }; result: LabInfo };
+  /** ε̂ of the session's model for images at timestep t. */
+  'lab.predict': { params: { x: Float32Array; t: number }; result: { eps: Float32Array } };
+  /** Stop a running `lab.run` (it then resolves) and report the exact state it stopped in. */
+  'lab.pause': { params: null; result: LabInfo };
+  'lab.reset': { params: null; result: { ok: true } };
+  /** The session's state (steps, settings, loss history, backend). */
+  'lab.info': { params: null; result: LabInfo };
   /** Tensor bookkeeping, for tests and the debug badge. */
   memory: { params: null; result: { numTensors: number; numBytes: number; backend: BackendName | null } };
 };

@@ -14,7 +14,9 @@ import { loadUNet, type LoadedUNet } from '../core/models';
 import { ddpmSigma } from '../core/samplers';
 import { makeNoise } from '../core/noise';
 import { makeSchedule } from '../core/schedules';
-import type { ComputeApi, BackendInfo, WorkerEvent } from './api';
+import type { ComputeApi, BackendInfo, LabInfo, WorkerEvent } from './api';
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../core/checkpoint';
+import { TrainingSession, type LabSettings } from './trainingSession';
 import { serve, type Handlers, type Port } from './rpc';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -57,8 +59,16 @@ function loadMnist(): Promise<MnistData> {
 }
 
 const models = new Map<string, Promise<LoadedUNet>>();
-/** A shipped U-Net by name (models/<name>/), loaded once; a failed load is retried on the next request. */
+/**
+ * A shipped U-Net by name (models/<name>/), loaded once; a failed load is retried on the next request.
+ * The name 'training-lab' is the model the reader is training in this tab.
+ */
 function loadModel(name: string): Promise<LoadedUNet> {
+  if (name === 'training-lab') {
+    if (!lab) return Promise.reject(new Error('no model has been trained in this tab yet: start the training lab first'));
+    const { unet, schedule, config } = lab;
+    return Promise.resolve({ unet, schedule, metadata: { name, config, schedule: { kind: schedule.kind, T: schedule.T } } });
+  }
   if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(name)) return Promise.reject(new Error(`"${name}" is not a model name`));
   let p = models.get(name);
   if (!p) {
@@ -88,6 +98,104 @@ async function withFallback<T>(work: () => Promise<T>): Promise<T> {
     backendReady = Promise.resolve({ backend: to, attempts: [] });
     emit({ type: 'fallback', from, to, reason });
     return work();
+  }
+}
+
+let lab: TrainingSession | null = null;
+/** The last checkpoint taken in memory: where training resumes after a backend failure. */
+let labLastGood: Checkpoint | null = null;
+let labPretrained = false;
+/** The running training loop, so `lab.pause` can stop it and wait until it has. */
+let labRunning: { stop: AbortController; finished: Promise<unknown> } | null = null;
+
+/** Stop the running loop, if any, and wait for it to settle. */
+async function stopLab(): Promise<void> {
+  const running = labRunning;
+  if (!running) return;
+  running.stop.abort();
+  await running.finished.catch(() => {});
+}
+
+async function labTrainSplit() {
+  return (await loadMnist()).train;
+}
+
+function labInfo(): LabInfo {
+  if (!lab) throw new Error('the training lab has no model: press Start first');
+  return {
+    step: lab.step,
+    settings: lab.settings,
+    paramCount: lab.unet.paramCount(),
+    lossHistory: lab.lossHistory,
+    backend: currentBackend(),
+    pretrained: labPretrained,
+  };
+}
+
+function replaceLab(next: TrainingSession | null): void {
+  lab?.dispose();
+  lab = next;
+  labLastGood = null;
+}
+
+/** Clamp settings from the page to what the lab supports (bad URL state never reaches the model). */
+function cleanSettings(s: Partial<LabSettings>): LabSettings {
+  const num = (v: unknown, lo: number, hi: number, d: number) => (typeof v === 'number' && Number.isFinite(v) ? Math.min(hi, Math.max(lo, v)) : d);
+  return {
+    size: s.size === 'small' ? 'small' : 'tiny',
+    batchSize: Math.round(num(s.batchSize, 1, 256, 32)),
+    lr: num(s.lr, 1e-6, 1e-1, 1e-3),
+    schedule: s.schedule === 'cosine' ? 'cosine' : 'linear',
+    seed: Math.round(num(s.seed, 0, 2 ** 31 - 1, 1)),
+  };
+}
+
+/** The training loop with backend fallback: on a lost device, resume from the last in-memory checkpoint one rung down. */
+async function runLab(
+  { maxSteps, lossEvery, sampleEvery, failAfter }: ComputeApi['lab.run']['params'],
+  signal: AbortSignal,
+  progress: (p: ComputeApi['lab.run']['progress']) => void,
+): Promise<LabInfo> {
+  await ensureBackend();
+  if (!lab) throw new Error('the training lab has no model: press Start first');
+  let remaining = maxSteps;
+  let failHook = failAfter;
+  for (;;) {
+    const session = lab;
+    const startStep = session.step;
+    labLastGood ??= await session.checkpoint();
+    try {
+      await session.run({
+        signal,
+        maxSteps: remaining,
+        lossEvery,
+        sampleEvery,
+        failAfter: failHook,
+        onProgress: (p) => {
+          progress(p);
+          // Keep an in-memory restore point every 100 steps (cheap for these models).
+          if (p.step - (labLastGood?.state.step ?? 0) >= 100) void session.checkpoint().then((c) => (labLastGood = c));
+        },
+      });
+      return labInfo();
+    } catch (e) {
+      const from = currentBackend();
+      if (!from || !isBackendFailure(e) || signal.aborted) throw e;
+      const good = labLastGood ?? (await session.checkpoint().catch(() => null));
+      if (!good) throw e;
+      const to = await fallbackBackend(from, { wasmPaths });
+      backendReady = Promise.resolve({ backend: to, attempts: [] });
+      try {
+        session.dispose();
+      } catch {
+        /* the lost backend may refuse */
+      }
+      lab = TrainingSession.fromCheckpoint(good, await labTrainSplit(), session.settings);
+      labLastGood = good;
+      emit({ type: 'fallback', from, to, reason: `${e instanceof Error ? e.message : String(e)}; resumed from step ${good.state.step}` });
+      if (remaining !== undefined) remaining = Math.max(0, remaining - (session.step - startStep));
+      failHook = undefined;
+    }
   }
 }
 
@@ -169,6 +277,77 @@ const handlers: Handlers<ComputeApi> = {
         for (const o of out) o.dispose();
       }
     }),
+
+  'lab.create': async ({ settings, pretrained }) => {
+    await ensureBackend();
+    const train = await labTrainSplit();
+    const clean = cleanSettings(settings);
+    await stopLab();
+    if (pretrained) {
+      const shipped = await loadModel('unet-mnist');
+      const weights = await shipped.unet.getWeights();
+      replaceLab(new TrainingSession({ ...clean, size: 'small', schedule: shipped.metadata.schedule.kind }, train, shipped.metadata.config, weights));
+    } else {
+      replaceLab(new TrainingSession(clean, train));
+    }
+    labPretrained = !!pretrained;
+    return labInfo();
+  },
+
+  'lab.run': async (params, ctx) => {
+    await stopLab();
+    const stop = new AbortController();
+    const onCancel = () => stop.abort();
+    ctx.signal.addEventListener('abort', onCancel);
+    const finished = runLab(params, stop.signal, ctx.progress);
+    labRunning = { stop, finished };
+    try {
+      return await finished;
+    } finally {
+      ctx.signal.removeEventListener('abort', onCancel);
+      if (labRunning?.finished === finished) labRunning = null;
+    }
+  },
+
+  'lab.pause': async () => {
+    await stopLab();
+    return labInfo();
+  },
+
+  'lab.samples': async ({ count, steps }) => {
+    if (!lab) throw new Error('the training lab has no model: press Start first');
+    return { images: await lab.samples(Math.min(64, Math.max(1, Math.round(count))), Math.min(100, Math.max(1, Math.round(steps)))) };
+  },
+
+  'lab.checkpoint': async () => {
+    if (!lab) throw new Error('the training lab has no model to save');
+    const ck = await lab.checkpoint();
+    return { bytes: encodeCheckpoint(ck), step: ck.state.step };
+  },
+
+  'lab.restore': async ({ bytes, source }) => {
+    await ensureBackend();
+    const ck = decodeCheckpoint(bytes, source);
+    await stopLab();
+    const train = await labTrainSplit();
+    const settings = cleanSettings(ck.state.settings as Partial<LabSettings>);
+    replaceLab(TrainingSession.fromCheckpoint(ck, train, settings));
+    labPretrained = false;
+    return labInfo();
+  },
+
+  'lab.predict': async ({ x, t }) => {
+    if (!lab) throw new Error('the training lab has no model');
+    return { eps: await lab.predict(x, t) };
+  },
+
+  'lab.info': async () => labInfo(),
+
+  'lab.reset': async () => {
+    await stopLab();
+    replaceLab(null);
+    return { ok: true };
+  },
 
   memory: async () => ({ ...tf.memory(), backend: currentBackend() }),
 };

@@ -7,7 +7,6 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, accessSync, constants
 import { createRequire } from 'node:module';
 import { delimiter, join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-// @ts-expect-error — plain ES module without type declarations
 import { startServer } from '../../scripts/serve.mjs';
 
 export const ROOT = resolve(import.meta.dirname, '../..');

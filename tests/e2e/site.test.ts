@@ -142,7 +142,6 @@ describe('islands', () => {
 
 describe('the JavaScript budget', () => {
   it('keeps every page without widgets under 30 KB of compressed JavaScript before activation', async () => {
-    // @ts-expect-error — plain ES module without type declarations
     const { reportJs, BUDGET_BYTES } = await import('../../scripts/report-js.mjs');
     const rows = reportJs() as { page: string; initialJs: number; islands: unknown[] }[];
     expect(rows.length).toBeGreaterThanOrEqual(paths.length);

@@ -38,6 +38,7 @@ export function compute(): Client<ComputeApi> {
     (globalThis as unknown as { diffusionLab?: object }).diffusionLab = {
       memory: () => client!.request('memory', null),
       backend: () => client!.request('init', {}),
+      request: (kind: keyof ComputeApi, params: unknown) => client!.request(kind, params as never),
     };
   }
   return client;

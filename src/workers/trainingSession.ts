@@ -1,0 +1,240 @@
+/**
+ * The training lab's model, optimiser and data inside the compute worker. Everything tensor-shaped lives here;
+ * the page only sends settings and receives numbers and images.
+ *
+ * Speed rules (issue 6): the training split is uploaded to the backend once; batches are gathered on the
+ * device; the loss is read asynchronously, at most every `lossEvery` steps (never dataSync); the loop yields to
+ * the worker's event queue between steps so a pause (cancel) is seen at once.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Checkpoint, TrainingState } from '../core/checkpoint';
+import { range, toFloatBatch, type Split } from '../core/data';
+import { unconditional } from '../core/guidance';
+import type { UNetMetadata } from '../core/models';
+import { makeNoise, makeRng, type Rng } from '../core/noise';
+import { samplers } from '../core/samplers';
+import { makeSchedule } from '../core/schedules';
+import { createTrainer, type Trainer } from '../core/train';
+import type { Schedule, ScheduleKind } from '../core/types';
+import { createUNet, type UNet, type UNetConfig } from '../core/unet';
+
+/** Model sizes the lab offers. `tiny` shows digits within minutes on a laptop; `small` is the shipped model's shape. */
+export const LAB_PRESETS: Record<'tiny' | 'small', UNetConfig> = {
+  tiny: { inputShape: [28, 28, 1], channels: [16, 32, 32], numResBlocks: 1, attention: false, tembDim: 32, groups: 8, numClasses: 0 },
+  small: { inputShape: [28, 28, 1], channels: [32, 64, 64], numResBlocks: 1, attention: true, tembDim: 64, groups: 8, numClasses: 0 },
+};
+
+export interface LabSettings {
+  size: 'tiny' | 'small';
+  batchSize: number;
+  lr: number;
+  schedule: ScheduleKind;
+  seed: number;
+}
+
+export interface LabProgress {
+  step: number;
+  /** Mean loss over the steps since the last report. */
+  loss: number;
+  examplesPerSecond: number;
+  elapsedMs: number;
+  /** Present when a fresh sample grid was drawn at this step. */
+  samples?: Float32Array;
+  samplesStep?: number;
+}
+
+/** Yield to the worker's message queue (a macrotask, without setTimeout's 4 ms clamp). */
+export function yieldToEvents(): Promise<void> {
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
+}
+
+/** The training split as one device tensor [N, 28, 28, 1] in [−1, 1], uploaded once per backend. */
+let uploaded: { backend: string; tensor: tf.Tensor4D } | null = null;
+function datasetTensor(train: Split): tf.Tensor4D {
+  const backend = tf.getBackend();
+  if (!uploaded || uploaded.backend !== backend || uploaded.tensor.isDisposed) {
+    try {
+      uploaded?.tensor.dispose();
+    } catch {
+      /* its backend is gone */
+    }
+    const tensor = tf.tensor4d(toFloatBatch(train, range(train.count)), [train.count, 28, 28, 1]);
+    uploaded = { backend, tensor };
+  }
+  return uploaded.tensor;
+}
+
+/** One lab run: a U-Net, its Adam state, its random stream and its history. */
+export class TrainingSession {
+  readonly schedule: Schedule;
+  readonly config: UNetConfig;
+  unet: UNet;
+  private trainer: Trainer;
+  private rng: Rng;
+  step = 0;
+  lossHistory: [number, number][] = [];
+  elapsedMs = 0;
+  /** Noise of the preview grid: fixed, so the reader watches the same noise turn into digits. */
+  private readonly previewSeed: number;
+
+  constructor(
+    readonly settings: LabSettings,
+    private readonly train: Split,
+    config: UNetConfig = LAB_PRESETS[settings.size],
+    weights?: Record<string, Float32Array>,
+    state?: TrainingState,
+  ) {
+    this.config = config;
+    this.schedule = makeSchedule(settings.schedule, 1000);
+    this.unet = createUNet(config, settings.seed);
+    if (weights) this.unet.setWeights(weights);
+    this.step = state?.step ?? 0;
+    this.lossHistory = state?.lossHistory.map(([s, l]) => [s, l] as [number, number]) ?? [];
+    // The batch/noise stream continues deterministically from the step count.
+    this.rng = makeRng((settings.seed * 1_000_003 + this.step) >>> 0);
+    this.trainer = createTrainer(this.unet, { schedule: this.schedule, rng: this.rng, lr: settings.lr });
+    this.previewSeed = settings.seed + 777;
+  }
+
+  /** One optimiser step on a batch gathered on the device; returns the loss scalar (caller disposes). */
+  private trainStep(data: tf.Tensor4D): tf.Scalar {
+    const n = this.settings.batchSize;
+    const idx = new Int32Array(n);
+    for (let i = 0; i < n; i++) idx[i] = this.rng.uniformInt(this.train.count);
+    const x0 = tf.tidy(() => tf.gather(data, tf.tensor1d(idx, 'int32')) as tf.Tensor4D);
+    try {
+      return this.trainer.step(x0);
+    } finally {
+      x0.dispose();
+    }
+  }
+
+  /**
+   * Train until `signal` aborts or `maxSteps` more steps are done. Reports progress every `lossEvery` steps
+   * (one async loss read for the whole window) and a fresh sample grid every `sampleEvery` steps.
+   */
+  async run(opts: {
+    signal: AbortSignal;
+    onProgress: (p: LabProgress) => void;
+    lossEvery?: number;
+    sampleEvery?: number;
+    maxSteps?: number;
+    /** Test hook: throw a simulated device loss before this many further steps. */
+    failAfter?: number;
+  }): Promise<void> {
+    const lossEvery = Math.max(1, opts.lossEvery ?? 5);
+    const sampleEvery = Math.max(0, opts.sampleEvery ?? 100);
+    const stopAt = opts.maxSteps !== undefined ? this.step + opts.maxSteps : Infinity;
+    const data = datasetTensor(this.train);
+    let window: tf.Scalar[] = [];
+    let windowStart = performance.now();
+    let done = 0;
+    const flush = async () => {
+      if (window.length === 0) return;
+      const summed = tf.tidy(() => tf.addN(window));
+      const count = window.length;
+      for (const l of window) l.dispose();
+      window = [];
+      const value = (await summed.data())[0] / count;
+      summed.dispose();
+      const now = performance.now();
+      const ms = now - windowStart;
+      windowStart = now;
+      this.elapsedMs += ms;
+      if (!Number.isFinite(value)) throw new Error(`the loss became ${value}: training diverged; try a lower learning rate`);
+      this.lossHistory.push([this.step, value]);
+      const progress: LabProgress = { step: this.step, loss: value, examplesPerSecond: (count * this.settings.batchSize * 1000) / ms, elapsedMs: this.elapsedMs };
+      if (sampleEvery > 0 && this.step % sampleEvery < count) {
+        progress.samples = await this.samples(16, 20);
+        progress.samplesStep = this.step;
+        windowStart = performance.now(); // sampling time is not training time
+      }
+      opts.onProgress(progress);
+    };
+    try {
+      while (!opts.signal.aborted && this.step < stopAt) {
+        if (opts.failAfter !== undefined && done >= opts.failAfter) throw new Error('GPU device was lost (simulated by the test hook)');
+        window.push(this.trainStep(data));
+        this.step++;
+        done++;
+        if (window.length >= lossEvery) await flush();
+        await yieldToEvents();
+      }
+      await flush();
+    } finally {
+      for (const l of window) l.dispose();
+    }
+  }
+
+  /** `count` samples from the current weights by a fast deterministic DDIM run (same noise every time). */
+  async samples(count: number, steps: number): Promise<Float32Array> {
+    const [h, w, c] = this.config.inputShape;
+    const noise = makeNoise(this.previewSeed);
+    const xT = noise.normal([count, h, w, c]) as tf.Tensor4D;
+    try {
+      const x0 = await samplers.ddim(unconditional(this.unet.model), xT, this.schedule, { noise, steps, eta: 0, clipX0: true });
+      try {
+        return (await x0.data()) as Float32Array;
+      } finally {
+        x0.dispose();
+      }
+    } finally {
+      xT.dispose();
+    }
+  }
+
+  /** ε̂ for given images at timestep t (the e2e tests compare predictions before and after a restore). */
+  async predict(x: Float32Array, t: number): Promise<Float32Array> {
+    const [h, w, c] = this.config.inputShape;
+    const n = x.length / (h * w * c);
+    const out = tf.tidy(() => this.unet.model(tf.tensor4d(x, [n, h, w, c]), tf.fill([n], t, 'int32') as tf.Tensor1D));
+    try {
+      return (await out.data()) as Float32Array;
+    } finally {
+      out.dispose();
+    }
+  }
+
+  /** Everything needed to rebuild this session (float32 weights; Adam's moments are not kept). */
+  async checkpoint(): Promise<Checkpoint> {
+    const values = await this.unet.getWeights();
+    const weights: Checkpoint['weights'] = {};
+    for (const [name, v] of this.unet.params) weights[name] = { shape: [...v.shape], data: values[name] };
+    const metadata: UNetMetadata = { name: 'training-lab', config: this.config, schedule: { kind: this.schedule.kind, T: this.schedule.T } };
+    return {
+      metadata,
+      weights,
+      state: { step: this.step, lossHistory: this.lossHistory, settings: { ...this.settings }, savedAt: new Date().toISOString() },
+    };
+  }
+
+  /** Rebuild a session from a checkpoint (possibly on another backend). */
+  static fromCheckpoint(ck: Checkpoint, train: Split, fallback: LabSettings): TrainingSession {
+    const s = ck.state.settings;
+    const settings: LabSettings = {
+      size: s.size === 'small' ? 'small' : 'tiny',
+      batchSize: Number(s.batchSize) || fallback.batchSize,
+      lr: Number(s.lr) || fallback.lr,
+      schedule: ck.metadata.schedule.kind,
+      seed: Number.isInteger(s.seed) ? Number(s.seed) : fallback.seed,
+    };
+    const values: Record<string, Float32Array> = {};
+    for (const [name, w] of Object.entries(ck.weights)) values[name] = w.data;
+    const session = new TrainingSession(settings, train, ck.metadata.config, values, ck.state);
+    session.elapsedMs = 0;
+    return session;
+  }
+
+  dispose(): void {
+    this.trainer.dispose();
+    this.unet.dispose();
+  }
+}
+

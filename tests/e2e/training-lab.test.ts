@@ -1,0 +1,187 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { openPage, openSite, screenshotPath, type Site } from './harness';
+
+let site: Site;
+beforeAll(async () => {
+  site = await openSite();
+});
+afterAll(async () => {
+  await site?.close();
+});
+
+const LAB = '[data-widget="training-lab"]';
+// The tiny model at batch 8 on wasm: small enough for headless Chromium on a shared 2-core machine.
+const PAGE = '/widgets/?backend=wasm&lab.batch=8#training-lab';
+
+type Lab = { diffusionLab: { request(kind: string, params: unknown): Promise<any>; memory(): Promise<{ numTensors: number; backend: string }> } };
+const request = (page: Page, kind: string, params: unknown) =>
+  page.evaluate(([k, p]) => (window as unknown as Lab).diffusionLab.request(k as string, p), [kind, params] as const);
+const step = async (page: Page) => Number(await page.locator(LAB).getAttribute('data-step'));
+
+async function openLab(page: Page, path = PAGE) {
+  await page.goto(site.url + path);
+  await page.locator(LAB).scrollIntoViewIfNeeded();
+  await page.waitForSelector(`${LAB}[data-status="ready"]`, { timeout: 120_000 });
+}
+
+/** A fixed probe batch: two held-out-like images (a bar and a ring) at t = 300. */
+const probe = () => {
+  const x = new Float32Array(2 * 784).fill(-1);
+  for (let i = 0; i < 784; i++) {
+    const r = Math.hypot((i % 28) - 13.5, Math.floor(i / 28) - 13.5);
+    if (Math.abs((i % 28) - 14) < 2) x[i] = 1;
+    if (Math.abs(r - 8) < 1.5) x[784 + i] = 1;
+  }
+  return Array.from(x);
+};
+const predict = async (page: Page) => {
+  const r = await page.evaluate(async (xs) => {
+    const out = await (window as unknown as Lab).diffusionLab.request('lab.predict', { x: new Float32Array(xs), t: 300 });
+    return Array.from(out.eps as Float32Array);
+  }, probe());
+  return r as number[];
+};
+
+describe('the training lab', () => {
+  it('lowers the loss over 30 steps, updates the chart, and pauses and resumes', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      await openLab(page);
+      await page.getByRole('button', { name: 'Start training' }).click();
+      await expect.poll(() => step(page), { timeout: 180_000, interval: 500 }).toBeGreaterThanOrEqual(30);
+      await page.getByRole('button', { name: 'Pause' }).click();
+      await page.waitForSelector(`${LAB}[data-phase="paused"]`);
+      const paused = await step(page);
+      await page.waitForTimeout(1500);
+      expect(await step(page)).toBe(paused);
+
+      const readings = await page.locator(`${LAB} .loss-chart path.raw`).getAttribute('d');
+      expect(readings?.length ?? 0).toBeGreaterThan(20);
+      const history = (await request(page, 'lab.checkpoint', null)) as { step: number };
+      expect(history.step).toBe(paused);
+      const info = await request(page, 'lab.info', null);
+      const losses = (info.lossHistory as [number, number][]).map(([, l]) => l);
+      expect(losses.length).toBeGreaterThanOrEqual(6);
+      const first = losses.slice(0, 2).reduce((a, b) => a + b) / 2;
+      const last = losses.slice(-2).reduce((a, b) => a + b) / 2;
+      expect(last).toBeLessThan(first * 0.8);
+
+      await page.getByRole('button', { name: 'Resume' }).click();
+      await expect.poll(() => step(page), { timeout: 120_000, interval: 500 }).toBeGreaterThan(paused);
+      await page.getByRole('button', { name: 'Pause' }).click();
+      await page.screenshot({ path: screenshotPath('widget-training-lab'), fullPage: false });
+      expect(problems.pageErrors).toEqual([]);
+      expect(problems.consoleErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('saves to IndexedDB and, after a reload, restores the same weights', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      await openLab(page);
+      await page.getByRole('button', { name: 'Start training' }).click();
+      await expect.poll(() => step(page), { timeout: 120_000, interval: 300 }).toBeGreaterThanOrEqual(5);
+      await page.getByRole('button', { name: 'Pause' }).click();
+      await page.waitForSelector(`${LAB}[data-phase="paused"]`);
+      const trained = await predict(page);
+      await page.getByRole('button', { name: 'Save', exact: true }).click();
+      await expect.poll(() => page.locator(`${LAB} .notice`).textContent()).toMatch(/Saved the model at step/);
+
+      await page.reload();
+      await openLab(page);
+      await page.getByRole('button', { name: /^Restore/ }).click();
+      await page.waitForSelector(`${LAB}[data-phase="paused"]`, { timeout: 60_000 });
+      const restored = await predict(page);
+      expect(restored.length).toBe(trained.length);
+      const maxDiff = Math.max(...restored.map((v, i) => Math.abs(v - trained[i])));
+      expect(maxDiff).toBeLessThan(1e-5);
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('keeps the worker tensor count flat over 200 steps after warm-up', async () => {
+    const { context, page } = await openPage(site);
+    try {
+      await openLab(page);
+      await request(page, 'lab.create', { settings: { size: 'tiny', batchSize: 4, lr: 0.001, schedule: 'cosine', seed: 2 } });
+      await request(page, 'lab.run', { maxSteps: 10, sampleEvery: 100 });
+      const before = await page.evaluate(() => (window as unknown as Lab).diffusionLab.memory());
+      const info = await request(page, 'lab.run', { maxSteps: 200, sampleEvery: 100, lossEvery: 5 });
+      const after = await page.evaluate(() => (window as unknown as Lab).diffusionLab.memory());
+      expect(info.step).toBe(210);
+      expect(after.backend).toBe('wasm');
+      expect(after.numTensors).toBe(before.numTensors);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('falls back to the next backend when the device is lost, resuming from the last checkpoint', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      await openLab(page, '/widgets/?backend=wasm,cpu&lab.batch=8#training-lab');
+      await request(page, 'lab.create', { settings: { size: 'tiny', batchSize: 2, lr: 0.001, schedule: 'linear', seed: 4 } });
+      const info = await request(page, 'lab.run', { maxSteps: 3, failAfter: 2, sampleEvery: 0, lossEvery: 1 });
+      expect(info.backend).toBe('cpu');
+      expect(info.step).toBeGreaterThanOrEqual(1);
+      await expect.poll(() => page.locator(`${LAB} .notice`).textContent()).toMatch(/wasm backend failed.*cpu/);
+      await expect.poll(() => page.locator(`${LAB} .badge`).textContent()).toBe('cpu');
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('pauses when the tab is hidden', async () => {
+    const { context, page } = await openPage(site);
+    try {
+      await openLab(page);
+      await page.getByRole('button', { name: 'Start training' }).click();
+      await expect.poll(() => step(page), { timeout: 120_000, interval: 300 }).toBeGreaterThan(0);
+      await page.evaluate(() => {
+        Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+        document.dispatchEvent(new Event('visibilitychange'));
+      });
+      await page.waitForSelector(`${LAB}[data-phase="paused"]`);
+      expect(await page.locator(`${LAB} .notice`).textContent()).toMatch(/tab was hidden/);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('still trains without IndexedDB and says why it cannot save', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      await page.addInitScript(() => Object.defineProperty(window, 'indexedDB', { value: undefined, configurable: true }));
+      await openLab(page);
+      await expect.poll(() => page.locator(`${LAB} .hint`).first().textContent()).toMatch(/Saving is off: this browser has no IndexedDB/);
+      await page.getByRole('button', { name: 'Start training' }).click();
+      await expect.poll(() => step(page), { timeout: 120_000, interval: 300 }).toBeGreaterThan(0);
+      const save = page.getByRole('button', { name: 'Save', exact: true });
+      expect(await save.isDisabled()).toBe(true);
+      expect(await save.getAttribute('title')).toMatch(/IndexedDB/);
+      await page.getByRole('button', { name: 'Pause' }).click();
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('refuses an imported file that is not a checkpoint, with a clear message', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      await openLab(page);
+      await page.locator(`${LAB} input[type="file"]`).setInputFiles({ name: 'holiday.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not a checkpoint at all') });
+      await expect.poll(() => page.locator(`${LAB} .error`).textContent()).toMatch(/holiday\.jpg is not a valid Diffusion Lab checkpoint/);
+      expect(await page.locator(LAB).getAttribute('data-phase')).toBe('idle');
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
