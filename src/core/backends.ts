@@ -34,25 +34,35 @@ export interface InitBackendOptions {
   order?: readonly BackendName[];
   /** Where the wasm binaries live: a prefix ending in '/' or a map file name → URL (browser bundles only). */
   wasmPaths?: string | Record<string, string>;
-  /** Give up on one rung after this long and try the next (default: wait as long as it takes). */
+  /** Give up on one rung after this long and try the next; the abandoned backend is removed from tfjs (default: wait). */
   timeoutMs?: number;
   /** Called once per rung tried, in order. */
   onAttempt?: (attempt: BackendAttempt) => void;
 }
 
-type BackendModule = { setWasmPaths?: (paths: string | Record<string, string>) => void };
+let wasmPathsSet = false;
 
 /** Load a backend package on demand; importing it registers the backend with tfjs-core. */
-async function importBackend(name: BackendName): Promise<BackendModule> {
+async function importBackend(name: BackendName, opts: InitBackendOptions): Promise<void> {
   switch (name) {
     case 'webgpu':
-      return import('@tensorflow/tfjs-backend-webgpu');
+      await import('@tensorflow/tfjs-backend-webgpu');
+      return;
     case 'webgl':
-      return import('@tensorflow/tfjs-backend-webgl');
-    case 'wasm':
-      return import('@tensorflow/tfjs-backend-wasm');
+      await import('@tensorflow/tfjs-backend-webgl');
+      return;
+    case 'wasm': {
+      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      if (opts.wasmPaths !== undefined && !wasmPathsSet) {
+        // Must precede the first wasm initialisation; later calls would not take effect anyway.
+        wasm.setWasmPaths(opts.wasmPaths);
+        wasmPathsSet = true;
+      }
+      return;
+    }
     case 'cpu':
-      return import('@tensorflow/tfjs-backend-cpu');
+      await import('@tensorflow/tfjs-backend-cpu');
+      return;
   }
 }
 
@@ -84,16 +94,9 @@ async function smokeTest(): Promise<boolean> {
   }
 }
 
-let wasmPathsSet = false;
-
 /** Try one backend: import, configure, setBackend, smoke test. Throws with the reason when it fails. */
 async function tryBackend(name: BackendName, opts: InitBackendOptions): Promise<void> {
-  const mod = await importBackend(name);
-  if (name === 'wasm' && opts.wasmPaths !== undefined && !wasmPathsSet) {
-    // Must precede the first wasm initialisation; later calls would not take effect anyway.
-    mod.setWasmPaths?.(opts.wasmPaths);
-    wasmPathsSet = true;
-  }
+  await importBackend(name, opts);
   if (tf.findBackendFactory(name) == null) {
     throw new Error(`backend '${name}' did not register (unsupported environment)`);
   }
@@ -113,7 +116,12 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
   for (const name of order) {
     const start = Date.now();
     try {
-      await withTimeout(tryBackend(name, opts), opts.timeoutMs, `backend '${name}'`);
+      await withTimeout(tryBackend(name, opts), opts.timeoutMs, `backend '${name}'`).catch((e: unknown) => {
+        // A hung initialisation leaves tfjs's engine waiting on it forever (every op then throws
+        // "not yet been initialized"); removing the backend is the public way to abandon it.
+        if (tf.engine().backendName === name && tf.findBackendFactory(name) != null) tf.removeBackend(name);
+        throw e;
+      });
       opts.onAttempt?.({ name, ok: true, ms: Date.now() - start });
       return name;
     } catch (e) {

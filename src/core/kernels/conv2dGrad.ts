@@ -1,14 +1,15 @@
 /**
  * Conv2D gradients for the wasm backend, built from wasm's own Conv2D, Transpose and Reverse kernels.
  *
- * | kernel                 | computes                                                      | as                                           |
- * |------------------------|---------------------------------------------------------------|----------------------------------------------|
- * | `Conv2DBackpropFilter` | ∂L/∂W[kh,kw,ci,co] = Σ_{n,y,x} X[n, y+kh−pT, x+kw−pL, ci] dY[n,y,x,co] | conv2d(Xᵀ [ci,H,W,n], dYᵀ [oh,ow,n,co]) |
- * | `Conv2DBackpropInput`  | ∂L/∂X = dY ⋆ W rotated 180° with in/out channels swapped         | conv2d(dY, flip(W)ᵀ), padding K−1−p         |
+ * | kernel                 | computes                                                        | as                                                    |
+ * |------------------------|-----------------------------------------------------------------|-------------------------------------------------------|
+ * | `Conv2DBackpropFilter` | ∂L/∂W[kh,kw,ci,co] = Σ_{n,y,x} X[n, y+kh−pT, x+kw−pL, ci] dY[n,y,x,co] | conv2d(Xᵀ [ci,H,W,n], dYᵀ [oh,ow,n,co]), or with the roles of X and dY swapped (then flipped) |
+ * | `Conv2DBackpropInput`  | ∂L/∂X = dY correlated with W rotated 180°, in/out channels swapped | conv2d(dY, flip(W)ᵀ), padding K−1−p                 |
  *
- * The filter gradient treats the input channels as the batch and the batch as the channels, so the one
- * fast (XNNPACK) convolution does all the work. Only stride 1, dilation 1, NHWC is supported — what the
- * U-Net (3×3 and 1×1 'same' convs, avgPool downsampling) uses; anything else throws.
+ * The filter gradient treats one operand's channels as the batch and the batch as the channels, so the
+ * fast (XNNPACK) convolution does the work; a 1×1 filter gradient is a single (XNNPACK) matMul.
+ * Only stride 1, dilation 1, NHWC is supported — what the U-Net (3×3 and 1×1 'same' convs, avgPool
+ * downsampling) uses; anything else throws.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -56,8 +57,36 @@ function conv(backend: Backend, x: TensorInfo, filter: TensorInfo, top: number, 
   return call('Conv2D', { x, filter }, { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1] } as unknown as tf.NamedAttrMap, backend);
 }
 
-/** ∂L/∂W for y = conv2d(x, W) with stride 1, via conv2d of transposed x and dy. */
-export const conv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+/** A view of the same data with another shape (no copy, no reference count change: never dispose it). */
+function view(info: TensorInfo, shape: number[]): TensorInfo {
+  return { dataId: info.dataId, shape, dtype: info.dtype };
+}
+
+/** 1×1 filter gradient as one matrix product, transposing the operand with fewer channels. */
+function filterGrad1x1(backend: Backend, x: TensorInfo, dy: TensorInfo, ci: number, co: number): TensorInfo {
+  const m = x.shape[0] * x.shape[1] * x.shape[2];
+  const noTranspose = { transposeA: false, transposeB: false };
+  if (ci <= co) {
+    const xT = call('Transpose', { x: view(x, [m, ci]) }, { perm: [1, 0] }, backend); // [ci, M]
+    const dW = call('BatchMatMul', { a: xT, b: view(dy, [m, co]) }, noTranspose, backend); // [ci, co]
+    free(backend, xT);
+    return view(dW, [1, 1, ci, co]);
+  }
+  const dyT = call('Transpose', { x: view(dy, [m, co]) }, { perm: [1, 0] }, backend); // [co, M]
+  const dWT = call('BatchMatMul', { a: dyT, b: view(x, [m, ci]) }, noTranspose, backend); // [co, ci]
+  free(backend, dyT);
+  const dW = call('Transpose', { x: view(dWT, [co, ci]) }, { perm: [1, 0] }, backend);
+  free(backend, dWT);
+  return view(dW, [1, 1, ci, co]);
+}
+
+/**
+ * ∂L/∂W for y = conv2d(x, W) with stride 1. 1×1: a matMul. Otherwise a conv2d whose batch is one
+ * operand's channels and whose filter is the other operand: the operand with fewer channels takes the
+ * expensive (fully scattering) transpose.
+ */
+export const conv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend: anyBackend, attrs }) => {
+  const backend = anyBackend as Backend;
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as {
     strides: number | [number, number];
@@ -76,22 +105,38 @@ export const conv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) 
     dimRoundingMode,
   );
   const { top, bottom, left, right } = info.padInfo;
-  const xT = call('Transpose', { x }, { perm: [3, 1, 2, 0] }, backend); // [ci, H, W, n]
-  const dyT = call('Transpose', { x: dy }, { perm: [1, 2, 0, 3] }, backend); // [oh, ow, n, co]
-  const g = conv(backend, xT, dyT, top, bottom, left, right); // [ci, KH, KW, co]
-  free(backend, xT, dyT);
   const [KH, KW, ci, co] = filterShape;
-  if (g.shape[0] !== ci || g.shape[1] !== KH || g.shape[2] !== KW || g.shape[3] !== co) {
+  if (KH === 1 && KW === 1 && top + bottom + left + right === 0) return filterGrad1x1(backend, x, dy, ci, co);
+  let dW: TensorInfo;
+  if (ci <= co) {
+    // dW[kh,kw,ci,co] = Σ_{n,y,x} xᵀ[ci, y+kh−pT, x+kw−pL, n] · dyᵀ[y, x, n, co]
+    const xT = call('Transpose', { x }, { perm: [3, 1, 2, 0] }, backend); // [ci, H, W, n]
+    const dyT = call('Transpose', { x: dy }, { perm: [1, 2, 0, 3] }, backend); // [oh, ow, n, co]
+    const g = conv(backend, xT, dyT, top, bottom, left, right); // [ci, KH, KW, co]
+    free(backend, xT, dyT);
+    dW = call('Transpose', { x: g }, { perm: [1, 2, 0, 3] }, backend);
     free(backend, g);
-    throw new Error(`Conv2DBackpropFilter (wasm, custom): got [${g.shape}] for filter [${filterShape}]`);
+  } else {
+    // g[co, KH−1−kh, KW−1−kw, ci] = Σ dyᵀ[co, y, x, n] · xᵀ[y + kh − pT, x + kw − pL, n, ci], padding K−1−p
+    const dyT = call('Transpose', { x: dy }, { perm: [3, 1, 2, 0] }, backend); // [co, oh, ow, n]
+    const xT = call('Transpose', { x }, { perm: [1, 2, 0, 3] }, backend); // [H, W, n, ci]
+    const g = conv(backend, dyT, xT, KH - 1 - top, KH - 1 - bottom, KW - 1 - left, KW - 1 - right); // [co, KH, KW, ci]
+    free(backend, dyT, xT);
+    const flipped = call('Reverse', { x: g }, { dims: [1, 2] }, backend);
+    free(backend, g);
+    dW = call('Transpose', { x: flipped }, { perm: [1, 2, 3, 0] }, backend);
+    free(backend, flipped);
   }
-  const dW = call('Transpose', { x: g }, { perm: [1, 2, 0, 3] }, backend); // [KH, KW, ci, co]
-  free(backend, g);
+  if (dW.shape.some((d, i) => d !== filterShape[i])) {
+    free(backend, dW);
+    throw new Error(`Conv2DBackpropFilter (wasm, custom): got [${dW.shape}] for filter [${filterShape}]`);
+  }
   return dW;
 };
 
 /** ∂L/∂x for y = conv2d(x, W) with stride 1, via conv2d of dy with the flipped, transposed filter. */
-export const conv2DBackpropInput: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+export const conv2DBackpropInput: tf.KernelFunc = ({ inputs, backend: anyBackend, attrs }) => {
+  const backend = anyBackend as Backend;
   const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as {
     strides: number | [number, number];

@@ -1,13 +1,17 @@
 /**
- * Custom wasm kernels that make conv nets trainable on the wasm backend (it ships no Conv2DBackpropFilter,
- * and its Conv2DBackpropInput is slow). Register once per process; re-registering is a no-op.
+ * Custom wasm kernels that make conv nets trainable on the wasm backend: it ships no Conv2DBackpropFilter,
+ * its Conv2DBackpropInput is slow, and its Identity copies every tensor tfjs saves for backprop.
+ * Register once per process, after `@tensorflow/tfjs-backend-wasm` has been imported (importing it later
+ * re-registers the stock kernels over these); re-registering is a no-op. initBackend does this for you.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterConfig, conv2DBackpropInputConfig } from './conv2dGrad';
+import { identityConfig } from './identity';
 
 export { conv2DBackpropFilter, conv2DBackpropInput } from './conv2dGrad';
+export { identity } from './identity';
 
-const CONFIGS: readonly tf.KernelConfig[] = [conv2DBackpropFilterConfig, conv2DBackpropInputConfig];
+const CONFIGS: readonly tf.KernelConfig[] = [conv2DBackpropFilterConfig, conv2DBackpropInputConfig, identityConfig];
 
 /** Whether our kernels are the ones tfjs will run for 'wasm'. */
 export function wasmGradKernelsRegistered(): boolean {

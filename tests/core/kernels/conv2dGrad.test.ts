@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
+import '../../../src/core/nn/registerGradients';
 import { registerWasmGradKernels, wasmGradKernelsRegistered } from '../../../src/core/kernels';
 
 /** Tiny seeded uniform generator (mulberry32) so the test needs nothing else. */
@@ -79,6 +80,8 @@ function maxAbs(a: ArrayLike<number>): number {
 const CASES: Case[] = [
   { n: 3, H: 7, W: 6, ci: 4, co: 5, k: 3, pad: 'same' },
   { n: 2, H: 5, W: 9, ci: 3, co: 2, k: 1, pad: 'same' },
+  { n: 3, H: 4, W: 7, ci: 2, co: 5, k: 1, pad: 'same' },
+  { n: 1, H: 5, W: 5, ci: 6, co: 3, k: 3, pad: 'same' }, // batch 1, more in- than out-channels
   { n: 2, H: 6, W: 5, ci: 2, co: 3, k: 3, pad: 'valid' },
   { n: 2, H: 6, W: 6, ci: 3, co: 4, k: 2, pad: 'same' }, // asymmetric padding (0 before, 1 after)
   { n: 4, H: 14, W: 14, ci: 8, co: 16, k: 3, pad: 'same' },
@@ -112,8 +115,8 @@ describe('custom wasm Conv2D gradient kernels', () => {
       const attrs = { strides: [1, 1], pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
       const before = tf.memory().numTensors;
       const dataIdsBefore = tf.engine().backend.numDataIds();
-      const gW = tf.engine().runKernel('Conv2DBackpropFilter', { x: xT, dy: dyT }, { ...attrs, filterShape: wT.shape }) as tf.Tensor;
-      const gX = tf.engine().runKernel('Conv2DBackpropInput', { dy: dyT, filter: wT }, { ...attrs, inputShape: xT.shape }) as tf.Tensor;
+      const gW = tf.engine().runKernel('Conv2DBackpropFilter', { x: xT, dy: dyT }, { ...attrs, filterShape: wT.shape } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      const gX = tf.engine().runKernel('Conv2DBackpropInput', { dy: dyT, filter: wT }, { ...attrs, inputShape: xT.shape } as unknown as tf.NamedAttrMap) as tf.Tensor;
       expect(gW.shape).toEqual(wT.shape);
       expect(gX.shape).toEqual(xT.shape);
       const tol = 1e-4 * Math.max(1, maxAbs(ref.dW), maxAbs(ref.dX));

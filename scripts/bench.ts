@@ -1,0 +1,232 @@
+/**
+ * Benchmarks, one section each; results go to bench/results/<section>.json and a table to stdout.
+ *
+ *   npm run bench                      all sections
+ *   npm run bench -- core              only the `core` section
+ *   npm run bench -- core --batch=8 --repeats=7 --skip-cpu --channels=32,32,64 --cpu-batch=8 --no-write
+ *
+ * Section `core`: the default MNIST U-Net at batch 32, 28×28: one forward pass and one Adam training step,
+ * on wasm (with the custom kernels; warm-up, then the median of several runs) and on the stock cpu
+ * backend (no warm-up, a single timed run of each). cpu's naive Conv2DBackpropFilter makes one batch-32
+ * step take ~15 minutes on 2 shared cores, so by default cpu runs at `--cpu-batch=4` and its times are
+ * scaled linearly to the wasm batch (cpu kernels loop over the batch; the JSON records both);
+ * `--cpu-batch=32` measures the real thing. Add a section by adding an entry to SECTIONS.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { enableTfjsCoreEsm } from './lib/tfjsNode';
+
+// Must precede importing src/core/train.ts (it registers tfjs-core's gradients from its ESM dist).
+enableTfjsCoreEsm();
+const tf = await import('@tensorflow/tfjs-core');
+const { initBackend } = await import('../src/core/backends');
+const { createUNet, MNIST_UNET_CONFIG } = await import('../src/core/unet');
+const { createTrainer } = await import('../src/core/train');
+const { makeRng } = await import('../src/core/noise');
+const { makeSchedule } = await import('../src/core/schedules');
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const RESULTS_DIR = join(ROOT, 'bench', 'results');
+
+type Args = Record<string, string | boolean>;
+
+interface Section {
+  description: string;
+  run(args: Args): Promise<Record<string, unknown>>;
+}
+
+function parseArgs(argv: string[]): { sections: string[]; args: Args } {
+  const sections: string[] = [];
+  const args: Args = {};
+  for (const a of argv) {
+    const m = /^--([^=]+)(?:=(.*))?$/.exec(a);
+    if (m) args[m[1]] = m[2] ?? true;
+    else sections.push(a);
+  }
+  return { sections, args };
+}
+
+function numberArg(args: Args, name: string, fallback: number): number {
+  const v = args[name];
+  if (v === undefined || v === true) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${v}`);
+  return n;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+interface Timing {
+  /** Wall-clock ms. */
+  wall: number;
+  /** This process's CPU ms (user + system): steadier than wall time when other jobs share the cores. */
+  cpu: number;
+}
+
+/** Wall and process CPU time of one async call, in ms. */
+async function timeOnce(f: () => Promise<void>): Promise<Timing> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await f();
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { wall, cpu: (c.user + c.system) / 1000 };
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n');
+}
+
+function machine() {
+  return {
+    node: process.version,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    loadAverage1m: os.loadavg()[0],
+    tfjs: tf.version_core,
+  };
+}
+
+/** U-Net forward and training step timings on one backend. */
+async function benchUNet(backend: 'wasm' | 'cpu', opts: { batch: number; repeats: number; warmup: number; channels?: number[] }) {
+  await initBackend({ order: [backend] });
+  const config = { ...MNIST_UNET_CONFIG, channels: opts.channels ?? MNIST_UNET_CONFIG.channels };
+  const unet = createUNet(config, 1);
+  const schedule = makeSchedule('linear', 1000);
+  const trainer = createTrainer(unet, { schedule, rng: makeRng(2) });
+  const n = opts.batch;
+  const dataRng = makeRng(3);
+  const x0 = tf.tensor4d(Float32Array.from({ length: n * 784 }, () => 2 * dataRng.uniform() - 1), [n, 28, 28, 1]);
+  const labels = Int32Array.from({ length: n }, (_, i) => i % 10);
+  const t = tf.tensor1d(Int32Array.from({ length: n }, (_, i) => 1 + ((i * 37) % 1000)), 'int32');
+  const classes = tf.tensor1d(labels, 'int32');
+  const forward = async () => {
+    const y = unet.model(x0, t, classes);
+    await y.data();
+    y.dispose();
+  };
+  const step = async () => {
+    const loss = trainer.step(x0, labels);
+    await loss.data();
+    loss.dispose();
+  };
+  for (let i = 0; i < opts.warmup; i++) await forward();
+  // The first training step also creates Adam's moment variables: keep it out of the timings when warming up.
+  if (opts.warmup > 0) await step();
+  const fwd: Timing[] = [];
+  const train: Timing[] = [];
+  for (let i = 0; i < opts.repeats; i++) {
+    fwd.push(await timeOnce(forward));
+    train.push(await timeOnce(step));
+  }
+  const result = {
+    forward: fwd.map((x) => x.wall),
+    train: train.map((x) => x.wall),
+    forwardCpu: fwd.map((x) => x.cpu),
+    trainCpu: train.map((x) => x.cpu),
+    paramCount: unet.paramCount(),
+    config,
+  };
+  trainer.dispose();
+  unet.dispose();
+  tf.dispose([x0, t, classes]);
+  return result;
+}
+
+const SECTIONS: Record<string, Section> = {
+  core: {
+    description: 'U-Net forward pass and Adam training step: wasm (custom kernels) vs stock cpu',
+    async run(args) {
+      const batch = numberArg(args, 'batch', 32);
+      const repeats = numberArg(args, 'repeats', 5);
+      const channels = typeof args.channels === 'string' ? args.channels.split(',').map(Number) : undefined;
+      const wasm = await benchUNet('wasm', { batch, repeats, warmup: 2, channels });
+      const forward_ms: Record<string, number> = { wasm: median(wasm.forward) };
+      const train_step_ms: Record<string, number> = { wasm: median(wasm.train) };
+      const cpu_time_ms = { forward: { wasm: median(wasm.forwardCpu) } as Record<string, number>, train_step: { wasm: median(wasm.trainCpu) } as Record<string, number> };
+      let cpu: Awaited<ReturnType<typeof benchUNet>> | null = null;
+      const cpuBatch = Math.min(batch, numberArg(args, 'cpu-batch', 4));
+      if (!args['skip-cpu']) {
+        console.log(`cpu: one timed forward, then one timed training step at batch ${cpuBatch} (minutes)…`);
+        cpu = await benchUNet('cpu', { batch: cpuBatch, repeats: 1, warmup: 0, channels });
+        forward_ms.cpu = (cpu.forward[0] * batch) / cpuBatch;
+        train_step_ms.cpu = (cpu.train[0] * batch) / cpuBatch;
+        cpu_time_ms.forward.cpu = (cpu.forwardCpu[0] * batch) / cpuBatch;
+        cpu_time_ms.train_step.cpu = (cpu.trainCpu[0] * batch) / cpuBatch;
+      }
+      const ratios: Record<string, number> = {
+        wasm_train_over_forward: train_step_ms.wasm / forward_ms.wasm,
+        wasm_train_over_forward_cpu_time: cpu_time_ms.train_step.wasm / cpu_time_ms.forward.wasm,
+      };
+      if (cpu) {
+        ratios.cpu_over_wasm_train_speedup = train_step_ms.cpu / train_step_ms.wasm;
+        ratios.cpu_over_wasm_forward_speedup = forward_ms.cpu / forward_ms.wasm;
+      }
+      const rows = [['backend', 'forward ms', 'train step ms', 'train/forward', 'forward cpu-ms', 'train cpu-ms', 'train/forward (cpu time)']];
+      for (const b of Object.keys(forward_ms)) {
+        const [fc, tc] = [cpu_time_ms.forward[b], cpu_time_ms.train_step[b]];
+        rows.push([b, forward_ms[b].toFixed(1), train_step_ms[b].toFixed(1), (train_step_ms[b] / forward_ms[b]).toFixed(2), fc.toFixed(1), tc.toFixed(1), (tc / fc).toFixed(2)]);
+      }
+      console.log(`\nU-Net ${JSON.stringify(wasm.config.channels)}, ${wasm.paramCount} parameters, batch ${batch}, 28×28×1`);
+      console.log(table(rows));
+      console.log(`load average (1 min) at the end: ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} cores`);
+      if (cpu) {
+        if (cpuBatch !== batch) console.log(`(cpu measured at batch ${cpuBatch}, scaled linearly to ${batch})`);
+        console.log(`cpu/wasm training speed-up: ${ratios.cpu_over_wasm_train_speedup.toFixed(0)}×`);
+      }
+      return {
+        description: this.description,
+        machine: machine(),
+        batch,
+        paramCount: wasm.paramCount,
+        config: wasm.config,
+        forward_ms,
+        train_step_ms,
+        cpu_time_ms,
+        ratios,
+        targets: {
+          wasm_train_over_forward_max: 3.5,
+          cpu_over_wasm_train_speedup_min: 100,
+          met: {
+            train_over_forward: ratios.wasm_train_over_forward <= 3.5,
+            speedup: cpu ? ratios.cpu_over_wasm_train_speedup >= 100 : null,
+          },
+        },
+        samples_ms: {
+          wasm: { batch, forward: wasm.forward, train: wasm.train, forwardCpu: wasm.forwardCpu, trainCpu: wasm.trainCpu },
+          ...(cpu ? { cpu: { batch: cpuBatch, forward: cpu.forward, train: cpu.train, forwardCpu: cpu.forwardCpu, trainCpu: cpu.trainCpu } } : {}),
+        },
+        method:
+          `wasm: 2 warm-up forwards + 1 warm-up step, then the median of ${repeats} alternating forward/step runs; ` +
+          `cpu: one run each, no warm-up (forward first)` +
+          (cpu && cpuBatch !== batch ? `, measured at batch ${cpuBatch} and scaled ×${batch / cpuBatch} to batch ${batch}` : ''),
+      };
+    },
+  },
+};
+
+const { sections, args } = parseArgs(process.argv.slice(2));
+const chosen = sections.length > 0 ? sections : Object.keys(SECTIONS);
+for (const name of chosen) {
+  if (!(name in SECTIONS)) {
+    console.error(`unknown section '${name}'; known: ${Object.keys(SECTIONS).join(', ')}`);
+    process.exit(2);
+  }
+}
+mkdirSync(RESULTS_DIR, { recursive: true });
+for (const name of chosen) {
+  console.log(`== ${name}: ${SECTIONS[name].description}`);
+  const result = await SECTIONS[name].run(args);
+  const file = join(RESULTS_DIR, `${name}.json`);
+  if (!args['no-write']) {
+    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+    console.log(`wrote ${file}`);
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * ε-prediction training (Ho et al. 2020, Algorithm 1) with classifier-free-guidance label dropout
+ * (Ho & Salimans 2022): t ~ U{1, …, T}, ε ~ N(0, I), x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε,
+ * L = mean ‖ε − ε_θ(x_t, t, c)‖², c replaced by ∅ with probability pUncond; one Adam step on L.
+ *
+ * All randomness comes from the `Rng` passed in (noise.ts), drawn in a fixed order per step:
+ * N timesteps, then N dropout coins (conditional models only), then N·H·W·C normals.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import './nn/registerGradients';
+import { qSample } from './forward';
+import type { Rng } from './noise';
+import type { Schedule } from './types';
+import type { UNet } from './unet';
+
+export interface TrainerOptions {
+  schedule: Schedule;
+  /** Source of t, ε and label dropout. */
+  rng: Rng;
+  /** Adam learning rate (default 1e-3). */
+  lr?: number;
+  /** Probability of replacing a label by the null class ∅ (default 0.1; ignored for unconditional models). */
+  pUncond?: number;
+}
+
+/** The random draws of one training step (plain data, so tests can inspect them). */
+export interface TrainingDraws {
+  /** t_i ∈ {1, …, T}. */
+  t: Int32Array;
+  /** Labels after dropout (id numClasses = ∅), or undefined for an unconditional model. */
+  classes?: Int32Array;
+  /** ε, N·H·W·C standard normals in NHWC order. */
+  eps: Float32Array;
+}
+
+/** Draw t, the dropped labels and ε for a batch of `shape` from `rng`, in the documented order. */
+export function drawTraining(
+  rng: Rng,
+  shape: readonly [number, number, number, number],
+  T: number,
+  classes: ArrayLike<number> | undefined,
+  numClasses: number,
+  pUncond: number,
+): TrainingDraws {
+  const [n, h, w, c] = shape;
+  const t = new Int32Array(n);
+  for (let i = 0; i < n; i++) t[i] = 1 + rng.uniformInt(T);
+  let dropped: Int32Array | undefined;
+  if (numClasses > 0) {
+    dropped = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const label = classes === undefined ? numClasses : classes[i];
+      if (!Number.isInteger(label) || label < 0 || label > numClasses) throw new RangeError(`class id ${label} is not in 0…${numClasses}`);
+      dropped[i] = rng.uniform() < pUncond ? numClasses : label;
+    }
+  }
+  const eps = new Float32Array(n * h * w * c);
+  for (let i = 0; i < eps.length; i++) eps[i] = rng.normal();
+  return { t, classes: dropped, eps };
+}
+
+/** L = mean (ε − ε_θ(x_t, t, c))² for given draws (Ho et al. 2020, eq. 14); caller disposes the scalar. */
+export function epsLoss(unet: UNet, schedule: Schedule, x0: tf.Tensor4D, draws: TrainingDraws): tf.Scalar {
+  return tf.tidy(() => {
+    const eps = tf.tensor4d(draws.eps, x0.shape, 'float32');
+    const xt = qSample(schedule, x0, draws.t, eps);
+    const t = tf.tensor1d(draws.t, 'int32');
+    const classes = draws.classes ? tf.tensor1d(draws.classes, 'int32') : undefined;
+    return tf.mean(tf.squaredDifference(eps, unet.model(xt, t, classes))) as tf.Scalar;
+  });
+}
+
+export interface Trainer {
+  /**
+   * One Adam step on a batch x_0 (NHWC, values in [−1, 1]) with optional labels (required for a useful
+   * conditional model; omitted means ∅). Returns the loss before the update as a scalar the caller
+   * disposes; read it with `await loss.data()` (never dataSync), as rarely as you like.
+   */
+  step(x0: tf.Tensor4D, classes?: ArrayLike<number>): tf.Scalar;
+  /** Number of steps taken. */
+  readonly steps: number;
+  readonly optimizer: tf.AdamOptimizer;
+  /** Dispose the optimizer state (the U-Net is not disposed). */
+  dispose(): void;
+}
+
+export const DEFAULT_LR = 1e-3;
+export const DEFAULT_P_UNCOND = 0.1;
+
+/** A stateful wrapper around `epsLoss` + Adam for one U-Net. */
+export function createTrainer(unet: UNet, opts: TrainerOptions): Trainer {
+  const { schedule, rng } = opts;
+  const lr = opts.lr ?? DEFAULT_LR;
+  const pUncond = opts.pUncond ?? DEFAULT_P_UNCOND;
+  if (!(pUncond >= 0 && pUncond <= 1)) throw new RangeError(`pUncond must be in [0, 1], got ${pUncond}`);
+  const optimizer = tf.train.adam(lr);
+  const varList = Array.from(unet.params.values());
+  let steps = 0;
+  return {
+    get steps() {
+      return steps;
+    },
+    optimizer,
+    step(x0, classes) {
+      if (classes !== undefined && classes.length !== x0.shape[0]) {
+        throw new RangeError(`expected ${x0.shape[0]} class ids, got ${classes.length}`);
+      }
+      if (classes !== undefined && unet.config.numClasses === 0) throw new Error('class ids given to an unconditional U-Net');
+      const draws = drawTraining(rng, x0.shape, schedule.T, classes, unet.config.numClasses, pUncond);
+      const loss = tf.tidy(() => optimizer.minimize(() => epsLoss(unet, schedule, x0, draws), true, varList) as tf.Scalar);
+      steps++;
+      return loss;
+    },
+    dispose() {
+      optimizer.dispose();
+    },
+  };
+}

@@ -1,0 +1,265 @@
+/**
+ * A tiny ε-prediction U-Net (after Ho et al. 2020, Appendix B; Ronneberger et al. 2015), small enough to
+ * train in a browser. x_t is NHWC; level i runs at H/2^i with `channels[i]` channels.
+ *
+ *   emb = dense1(SiLU(dense0(sinusoid(t)))) [+ class.emb row of c, by oneHot × matrix]
+ *   x → in.conv → down0.res* → avgPool → down1.res* → … → [mid.attn] → … → up1.res* → upsample → up0.res* → out
+ *   `up{i}.res{j}` reads concat(h, output of the matching `down{i}.res{j}`); each res block adds
+ *   dense(SiLU(emb)) per channel between its two convs; out = out.conv(SiLU(GroupNorm(h))).
+ *
+ * Parameter names (float32; E = tembDim, c = that block's channels):
+ * | name                                                  | shape                 | role                            |
+ * |-------------------------------------------------------|-----------------------|---------------------------------|
+ * | `time.dense0.w/.b`, `time.dense1.w/.b`                 | [c_0, E], [E, E]      | timestep MLP                    |
+ * | `class.emb` (conditional only)                         | [numClasses + 1, E]   | class rows; the last is ∅       |
+ * | `in.conv.w/.b`                                         | [3, 3, C_in, c_0]     | stem                            |
+ * | `{down,up}{i}.res{j}.norm0/.norm1.gamma/.beta`          | [c_in], [c]           | GroupNorm                       |
+ * | `{down,up}{i}.res{j}.conv0/.conv1.w/.b`                 | [3, 3, c_in, c], …    | the two 3×3 convs               |
+ * | `{down,up}{i}.res{j}.temb.w/.b`                         | [E, c]                | embedding projection            |
+ * | `{down,up}{i}.res{j}.skip.w/.b` (when c_in ≠ c)         | [1, 1, c_in, c]       | residual projection             |
+ * | `mid.attn.norm.*`, `mid.attn.{q,k,v,proj}.w/.b`         | [c], [c, c]           | single-head self-attention      |
+ * | `out.norm.gamma/.beta`, `out.conv.w/.b`                 | [c_0], [3, 3, c_0, C_in] | head                         |
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { EpsModel } from './types';
+import {
+  addPerChannel,
+  attention,
+  conv2d,
+  createAttention,
+  createConv2d,
+  createDense,
+  createGroupNorm,
+  dense,
+  downsample2x,
+  groupNorm,
+  ParamStore,
+  silu,
+  timestepEmbedding,
+  upsample2x,
+  type AttentionParams,
+  type Conv2dParams,
+  type DenseParams,
+  type GroupNormParams,
+} from './nn';
+
+export interface UNetConfig {
+  /** [H, W, C] of x_t; H and W must be divisible by 2^(levels − 1). */
+  inputShape: [number, number, number];
+  /** Channels per resolution level (level i at H/2^i); its length is the number of levels. */
+  channels: number[];
+  /** Residual blocks per level on the way down (the way up has as many, one per skip). */
+  numResBlocks: number;
+  /** Single-head self-attention between the down and up paths at the lowest resolution. */
+  attention: boolean;
+  /** Width E of the timestep embedding MLP (the sinusoid has channels[0] features). */
+  tembDim: number;
+  /** GroupNorm groups (must divide every channel count, including the concatenations). */
+  groups: number;
+  /** Number of classes for conditioning; 0 = unconditional. Class id numClasses is the null class ∅. */
+  numClasses: number;
+}
+
+/**
+ * MNIST 28×28×1: levels 28/14/7 with 32 channels each, self-attention at 7×7, 10 classes + ∅;
+ * 170,241 parameters, ~50M multiply-adds per image. (32/64/64 would be 474,689 parameters and ~90M.)
+ */
+export const MNIST_UNET_CONFIG: Readonly<UNetConfig> = {
+  inputShape: [28, 28, 1],
+  channels: [32, 32, 32],
+  numResBlocks: 1,
+  attention: true,
+  tembDim: 64,
+  groups: 8,
+  numClasses: 10,
+};
+
+/** Latents 7×7×4 (e.g. a small autoencoder's code): one level of 48 channels, two res blocks each way, attention, 10 classes + ∅; 251,604 parameters. */
+export const LATENT_UNET_CONFIG: Readonly<UNetConfig> = {
+  inputShape: [7, 7, 4],
+  channels: [48],
+  numResBlocks: 2,
+  attention: true,
+  tembDim: 64,
+  groups: 8,
+  numClasses: 10,
+};
+
+interface ResBlockParams {
+  norm0: GroupNormParams;
+  conv0: Conv2dParams;
+  temb: DenseParams;
+  norm1: GroupNormParams;
+  conv1: Conv2dParams;
+  skip?: Conv2dParams;
+}
+
+function createResBlock(store: ParamStore, name: string, inC: number, outC: number, tembDim: number, groups: number): ResBlockParams {
+  return {
+    norm0: createGroupNorm(store, `${name}.norm0`, inC, groups),
+    conv0: createConv2d(store, `${name}.conv0`, 3, inC, outC),
+    temb: createDense(store, `${name}.temb`, tembDim, outC),
+    norm1: createGroupNorm(store, `${name}.norm1`, outC, groups),
+    conv1: createConv2d(store, `${name}.conv1`, 3, outC, outC),
+    skip: inC === outC ? undefined : createConv2d(store, `${name}.skip`, 1, inC, outC),
+  };
+}
+
+/** h = conv0(SiLU(GN(x))) + W·SiLU(emb); out = skip(x) + conv1(SiLU(GN(h))) (Ho et al. 2020's ResNet block, no dropout). */
+function resBlock(p: ResBlockParams, x: tf.Tensor4D, embAct: tf.Tensor2D): tf.Tensor4D {
+  let h = conv2d(p.conv0, groupNorm(p.norm0, x, 'silu'));
+  h = addPerChannel(h, dense(p.temb, embAct));
+  h = conv2d(p.conv1, groupNorm(p.norm1, h, 'silu'));
+  return tf.add(p.skip ? conv2d(p.skip, x) : x, h);
+}
+
+/** A U-Net with its parameters; `model` is pure given the parameters' current values. */
+export interface UNet {
+  readonly config: Readonly<UNetConfig>;
+  /** ε̂ = ε_θ(x_t, t[, classes]); see EpsModel. Classes omitted on a conditional model mean ∅ for all. */
+  readonly model: EpsModel;
+  /** Name → trainable variable, in a stable order. */
+  readonly params: ReadonlyMap<string, tf.Variable>;
+  paramCount(): number;
+  /** Copies of every parameter's values by name (async read). */
+  getWeights(): Promise<Record<string, Float32Array>>;
+  /** Overwrite every parameter by name; throws on missing, unknown or mis-sized entries. */
+  setWeights(weights: Record<string, ArrayLike<number>>): void;
+  dispose(): void;
+}
+
+/** Throw unless the configuration can build a U-Net. */
+export function validateUNetConfig(c: UNetConfig): void {
+  const [h, w, ch] = c.inputShape;
+  const levels = c.channels.length;
+  const problems: string[] = [];
+  if (levels < 1) problems.push('channels must list at least one level');
+  const div = 2 ** Math.max(0, levels - 1);
+  if (h % div !== 0 || w % div !== 0) problems.push(`${h}×${w} is not divisible by 2^${levels - 1} (one avgPool per extra level)`);
+  if (!(ch >= 1)) problems.push('input channels must be ≥ 1');
+  if (!(c.numResBlocks >= 1)) problems.push('numResBlocks must be ≥ 1');
+  if (c.tembDim % 2 !== 0 || c.channels[0] % 2 !== 0) problems.push('tembDim and channels[0] must be even');
+  if (!(c.numClasses >= 0) || !Number.isInteger(c.numClasses)) problems.push('numClasses must be an integer ≥ 0');
+  for (const cc of c.channels) if (cc % c.groups !== 0) problems.push(`${c.groups} groups do not divide ${cc} channels`);
+  if (problems.length > 0) throw new Error(`invalid UNetConfig: ${problems.join('; ')}`);
+}
+
+/** Build a U-Net with deterministic initial weights from `seed` (identical on every backend). */
+export function createUNet(config: UNetConfig, seed: number): UNet {
+  validateUNetConfig(config);
+  const cfg: Readonly<UNetConfig> = { ...config, inputShape: [...config.inputShape], channels: [...config.channels] };
+  const { channels, numResBlocks, tembDim, groups, numClasses } = cfg;
+  const inC = cfg.inputShape[2];
+  const levels = channels.length;
+  const sinDim = channels[0];
+  const store = new ParamStore(seed);
+
+  const time0 = createDense(store, 'time.dense0', sinDim, tembDim);
+  const time1 = createDense(store, 'time.dense1', tembDim, tembDim);
+  const classEmb = numClasses > 0 ? store.create('class.emb', [numClasses + 1, tembDim], { kind: 'uniform', limit: Math.sqrt(3) }) : null;
+  const inConv = createConv2d(store, 'in.conv', 3, inC, channels[0]);
+
+  const down: ResBlockParams[][] = [];
+  const skipChannels: number[] = [];
+  let c = channels[0];
+  for (let i = 0; i < levels; i++) {
+    const blocks: ResBlockParams[] = [];
+    for (let j = 0; j < numResBlocks; j++) {
+      blocks.push(createResBlock(store, `down${i}.res${j}`, c, channels[i], tembDim, groups));
+      c = channels[i];
+      skipChannels.push(c);
+    }
+    down.push(blocks);
+  }
+  const midAttn: AttentionParams | null = cfg.attention ? createAttention(store, 'mid.attn', c, groups) : null;
+  const up: ResBlockParams[][] = new Array(levels);
+  for (let i = levels - 1; i >= 0; i--) {
+    const blocks: ResBlockParams[] = [];
+    for (let j = numResBlocks - 1; j >= 0; j--) {
+      const skipC = skipChannels.pop() as number;
+      if ((c + skipC) % groups !== 0) throw new Error(`invalid UNetConfig: ${groups} groups do not divide ${c + skipC} channels`);
+      blocks.push(createResBlock(store, `up${i}.res${j}`, c + skipC, channels[i], tembDim, groups));
+      c = channels[i];
+    }
+    up[i] = blocks;
+  }
+  const outNorm = createGroupNorm(store, 'out.norm', c, groups);
+  const outConv = createConv2d(store, 'out.conv', 3, c, inC);
+
+  const model: EpsModel = (x, t, classes) =>
+    tf.tidy(() => {
+      const [n, h, w, ch] = x.shape;
+      if (h !== cfg.inputShape[0] || w !== cfg.inputShape[1] || ch !== cfg.inputShape[2]) {
+        throw new Error(`U-Net expects [N, ${cfg.inputShape}], got [${x.shape}]`);
+      }
+      if (t.shape[0] !== n) throw new Error(`expected ${n} timesteps, got ${t.shape[0]}`);
+      let emb = dense(time1, silu(dense(time0, timestepEmbedding(t, sinDim))));
+      if (classEmb !== null) {
+        // oneHot × matrix instead of gather: gather's gradient (UnsortedSegmentSum) is missing on wasm.
+        const ids = classes ?? tf.fill([n], numClasses, 'int32');
+        if (ids.shape[0] !== n) throw new Error(`expected ${n} class ids, got ${ids.shape[0]}`);
+        const oneHot = tf.cast(tf.oneHot(tf.cast(ids, 'int32'), numClasses + 1), 'float32') as tf.Tensor2D;
+        emb = tf.add(emb, tf.matMul(oneHot, classEmb as tf.Tensor2D));
+      } else if (classes !== undefined) {
+        throw new Error('this U-Net is unconditional (numClasses = 0) but class ids were given');
+      }
+      const embAct = silu(emb);
+
+      let hidden = conv2d(inConv, x);
+      const skips: tf.Tensor4D[] = [];
+      for (let i = 0; i < levels; i++) {
+        for (const block of down[i]) {
+          hidden = resBlock(block, hidden, embAct);
+          skips.push(hidden);
+        }
+        if (i < levels - 1) hidden = downsample2x(hidden);
+      }
+      if (midAttn !== null) hidden = attention(midAttn, hidden);
+      for (let i = levels - 1; i >= 0; i--) {
+        for (const block of up[i]) {
+          hidden = resBlock(block, tf.concat([hidden, skips.pop() as tf.Tensor4D], 3), embAct);
+        }
+        if (i > 0) hidden = upsample2x(hidden);
+      }
+      return conv2d(outConv, groupNorm(outNorm, hidden, 'silu'));
+    });
+
+  return {
+    config: cfg,
+    model,
+    params: store.variables,
+    paramCount: () => store.count(),
+    getWeights: () => store.getWeights(),
+    setWeights: (weights) => store.setWeights(weights),
+    dispose: () => store.dispose(),
+  };
+}
+
+/** Number of parameters a configuration would have, without allocating anything on a backend. */
+export function countUNetParams(config: UNetConfig): number {
+  const { channels, numResBlocks, tembDim, numClasses, attention: attn } = config;
+  const inC = config.inputShape[2];
+  const conv = (k: number, a: number, b: number) => k * k * a * b + b;
+  const res = (a: number, b: number) => 2 * a + conv(3, a, b) + tembDim * b + b + 2 * b + conv(3, b, b) + (a === b ? 0 : conv(1, a, b));
+  let n = channels[0] * tembDim + tembDim + tembDim * tembDim + tembDim;
+  if (numClasses > 0) n += (numClasses + 1) * tembDim;
+  n += conv(3, inC, channels[0]);
+  let c = channels[0];
+  const skips: number[] = [];
+  for (const ci of channels) {
+    for (let j = 0; j < numResBlocks; j++) {
+      n += res(c, ci);
+      c = ci;
+      skips.push(c);
+    }
+  }
+  if (attn) n += 2 * c + 4 * (c * c + c);
+  for (let i = channels.length - 1; i >= 0; i--) {
+    for (let j = 0; j < numResBlocks; j++) {
+      n += res(c + (skips.pop() as number), channels[i]);
+      c = channels[i];
+    }
+  }
+  n += 2 * c + conv(3, c, inC);
+  return n;
+}

@@ -1,0 +1,78 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  BACKEND_ORDER,
+  currentBackend,
+  fallbackBackend,
+  initBackend,
+  nextBackends,
+  type BackendAttempt,
+} from '../../src/core/backends';
+import { wasmGradKernelsRegistered } from '../../src/core/kernels';
+
+describe('initBackend', () => {
+  it('walks webgpu → webgl → wasm in Node, reports each rung, and lands on wasm with the gradient kernels', async () => {
+    const attempts: BackendAttempt[] = [];
+    const name = await initBackend({ onAttempt: (a) => attempts.push(a) });
+    expect(name).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(currentBackend()).toBe('wasm');
+    expect(attempts.map((a) => [a.name, a.ok])).toEqual([
+      ['webgpu', false],
+      ['webgl', false],
+      ['wasm', true],
+    ]);
+    expect(attempts[0].error).toMatch(/webgpu/);
+    expect(wasmGradKernelsRegistered()).toBe(true);
+    const y = tf.tidy(() => tf.conv2d(tf.ones([1, 3, 3, 1]) as tf.Tensor4D, tf.ones([3, 3, 1, 1]) as tf.Tensor4D, 1, 'same'));
+    expect(Array.from(await y.data())).toEqual([4, 6, 4, 6, 9, 6, 4, 6, 4]);
+    y.dispose();
+  });
+
+  it('honours an explicit order and switches backends', async () => {
+    expect(await initBackend({ order: ['cpu'] })).toBe('cpu');
+    expect(tf.getBackend()).toBe('cpu');
+    expect(await initBackend({ order: ['wasm', 'cpu'] })).toBe('wasm');
+  });
+
+  it('rejects with every reason when no rung works', async () => {
+    await expect(initBackend({ order: [] })).rejects.toThrow(/no tfjs backend/);
+    await expect(initBackend({ order: ['webgpu', 'webgl'] })).rejects.toThrow(/webgpu: .*; webgl: /);
+  });
+
+  it('moves past a rung that hangs once timeoutMs has passed', async () => {
+    // A stand-in for a GPU backend whose initialisation never settles.
+    tf.registerBackend('webgpu', () => new Promise<tf.KernelBackend>(() => {}), 100);
+    const attempts: BackendAttempt[] = [];
+    const name = await initBackend({ order: ['webgpu', 'cpu'], timeoutMs: 200, onAttempt: (a) => attempts.push(a) });
+    expect(name).toBe('cpu');
+    expect(attempts[0]).toMatchObject({ name: 'webgpu', ok: false });
+    expect(attempts[0].error).toMatch(/timed out/);
+    expect(tf.findBackendFactory('webgpu')).toBeNull(); // abandoned, so tfjs no longer waits on it
+    const y = tf.add(tf.scalar(2), tf.scalar(3));
+    expect((await y.data())[0]).toBe(5);
+    y.dispose();
+  });
+});
+
+describe('fallback', () => {
+  it('lists the rungs below a backend', () => {
+    expect(BACKEND_ORDER).toEqual(['webgpu', 'webgl', 'wasm', 'cpu']);
+    expect(nextBackends('webgpu')).toEqual(['webgl', 'wasm', 'cpu']);
+    expect(nextBackends('wasm')).toEqual(['cpu']);
+    expect(nextBackends('cpu')).toEqual([]);
+    expect(nextBackends('webgl', ['webgl', 'cpu'])).toEqual(['cpu']);
+    expect(nextBackends('wasm', ['webgl', 'cpu'])).toEqual([]);
+  });
+
+  it('initialises the next working backend after a failure', async () => {
+    await initBackend({ order: ['wasm'] });
+    expect(await fallbackBackend('webgl')).toBe('wasm');
+    expect(await fallbackBackend('wasm')).toBe('cpu');
+    await expect(fallbackBackend('cpu')).rejects.toThrow(/no tfjs backend/);
+  });
+});
+
+afterAll(async () => {
+  await tf.setBackend('wasm');
+});

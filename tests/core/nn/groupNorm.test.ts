@@ -1,0 +1,96 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { maxAbsDiff, read, useBackend, type TestBackend } from '../../helpers/backends';
+import '../../../src/core/nn/registerGradients';
+import { createGroupNorm, groupNorm, GROUP_NORM_EPSILON } from '../../../src/core/nn/groupNorm';
+import { ParamStore } from '../../../src/core/nn/params';
+import { makeRng } from '../../../src/core/noise';
+
+function randomArray(seed: number, n: number, offset = 0): Float32Array {
+  const rng = makeRng(seed);
+  return Float32Array.from({ length: n }, () => offset + rng.normal());
+}
+
+const [N, H, W, C, G] = [3, 4, 5, 8, 2];
+
+/** Float64 GroupNorm (Wu & He 2018, eq. 1–3), optionally followed by SiLU. */
+function reference(x: Float32Array, gamma: Float32Array, beta: Float32Array, silu: boolean): Float64Array {
+  const y = new Float64Array(x.length);
+  const cg = C / G;
+  for (let n = 0; n < N; n++)
+    for (let g = 0; g < G; g++) {
+      const idx: number[] = [];
+      for (let p = 0; p < H * W; p++) for (let c = g * cg; c < (g + 1) * cg; c++) idx.push((n * H * W + p) * C + c);
+      const mean = idx.reduce((s, i) => s + x[i], 0) / idx.length;
+      const variance = idx.reduce((s, i) => s + (x[i] - mean) ** 2, 0) / idx.length;
+      for (const i of idx) {
+        const c = i % C;
+        const v = (gamma[c] * (x[i] - mean)) / Math.sqrt(variance + GROUP_NORM_EPSILON) + beta[c];
+        y[i] = silu ? v / (1 + Math.exp(-v)) : v;
+      }
+    }
+  return y;
+}
+
+/** The textbook formulation with tfjs's own autodiff (an independent gradient path). */
+function plainGroupNorm(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, silu: boolean): tf.Tensor4D {
+  const xg = tf.reshape(x, [N, H * W, G, C / G]);
+  const { mean, variance } = tf.moments(xg, [1, 3], true);
+  const normed = tf.reshape(tf.div(tf.sub(xg, mean), tf.sqrt(tf.add(variance, GROUP_NORM_EPSILON))), [N, H, W, C]);
+  const y = tf.add(tf.mul(normed, gamma), beta);
+  return (silu ? tf.mul(y, tf.sigmoid(y)) : y) as tf.Tensor4D;
+}
+
+beforeAll(async () => {
+  await useBackend('wasm');
+});
+
+describe.each<TestBackend>(['wasm', 'cpu'])('groupNorm on %s', (backend) => {
+  beforeAll(async () => {
+    await useBackend(backend);
+  });
+
+  for (const activation of ['none', 'silu'] as const) {
+    for (const offset of [0, 10]) {
+      it(`matches float64 GroupNorm${activation === 'silu' ? ' + SiLU' : ''} (inputs offset by ${offset}) and tfjs autodiff gradients`, async () => {
+        const store = new ParamStore(1);
+        const p = createGroupNorm(store, 'gn', C, G);
+        const gammaV = randomArray(2, C, 1);
+        const betaV = randomArray(3, C);
+        p.gamma.assign(tf.tensor1d(gammaV));
+        p.beta.assign(tf.tensor1d(betaV));
+        const x = randomArray(4, N * H * W * C, offset);
+        const dy = randomArray(5, x.length);
+        const xt = tf.tensor4d(x, [N, H, W, C]);
+        const dyt = tf.tensor4d(dy, [N, H, W, C]);
+        const before = tf.memory().numTensors;
+        const y = groupNorm(p, xt, activation);
+        const silu = activation === 'silu';
+        expect(maxAbsDiff(await read(y), reference(x, gammaV, betaV, silu))).toBeLessThan(offset === 0 ? 1e-5 : 2e-4);
+        const grads = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+          groupNorm({ gamma: g as tf.Variable, beta: b as tf.Variable, groups: G }, a as tf.Tensor4D, activation),
+        )([xt, p.gamma, p.beta], dyt);
+        const refGrads = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => plainGroupNorm(a as tf.Tensor4D, g, b, silu))(
+          [xt, p.gamma, p.beta],
+          dyt,
+        );
+        for (let i = 0; i < 3; i++) {
+          const ours = await read(grads[i]);
+          const ref = await read(refGrads[i]);
+          const scale = Math.max(1, ...ref.map(Math.abs));
+          expect(maxAbsDiff(ours, ref) / scale).toBeLessThan(offset === 0 ? 1e-4 : 2e-3);
+        }
+        tf.dispose([y, ...grads, ...refGrads]);
+        expect(tf.memory().numTensors).toBe(before);
+        tf.dispose([xt, dyt]);
+        store.dispose();
+      });
+    }
+  }
+
+  it('rejects a group count that does not divide the channels', () => {
+    const store = new ParamStore(1);
+    expect(() => createGroupNorm(store, 'gn', 6, 4)).toThrow(/do not divide/);
+    store.dispose();
+  });
+});
