@@ -3,6 +3,7 @@
  *
  *   npm run bench                      all sections
  *   npm run bench -- core              only the `core` section
+ *   npm run bench -- lab               the training lab in the browser vs bare Node (needs `npm run build`)
  *   npm run bench -- core --batch=8 --repeats=7 --skip-cpu --channels=32,32,64 --cpu-batch=8 --no-write
  *
  * Section `core`: the default MNIST U-Net at batch 32, 28×28: one forward pass and one Adam training step,
@@ -141,6 +142,34 @@ async function benchUNet(backend: 'wasm' | 'cpu', opts: { batch: number; repeats
 }
 
 const SECTIONS: Record<string, Section> = {
+  lab: {
+    description: 'the training lab in headless Chromium on wasm vs the bare Node training step (same model and batch)',
+    async run(args) {
+      const { benchLab } = await import('./bench/lab');
+      const size = args.size === 'small' ? 'small' : 'tiny';
+      const result = await benchLab(tf, {
+        root: ROOT,
+        size,
+        batch: numberArg(args, 'batch', 32),
+        steps: numberArg(args, 'steps', 30),
+        rounds: numberArg(args, 'rounds', 3),
+      });
+      console.log(
+        table([
+          ['model', 'batch', 'bare ms/step', 'in-tab ms/step', 'in_tab_overhead', 'longest main-thread task'],
+          [
+            `${size} (${result.paramCount})`,
+            String(result.batch),
+            (result.bare_ms_per_step as number).toFixed(1),
+            (result.in_tab_ms_per_step as number).toFixed(1),
+            `${((result.in_tab_overhead as number) * 100).toFixed(1)} %`,
+            `${(result.main_thread_longest_task_ms as number).toFixed(0)} ms`,
+          ],
+        ]),
+      );
+      return { description: this.description, machine: machine(), ...result };
+    },
+  },
   core: {
     description: 'U-Net forward pass and Adam training step: wasm (custom kernels) vs stock cpu',
     async run(args) {
