@@ -21,7 +21,7 @@ export default defineConfig({
     remarkPlugins: [remarkMath],
     rehypePlugins: [[rehypeKatex, { strict: 'warn', output: 'htmlAndMathml' }]],
     syntaxHighlight: 'shiki',
-    shikiConfig: { themes: { light: 'github-light', dark: 'github-dark' } },
+    shikiConfig: { themes: { light: 'github-light-default', dark: 'github-dark-default' } },
   },
   vite: {
     worker: { format: 'es' },

@@ -120,16 +120,18 @@ export async function openPage(
   return { context, page, problems };
 }
 
-/** Every page of the build that a reader can reach: the home page and each lesson. */
+/** Every page of the build that a reader can reach: each index.html under dist/ (the home page first). */
 export function sitePaths(): string[] {
-  const lessonsDir = join(DIST, 'lessons');
-  const lessons = existsSync(lessonsDir)
-    ? readdirSync(lessonsDir, { withFileTypes: true })
-        .filter((d) => d.isDirectory() && existsSync(join(lessonsDir, d.name, 'index.html')))
-        .map((d) => `/lessons/${d.name}/`)
-        .sort()
-    : [];
-  return ['/', '/widgets/', ...lessons];
+  const found: string[] = [];
+  const walk = (dir: string, prefix: string) => {
+    for (const d of readdirSync(dir, { withFileTypes: true })) {
+      if (!d.isDirectory() || d.name.startsWith('_') || ['data', 'models'].includes(d.name)) continue;
+      if (existsSync(join(dir, d.name, 'index.html'))) found.push(`${prefix}${d.name}/`);
+      walk(join(dir, d.name), `${prefix}${d.name}/`);
+    }
+  };
+  walk(DIST, '/');
+  return ['/', ...found.sort()];
 }
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
