@@ -60,6 +60,46 @@ export type ComputeApi = {
       modelName: string;
     };
   };
+  /**
+   * One side of the sampler race: `count` samples of a U-Net (shipped, or 'training-lab') from seeded noise,
+   * by DDPM (all T steps) or DDIM (`steps`, `eta`). Progress reports the current x_t and x̂_0 at most every
+   * `reportMs` milliseconds, and the network evaluations and wall time so far.
+   */
+  race: {
+    params: {
+      model: string;
+      sampler: 'ddpm' | 'ddim';
+      steps: number;
+      eta: number;
+      variance: 'beta' | 'betaTilde';
+      seed: number;
+      count: number;
+      reportMs?: number;
+    };
+    result: { x0: Float32Array; nfe: number; elapsedMs: number; steps: number };
+    progress: { index: number; steps: number; t: number; x: Float32Array; x0Pred: Float32Array; nfe: number; elapsedMs: number };
+  };
+  /**
+   * Classifier-free guidance on the latent model: `count` latents of digit `digit` by DDIM from one seeded
+   * x_T, ε̃ = (1+w) ε(z, c) − w ε(z, ∅) (∅ replaced by `negative` when given), decoded by the autoencoder and
+   * measured by classifier-mnist.
+   */
+  guide: {
+    params: { model: string; digit: number; w: number; seed: number; count: number; steps: number; negative: number | null };
+    result: {
+      images: Float32Array;
+      /** Scaled latents, NHWC [count, h, w, c]. */
+      latents: Float32Array;
+      latentShape: [number, number, number];
+      predicted: Int32Array;
+      /** Share classified as `digit`. */
+      accuracy: number;
+      meanConfidence: number;
+      /** Mean pairwise distance of the classifier's features (within-class diversity). */
+      diversity: number;
+      elapsedMs: number;
+    };
+  };
   /** Build a fresh training session (disposing any previous one); `pretrained` starts from models/unet-mnist. */
   'lab.create': { params: { settings: LabSettings; pretrained?: boolean }; result: LabInfo };
   /** Train until cancelled (pause) or `maxSteps` more steps; progress carries the loss and sample grids. */

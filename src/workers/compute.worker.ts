@@ -11,7 +11,12 @@ import { BACKEND_ORDER, currentBackend, fallbackBackend, initBackend, type Backe
 import { fetchMnist, toFloatBatch, MNIST_PIXELS, type MnistData } from '../core/data';
 import { qSample, x0FromEps, posteriorMean } from '../core/forward';
 import { loadUNet, type LoadedUNet } from '../core/models';
-import { ddpmSigma } from '../core/samplers';
+import { decodeScaled, loadLatentModel, type LatentModel } from '../core/autoencoder';
+import { embed, loadClassifier, type Classifier } from '../core/classifier';
+import { withinClassDiversity } from '../core/metrics';
+import { ddpmSigma, samplers } from '../core/samplers';
+import { classifierFreeGuidance, conditioned, unconditional } from '../core/guidance';
+import { yieldToEvents } from './trainingSession';
 import { makeNoise } from '../core/noise';
 import { makeSchedule } from '../core/schedules';
 import type { ComputeApi, BackendInfo, LabInfo, WorkerEvent } from './api';
@@ -69,15 +74,24 @@ function loadModel(name: string): Promise<LoadedUNet> {
     const { unet, schedule, config } = lab;
     return Promise.resolve({ unet, schedule, metadata: { name, config, schedule: { kind: schedule.kind, T: schedule.T } } });
   }
+  return cached(models, name, () => loadUNet(new URL(`models/${name}/`, siteRoot).href));
+}
+
+/** Load once per name; a failed load is forgotten so the next request tries again. */
+function cached<T>(cache: Map<string, Promise<T>>, name: string, load: () => Promise<T>): Promise<T> {
   if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(name)) return Promise.reject(new Error(`"${name}" is not a model name`));
-  let p = models.get(name);
+  let p = cache.get(name);
   if (!p) {
-    p = ensureBackend().then(() => loadUNet(new URL(`models/${name}/`, siteRoot).href));
-    models.set(name, p);
-    p.catch(() => models.delete(name));
+    p = ensureBackend().then(load);
+    cache.set(name, p);
+    p.catch(() => cache.delete(name));
   }
   return p;
 }
+const latentModels = new Map<string, Promise<LatentModel>>();
+const classifiers = new Map<string, Promise<Classifier>>();
+const loadLatent = (name: string) => cached(latentModels, name, () => loadLatentModel(new URL(`models/${name}/`, siteRoot).href));
+const loadClassifierModel = (name: string) => cached(classifiers, name, () => loadClassifier(new URL(`models/${name}/`, siteRoot).href));
 
 /** Errors that mean the backend itself broke (a lost GPU device, a context loss), not the request. */
 function isBackendFailure(e: unknown): boolean {
@@ -275,6 +289,101 @@ const handlers: Handlers<ComputeApi> = {
         };
       } finally {
         for (const o of out) o.dispose();
+      }
+    }),
+
+  race: ({ model, sampler, steps, eta, variance, seed, count, reportMs = 60 }, { signal, progress }) =>
+    withFallback(async () => {
+      const { unet, schedule, metadata } = await loadModel(model);
+      const [h, w, c] = metadata.config.inputShape;
+      const n = Math.min(16, Math.max(1, Math.round(count)));
+      const noise = makeNoise(seed);
+      const xT = noise.normal([n, h, w, c]) as tf.Tensor4D;
+      const start = performance.now();
+      let lastReport = -Infinity;
+      let nfe = 0;
+      // A class-conditional model draws one digit of each class in turn (0, 1, 2, …), as the evaluation does.
+      const k = metadata.config.numClasses;
+      const denoiser = k > 0 ? conditioned(unet.model, Array.from({ length: n }, (_, i) => i % Math.min(10, k))) : unconditional(unet.model);
+      const counted: typeof denoiser = (x, t) => {
+        nfe++;
+        return denoiser(x, t);
+      };
+      try {
+        const x0 = await samplers[sampler === 'ddpm' ? 'ddpm' : 'ddim'](counted, xT, schedule, {
+          noise,
+          steps: Math.min(schedule.T, Math.max(1, Math.round(steps))),
+          eta: Math.min(1, Math.max(0, eta)),
+          variance,
+          clipX0: true,
+          signal,
+          onStep: async (info) => {
+            const now = performance.now();
+            if (now - lastReport >= reportMs || info.index === info.steps - 1) {
+              lastReport = now;
+              const [x, x0Pred] = (await Promise.all([info.x.data(), info.x0Pred.data()])) as Float32Array[];
+              progress({ index: info.index, steps: info.steps, t: info.tPrev, x, x0Pred, nfe, elapsedMs: performance.now() - start });
+            }
+            await yieldToEvents(); // lets a cancel (or the other racer) in between steps
+          },
+        });
+        try {
+          return { x0: (await x0.data()) as Float32Array, nfe, elapsedMs: performance.now() - start, steps: nfe };
+        } finally {
+          x0.dispose();
+        }
+      } finally {
+        xT.dispose();
+      }
+    }),
+
+  guide: ({ model, digit, w, seed, count, steps, negative }, { signal }) =>
+    withFallback(async () => {
+      const [lm, clf] = await Promise.all([loadLatent(model), loadClassifierModel('classifier-mnist')]);
+      const start = performance.now();
+      const k = lm.metadata.denoiser.config.numClasses;
+      const c = Math.min(k - 1, Math.max(0, Math.round(digit)));
+      const n = Math.min(36, Math.max(1, Math.round(count)));
+      const [h, wd, ch] = lm.metadata.denoiser.config.inputShape;
+      const noise = makeNoise(seed);
+      const zT = noise.normal([n, h, wd, ch]) as tf.Tensor4D;
+      const neg = negative === null || negative === undefined ? undefined : Math.min(k - 1, Math.max(0, Math.round(negative)));
+      const denoiser = classifierFreeGuidance(lm.unet.model, { classes: c, w: Math.max(0, Math.min(20, w)), nullClass: k, negative: neg });
+      let z: tf.Tensor4D | null = null;
+      try {
+        z = await samplers.ddim(denoiser, zT, lm.schedule, {
+          noise,
+          steps: Math.min(100, Math.max(1, Math.round(steps))),
+          eta: 0,
+          signal,
+          onStep: () => yieldToEvents(),
+        });
+        const x = decodeScaled(lm, z);
+        try {
+          const [images, latents, emb] = await Promise.all([x.data(), z.data(), embed(clf, x)]);
+          let confidence = 0;
+          let hits = 0;
+          for (let i = 0; i < n; i++) {
+            confidence += emb.probs[i * 10 + c];
+            if (emb.predicted[i] === c) hits++;
+          }
+          const diversity = n > 1 ? withinClassDiversity({ data: emb.features, rows: n, cols: emb.dim }, new Int32Array(n).fill(c)).mean : 0;
+          return {
+            images: images as Float32Array,
+            latents: latents as Float32Array,
+            latentShape: [h, wd, ch] as [number, number, number],
+            predicted: emb.predicted,
+            accuracy: hits / n,
+            meanConfidence: confidence / n,
+            diversity,
+            elapsedMs: performance.now() - start,
+          };
+        } finally {
+          x.dispose();
+        }
+      } finally {
+        zT.dispose();
+        z?.dispose();
       }
     }),
 
