@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { openPage, openSite, screenshotPath, type Site } from './harness';
+
+let site: Site;
+beforeAll(async () => {
+  site = await openSite();
+});
+afterAll(async () => {
+  await site?.close();
+});
+
+const INSPECTOR = '[data-widget="one-step-inspector"]';
+const RACE = '[data-widget="sampler-race"]';
+const GUIDE = '[data-widget="guidance-lab"]';
+const SCRUB = '[data-widget="forward-scrubber"]';
+
+async function ready(page: Page, selector: string) {
+  await page.locator(selector).scrollIntoViewIfNeeded();
+  await page.waitForSelector(`${selector}[data-status="ready"]`, { timeout: 180_000 });
+}
+
+describe('the one-step inspector', () => {
+  it('shows x_t, ε, ε̂, x̂0, μ̃ and x_{t−1} from the shipped model, and links pictures to formula terms', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      await page.goto(site.url + '/widgets/?backend=wasm&inspect.t=600');
+      await ready(page, INSPECTOR);
+      const srcs = () => page.locator(`${INSPECTOR} .panels img`).evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).src));
+      const first = await srcs();
+      expect(first).toHaveLength(6);
+      expect(new Set(first).size).toBe(6);
+      // ε̂ should resemble ε: the inspector reports their mean squared difference, well below 1 (the variance of ε).
+      const mse = Number(await page.locator(`${INSPECTOR} .readouts dd`).first().textContent());
+      expect(mse).toBeGreaterThan(0);
+      expect(mse).toBeLessThan(0.5);
+      const slider = page.locator(`${INSPECTOR} input[type="range"]`);
+      await slider.focus();
+      await page.keyboard.press('PageDown');
+      await expect.poll(srcs).not.toEqual(first);
+      await page.locator(`${INSPECTOR} .panel`).nth(2).hover();
+      expect(await page.locator(`${INSPECTOR} .formula .term-epshat.hl`).count()).toBeGreaterThan(0);
+      await page.locator(INSPECTOR).screenshot({ path: screenshotPath('widget-inspector') });
+      expect(problems.pageErrors).toEqual([]);
+      expect(problems.consoleErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe('the sampler race', () => {
+  it('runs DDPM-1000 and DDIM from the same noise, fills both lanes, and DDIM finishes first', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      await page.goto(site.url + '/widgets/?backend=wasm&race.count=1&race.steps=20');
+      await ready(page, RACE);
+      await page.locator(RACE).getByRole('button', { name: /start the race/i }).click();
+      await page.waitForSelector(`${RACE}[data-winner="ddim"]`, { timeout: 120_000 });
+      await page.waitForSelector(`${RACE} [data-lane="ddpm"][data-done="true"]`, { timeout: 300_000 });
+      for (const lane of ['ddpm', 'ddim']) {
+        expect(await page.locator(`${RACE} [data-lane="${lane}"] img`).count()).toBe(1);
+      }
+      const nfe = await page.locator(`${RACE} [data-lane] dd`).allTextContents();
+      expect(nfe).toContain('1000 / 1000');
+      expect(nfe).toContain('20 / 20');
+      await page.locator(RACE).screenshot({ path: screenshotPath('widget-race') });
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe('the guidance lab', () => {
+  it('changes the grid as the slider moves, and at w = 5 the classifier agrees with the requested digit', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      await page.goto(site.url + '/widgets/?backend=wasm&guide.digit=4&guide.w=5');
+      await ready(page, GUIDE);
+      await page.waitForSelector(`${GUIDE}[data-pending="false"]`);
+      const accuracy = Number(await page.locator(GUIDE).getAttribute('data-accuracy'));
+      expect(accuracy).toBeGreaterThanOrEqual(0.9);
+      const grid = () => page.locator(`${GUIDE} .grid img`).evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).src));
+      const before = await grid();
+      expect(before).toHaveLength(16);
+      const slider = page.locator(`${GUIDE} input[type="range"]`);
+      await slider.focus();
+      for (let i = 0; i < 30; i++) await page.keyboard.press('ArrowLeft'); // w 5 → 2, stale runs cancelled
+      await expect.poll(() => page.locator(`${GUIDE} output`).textContent()).toContain('w = 2.0');
+      await expect.poll(grid, { timeout: 60_000 }).not.toEqual(before);
+      expect(new URL(page.url()).searchParams.get('guide.w')).toBe('2');
+      await page.locator(GUIDE).screenshot({ path: screenshotPath('widget-guidance') });
+      expect(problems.pageErrors).toEqual([]);
+      expect(problems.consoleErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe('a missing or corrupted model file', () => {
+  it('shows a clear message inside the widget while the rest of the page keeps working', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      // Truncate the shipped U-Net's weights and make the latent model's file disappear.
+      await context.route('**/models/unet-mnist/weights.bin', async (route) => {
+        const response = await route.fetch();
+        const body = await response.body();
+        await route.fulfill({ response, body: body.subarray(0, Math.floor(body.length / 3)) });
+      });
+      await context.route('**/models/latent-mnist/denoiser/model.json', (route) => route.fulfill({ status: 404, body: 'gone' }));
+      await page.goto(site.url + '/widgets/?backend=wasm');
+      await page.locator(INSPECTOR).scrollIntoViewIfNeeded();
+      await page.waitForSelector(`${INSPECTOR}[data-status="error"]`, { timeout: 120_000 });
+      expect(await page.locator(`${INSPECTOR} .error`).textContent()).toMatch(/weights\.bin.*truncated/);
+      await page.locator(GUIDE).scrollIntoViewIfNeeded();
+      await page.waitForSelector(`${GUIDE}[data-status="error"]`, { timeout: 120_000 });
+      expect(await page.locator(`${GUIDE} .error`).textContent()).toMatch(/denoiser\/model\.json: HTTP 404/);
+      // The scrubber, which needs no model, still works.
+      await ready(page, SCRUB);
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
