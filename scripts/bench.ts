@@ -4,6 +4,7 @@
  *   npm run bench                      all sections
  *   npm run bench -- core              only the `core` section
  *   npm run bench -- lab               the training lab in the browser vs bare Node (needs `npm run build`)
+ *   npm run bench -- widgets           first DDIM-50 and guidance grids in the browser (needs `npm run build`)
  *   npm run bench -- core --batch=8 --repeats=7 --skip-cpu --channels=32,32,64 --cpu-batch=8 --no-write
  *
  * Section `core`: the default MNIST U-Net at batch 32, 28×28: one forward pass and one Adam training step,
@@ -142,6 +143,20 @@ async function benchUNet(backend: 'wasm' | 'cpu', opts: { batch: number; repeats
 }
 
 const SECTIONS: Record<string, Section> = {
+  widgets: {
+    description: 'time to the first DDIM-50 grid and the first guidance grid in headless Chromium on wasm',
+    async run(args) {
+      const { benchWidgets } = await import('./bench/widgets');
+      const result = await benchWidgets(ROOT, numberArg(args, 'rounds', 3));
+      console.log(
+        table([
+          ['first DDIM-50 grid of 16', 'same, inside the race', 'first guidance grid of 16'],
+          [`${(result.first_ddim50_grid_ms as number).toFixed(0)} ms`, `${(result.first_ddim50_in_race_ms as number).toFixed(0)} ms`, `${(result.first_guidance_grid_ms as number).toFixed(0)} ms`],
+        ]),
+      );
+      return { description: this.description, machine: machine(), ...result };
+    },
+  },
   lab: {
     description: 'the training lab in headless Chromium on wasm vs the bare Node training step (same model and batch)',
     async run(args) {

@@ -1,0 +1,88 @@
+/**
+ * Bench section `widgets`: time to the first picture of the model widgets in headless Chromium on wasm, each on
+ * a fresh page, so the model is downloaded and built inside the timing:
+ *   first_ddim50_grid_ms    — a DDIM-50 grid of 16 digits from unet-mnist, requested as soon as the worker is up;
+ *   first_ddim50_in_race_ms — the same grid in the sampler race, where the DDPM lane runs at the same time;
+ *   first_guidance_grid_ms  — the guidance lab's first grid of 16 decoded digits (its own measurement, from its
+ *                             first request, which also waits for the worker's backend to start).
+ * Medians over `rounds` fresh pages.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+type Dl = { diffusionLab: { request(kind: string, params: unknown): Promise<unknown> } };
+
+async function widgetReady(page: Page, selector: string) {
+  await page.locator(selector).scrollIntoViewIfNeeded();
+  await page.waitForSelector(`${selector}[data-status="ready"]`, { timeout: 120_000 });
+}
+
+export async function benchWidgets(root: string, rounds: number): Promise<Record<string, unknown>> {
+  if (!existsSync(join(root, 'dist', 'widgets', 'index.html'))) throw new Error('bench widgets needs the built site: run `npm run build` first');
+  // @ts-ignore — plain ES module
+  const { startServer } = await import('../serve.mjs');
+  const { chromium } = await import('playwright-core');
+  const { findBrowser, CHROMIUM_ARGS } = await import('../../tests/e2e/harness');
+  const server = await startServer({ dir: join(root, 'dist'), port: 0 });
+  const browser = await chromium.launch({ executablePath: findBrowser(), headless: true, args: CHROMIUM_ARGS });
+  const fresh = async <T>(path: string, f: (page: Page) => Promise<T>): Promise<T> => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    try {
+      await page.goto(server.url + path);
+      return await f(page);
+    } finally {
+      await context.close();
+    }
+  };
+  try {
+    const direct: number[] = [];
+    const inRace: number[] = [];
+    const guide: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      direct.push(
+        await fresh('/widgets/?backend=wasm#sampler-race', async (page) => {
+          await widgetReady(page, '[data-widget="sampler-race"]');
+          return page.evaluate(async (seed) => {
+            const start = performance.now();
+            await (window as unknown as Dl).diffusionLab.request('race', { model: 'unet-mnist', sampler: 'ddim', steps: 50, eta: 0, variance: 'betaTilde', seed, count: 16 });
+            return performance.now() - start;
+          }, 7 + r);
+        }),
+      );
+      inRace.push(
+        await fresh(`/widgets/?backend=wasm&race.count=16&race.steps=50&race.seed=${7 + r}#sampler-race`, async (page) => {
+          const race = '[data-widget="sampler-race"]';
+          await widgetReady(page, race);
+          const start = Date.now();
+          await page.locator(race).getByRole('button', { name: /start the race/i }).click();
+          await page.waitForSelector(`${race} [data-lane="ddim"][data-done="true"]`, { timeout: 300_000 });
+          const ms = Date.now() - start;
+          await page.locator(race).getByRole('button', { name: /cancel/i }).click();
+          return ms;
+        }),
+      );
+      guide.push(
+        await fresh(`/widgets/?backend=wasm&guide.seed=${11 + r}#guidance-lab`, async (page) => {
+          const lab = '[data-widget="guidance-lab"]';
+          await widgetReady(page, lab);
+          return Number(await page.locator(lab).getAttribute('data-first-ms'));
+        }),
+      );
+    }
+    return {
+      first_ddim50_grid_ms: median(direct),
+      first_ddim50_in_race_ms: median(inRace),
+      first_guidance_grid_ms: median(guide),
+      samples_ms: { ddim50: direct, ddim50_in_race: inRace, guidance: guide },
+      targets: { first_ddim50_grid_ms_max: 5000, first_guidance_grid_ms_max: 5000 },
+      method: 'fresh browser context per measurement, wasm backend, 16 digits; medians of rounds (see the file header for what each timing covers)',
+    };
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
