@@ -1,0 +1,76 @@
+/** Helpers shared by the latent-mnist jobs and their evaluation (Node-only; not a job: the name starts with '_'). */
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { autoencoderFromWeights, parseAutoencoderMetadata, type Autoencoder, type AutoencoderMetadata } from '../../src/core/autoencoder';
+import { classifierFromWeights, type Classifier } from '../../src/core/classifier';
+import type { SeededRandom } from '../../src/core/data';
+import { decodeWeights, encodeWeights, type NamedWeights } from '../../src/core/io';
+import { loadWeightsFromDir } from '../lib/weights-file';
+
+export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+/** Where the two stages ship: models/latent-mnist/{autoencoder,denoiser}/. */
+export const LATENT_MODEL_DIR = join(ROOT, 'models', 'latent-mnist');
+export const CLASSIFIER_DIR = join(ROOT, 'models', 'classifier-mnist');
+
+/** n standard normals from a SeededRandom by Box–Muller (no cached spare, so the stream state is one uint32). */
+export function normals(rng: SeededRandom, n: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(1 - rng.next()));
+    const theta = 2 * Math.PI * rng.next();
+    out[i] = r * Math.cos(theta);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(theta);
+  }
+  return out;
+}
+
+/** The values float16 storage will give back (what ships), by encoding and decoding once. */
+export function roundTripFloat16(weights: NamedWeights, minQuantizeSize = 1024): NamedWeights {
+  const { modelJson, weightData } = encodeWeights(weights, { quantize: 'float16', minQuantizeSize });
+  return decodeWeights(modelJson, weightData, 'float16 round trip').weights;
+}
+
+/** Load a saved autoencoder folder (model.json + weights.bin) from disk. */
+export function loadAutoencoderDir(dir: string): { autoencoder: Autoencoder; metadata: AutoencoderMetadata } {
+  const { weights, metadata: raw } = loadWeightsFromDir(dir);
+  const source = join(dir, 'model.json');
+  const metadata = parseAutoencoderMetadata(raw, source);
+  return { autoencoder: autoencoderFromWeights(weights, metadata, source), metadata };
+}
+
+/** Load the trained MNIST classifier (the ruler) from models/classifier-mnist/. */
+export function loadClassifierDir(dir = CLASSIFIER_DIR): Classifier {
+  const { weights, metadata } = loadWeightsFromDir(dir);
+  return classifierFromWeights(weights, metadata, join(dir, 'model.json'));
+}
+
+/** Images in [−1, 1] (NHWC, one channel) → uint8 with white = 255 for a PNG grid. */
+export async function toUint8Images(x: tf.Tensor4D): Promise<Uint8Array> {
+  const v = await x.data();
+  const out = new Uint8Array(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = Math.max(0, Math.min(255, Math.round(((v[i] + 1) / 2) * 255)));
+  return out;
+}
+
+/** Mean over all elements of (a − b)² for two equally long arrays. */
+export function meanSquaredError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
+  return s / a.length;
+}
+
+/** Linear warm-up then cosine decay to finalLrFraction · peak. */
+export function warmupCosine(step: number, steps: number, peak: number, warmupSteps: number, finalLrFraction: number): number {
+  if (step < warmupSteps) return (peak * (step + 1)) / warmupSteps;
+  const p = (step - warmupSteps) / Math.max(1, steps - warmupSteps);
+  return peak * (finalLrFraction + (1 - finalLrFraction) * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, p))));
+}
+
+/** fetch over the local file system for `file://` URLs (Node's fetch has none), so the browser loaders run on disk folders. */
+export const fileFetch = (async (input: string | URL | Request) => {
+  const { existsSync, readFileSync } = await import('node:fs');
+  const path = fileURLToPath(String(input));
+  if (!existsSync(path)) return new Response('not found', { status: 404, statusText: 'Not Found' });
+  return new Response(new Uint8Array(readFileSync(path)));
+}) as typeof fetch;
