@@ -36,6 +36,8 @@ export async function loadJob(name: string): Promise<import('./lib/job').TrainJo
   if (!/^[a-z0-9][a-z0-9-]*$/.test(name) || !available.includes(name)) {
     throw new Error(`unknown model "${name}"; available: ${available.join(', ') || '(none)'}`);
   }
+  // Before any job module loads: a job that imports src/core/train.ts needs tfjs-core's ESM gradients.
+  enableTfjsCoreEsm();
   const mod = (await import(pathToFileURL(join(JOBS_DIR, `${name}.ts`)).href)) as { default?: import('./lib/job').TrainJob };
   if (!mod.default || mod.default.name !== name) throw new Error(`scripts/jobs/${name}.ts must default-export a TrainJob named "${name}"`);
   return mod.default;
