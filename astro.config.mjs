@@ -6,6 +6,22 @@ import remarkMath from 'remark-math';
 import rehypeKatex from 'rehype-katex';
 import { serveModels } from './scripts/astro-models.mjs';
 
+/**
+ * Display maths scrolls sideways when it is wider than the column; a scrollable region must be reachable by
+ * keyboard (axe: scrollable-region-focusable), so every display gets tabindex="0" and a label.
+ */
+function rehypeFocusableDisplays() {
+  const visit = (node) => {
+    if (node.type === 'element' && node.tagName === 'span' && String(node.properties?.className ?? '').includes('katex-display')) {
+      node.properties.tabIndex = 0;
+      node.properties.role = 'group';
+      node.properties.ariaLabel = 'equation (scrolls sideways when wider than the page)';
+    }
+    for (const child of node.children ?? []) visit(child);
+  };
+  return (tree) => visit(tree);
+}
+
 // Static site: lessons in content/lessons (MDX), maths typeset at build time by KaTeX,
 // widgets as Svelte islands, shipped model weights from models/ served at /models/.
 export default defineConfig({
@@ -19,7 +35,7 @@ export default defineConfig({
   ],
   markdown: {
     remarkPlugins: [remarkMath],
-    rehypePlugins: [[rehypeKatex, { strict: 'warn', output: 'htmlAndMathml' }]],
+    rehypePlugins: [[rehypeKatex, { strict: 'warn', output: 'htmlAndMathml' }], rehypeFocusableDisplays],
     syntaxHighlight: 'shiki',
     shikiConfig: { themes: { light: 'github-light-default', dark: 'github-dark-default' } },
   },

@@ -23,7 +23,9 @@ describe('every page of the site', () => {
         for (const width of [360, 1280]) {
           const { context, page, problems } = await openPage(site, { colorScheme: theme, width, height: 800 });
           try {
-            await page.goto(site.url + path, { waitUntil: 'networkidle' });
+            // wasm: headless Chromium's WebGL is SwiftShader, far too slow for the model widgets; the backend
+            // ladder itself is tested in widgets.test.ts.
+            await page.goto(`${site.url}${path}?backend=wasm`, { waitUntil: 'networkidle' });
             await hydrateAll(page);
             expect(await brokenWidgets(page)).toEqual([]);
             expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe(theme);
