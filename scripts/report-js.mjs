@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const BUDGET_BYTES = 30 * 1024;
+/** The notebook's editor + transpiler chunk (loaded when a reader focuses a cell). */
+export const EDITOR_BUDGET_BYTES = 300 * 1024;
 
 function htmlFiles(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -58,6 +60,15 @@ export function reportJs(dist = join(ROOT, 'dist')) {
     .sort((a, b) => a.page.localeCompare(b.page));
 }
 
+/** gzip bytes of the notebook editor chunk (CodeMirror + Sucrase + Acorn) with everything it imports statically. */
+export function reportEditor(dist = join(ROOT, 'dist')) {
+  const dir = join(dist, '_astro');
+  const entry = existsSync(dir) ? readdirSync(dir).find((f) => /^cellEditor\.[\w-]+\.js$/.test(f)) : undefined;
+  if (!entry) return null;
+  const closure = staticClosure(dist, [`/_astro/${entry}`]);
+  return { chunk: entry, files: closure.size, gzip: [...closure].reduce((n, u) => n + gz(readFileSync(join(dist, u))), 0) };
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const rows = reportJs();
   const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
@@ -68,6 +79,13 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   }
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench', 'results', 'js.json'), JSON.stringify(rows, null, 2));
+  const editor = reportEditor();
+  if (editor) console.log(`\nNotebook editor + transpiler, loaded when a reader focuses a cell: ${kb(editor.gzip)} gzip (${editor.files} files; budget ${kb(EDITOR_BUDGET_BYTES)})`);
+  writeFileSync(join(ROOT, 'bench', 'results', 'editor.json'), JSON.stringify(editor, null, 2));
+  if (editor && editor.gzip > EDITOR_BUDGET_BYTES) {
+    console.error(`The notebook editor chunk is over its ${kb(EDITOR_BUDGET_BYTES)} budget`);
+    process.exit(1);
+  }
   const over = rows.filter((r) => r.islands.length === 0 && r.initialJs > BUDGET_BYTES);
   if (over.length) {
     console.error(`Pages without widgets over the ${kb(BUDGET_BYTES)} budget: ${over.map((r) => r.page).join(', ')}`);

@@ -4,6 +4,7 @@
  * concatenated when there are several.
  */
 import type { BackendAttempt, BackendName } from '../core/backends';
+import type { KeepHalf } from '../core/img2img';
 import type { ScheduleKind } from '../core/types';
 import type { LabProgress, LabSettings } from './trainingSession';
 
@@ -99,6 +100,64 @@ export type ComputeApi = {
       diversity: number;
       elapsedMs: number;
     };
+  };
+  /**
+   * The latent model's autoencoder on one image: scaled latent z·s = s·E(x), plus `sigma` times seeded standard
+   * normal noise (σ in units of the scaled latent's std, which the scale factor makes ≈ 1), decoded by D.
+   */
+  autoencode: {
+    params: { model: string; x: Float32Array; sigma: number; seed: number };
+    result: {
+      /** Scaled latent of x, NHWC [h, w, c] (no noise). */
+      latent: Float32Array;
+      /** The latent that was decoded: `latent` + σ ε. */
+      noisyLatent: Float32Array;
+      latentShape: [number, number, number];
+      imageShape: [number, number, number];
+      /** D(z) of the noisy latent (the clean latent's decoding when σ = 0). */
+      decoded: Float32Array;
+      /** D(z) of the clean latent. */
+      reconstruction: Float32Array;
+      /** mean over pixels of (decoded − x)². */
+      mse: number;
+      /** mean over pixels of (reconstruction − x)². */
+      mseClean: number;
+      /** Multiplier s applied to E(x), from the autoencoder's file. */
+      latentScale: number;
+      modelName: string;
+    };
+  };
+  /**
+   * Editing a digit with a shipped pixel U-Net (src/core/img2img.ts), DDIM η = 0 with x̂_0 clipped, conditioned on
+   * `digit` or on the null class (∅) when `digit` is null. 'img2img': start at t0 = round(strength·T) from
+   * x_{t0} = q(x_{t0} | x_0). 'inpaint': keep the half `keep` of x_0, regenerate the rest from noise at T.
+   * Progress reports the current x and x̂_0 at most every `reportMs` milliseconds (and after the last step).
+   */
+  img2img: {
+    params: {
+      model: string;
+      mode: 'img2img' | 'inpaint';
+      x0: Float32Array;
+      strength: number;
+      steps: number;
+      digit: number | null;
+      keep: KeepHalf;
+      seed: number;
+      reportMs?: number;
+    };
+    result: {
+      image: Float32Array;
+      /** x_{t0} (img2img only). */
+      start: Float32Array | null;
+      t0: number;
+      timesteps: number[];
+      /** The keep mask, 1 = kept (inpaint only). */
+      mask: Float32Array | null;
+      nfe: number;
+      elapsedMs: number;
+    };
+    /** `done` of `steps` steps taken; x = x_t after the last of them. */
+    progress: { done: number; steps: number; t: number; x: Float32Array; x0Pred: Float32Array };
   };
   /** Build a fresh training session (disposing any previous one); `pretrained` starts from models/unet-mnist. */
   'lab.create': { params: { settings: LabSettings; pretrained?: boolean }; result: LabInfo };

@@ -4,14 +4,13 @@
  * protocol in rpc.ts with the catalogue in api.ts, and receive typed arrays.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
-import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
-import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { BACKEND_ORDER, currentBackend, fallbackBackend, initBackend, type BackendAttempt, type BackendName } from '../core/backends';
 import { fetchMnist, toFloatBatch, MNIST_PIXELS, type MnistData } from '../core/data';
 import { qSample, x0FromEps, posteriorMean } from '../core/forward';
 import { loadUNet, type LoadedUNet } from '../core/models';
-import { decodeScaled, loadLatentModel, type LatentModel } from '../core/autoencoder';
+import { decodeScaled, encodeScaled, loadLatentModel, type LatentModel } from '../core/autoencoder';
+import { halfMask, img2img, inpaint, KEEP_HALVES } from '../core/img2img';
+import type { Denoiser, StepInfo } from '../core/types';
 import { embed, loadClassifier, type Classifier } from '../core/classifier';
 import { withinClassDiversity } from '../core/metrics';
 import { ddpmSigma, samplers } from '../core/samplers';
@@ -23,17 +22,9 @@ import type { ComputeApi, BackendInfo, LabInfo, WorkerEvent } from './api';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../core/checkpoint';
 import { TrainingSession, type LabSettings } from './trainingSession';
 import { serve, type Handlers, type Port } from './rpc';
+import { isBackendFailure, modelUrl, siteRoot, wasmPaths } from './runtime';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
-/** The site's root URL (Astro's `base`), where data/ and models/ live. */
-const siteRoot = new URL(import.meta.env.BASE_URL ?? '/', scope.location.origin).href;
-
-const wasmPaths = {
-  'tfjs-backend-wasm.wasm': wasmPlain,
-  'tfjs-backend-wasm-simd.wasm': wasmSimd,
-  'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd,
-};
-
 let backendReady: Promise<BackendInfo> | null = null;
 
 /** Initialise the backend ladder once; every handler awaits this first. */
@@ -74,7 +65,7 @@ function loadModel(name: string): Promise<LoadedUNet> {
     const { unet, schedule, config } = lab;
     return Promise.resolve({ unet, schedule, metadata: { name, config, schedule: { kind: schedule.kind, T: schedule.T } } });
   }
-  return cached(models, name, () => loadUNet(new URL(`models/${name}/`, siteRoot).href));
+  return cached(models, name, () => loadUNet(modelUrl(name)));
 }
 
 /** Load once per name; a failed load is forgotten so the next request tries again. */
@@ -90,14 +81,8 @@ function cached<T>(cache: Map<string, Promise<T>>, name: string, load: () => Pro
 }
 const latentModels = new Map<string, Promise<LatentModel>>();
 const classifiers = new Map<string, Promise<Classifier>>();
-const loadLatent = (name: string) => cached(latentModels, name, () => loadLatentModel(new URL(`models/${name}/`, siteRoot).href));
-const loadClassifierModel = (name: string) => cached(classifiers, name, () => loadClassifier(new URL(`models/${name}/`, siteRoot).href));
-
-/** Errors that mean the backend itself broke (a lost GPU device, a context loss), not the request. */
-function isBackendFailure(e: unknown): boolean {
-  const msg = e instanceof Error ? `${e.name} ${e.message}` : String(e);
-  return /device (was )?lost|context (was )?lost|CONTEXT_LOST|GPUDevice|webgl.*(lost|fail)|out of memory/i.test(msg);
-}
+const loadLatent = (name: string) => cached(latentModels, name, () => loadLatentModel(modelUrl(name)));
+const loadClassifierModel = (name: string) => cached(classifiers, name, () => loadClassifier(modelUrl(name)));
 
 /** Run `work` on the current backend; if the backend breaks, fall back to the next rung and retry once. */
 async function withFallback<T>(work: () => Promise<T>): Promise<T> {
@@ -384,6 +369,93 @@ const handlers: Handlers<ComputeApi> = {
       } finally {
         zT.dispose();
         z?.dispose();
+      }
+    }),
+
+  autoencode: ({ model, x, sigma, seed }) =>
+    withFallback(async () => {
+      const lm = await loadLatent(model);
+      const [h, w, c] = lm.autoencoder.config.inputShape;
+      const latentShape: [number, number, number] = [...lm.autoencoder.latentShape];
+      if (x.length !== h * w * c) throw new RangeError(`autoencode: the autoencoder takes ${h}×${w}×${c} images, got ${x.length} values`);
+      const s = Number.isFinite(sigma) ? Math.min(3, Math.max(0, sigma)) : 0;
+      const latentSize = latentShape[0] * latentShape[1] * latentShape[2];
+      const eps = s > 0 ? makeNoise(seed).normalArray(latentSize) : null;
+      const out = tf.tidy(() => {
+        const image = tf.tensor4d(x, [1, h, w, c]);
+        const z = encodeScaled(lm, image);
+        const zNoisy = eps ? tf.add(z, tf.mul(tf.tensor4d(eps, [1, ...latentShape]), s)) as tf.Tensor4D : tf.clone(z);
+        const rec = decodeScaled(lm, z);
+        const dec = eps ? decodeScaled(lm, zNoisy) : tf.clone(rec);
+        return [z, zNoisy, dec, rec, tf.mean(tf.squaredDifference(dec, image)), tf.mean(tf.squaredDifference(rec, image))];
+      });
+      try {
+        const [latent, noisyLatent, decoded, reconstruction, mse, mseClean] = (await Promise.all(out.map((o) => o.data()))) as Float32Array[];
+        return {
+          latent, noisyLatent, decoded, reconstruction,
+          latentShape,
+          imageShape: [h, w, c] as [number, number, number],
+          mse: mse[0],
+          mseClean: mseClean[0],
+          latentScale: lm.latentScale,
+          modelName: lm.metadata.autoencoder.name,
+        };
+      } finally {
+        for (const o of out) o.dispose();
+      }
+    }),
+
+  img2img: ({ model, mode, x0, strength, steps, digit, keep, seed, reportMs = 80 }, { signal, progress }) =>
+    withFallback(async () => {
+      const { unet, schedule, metadata } = await loadModel(model);
+      const [h, w, c] = metadata.config.inputShape;
+      if (x0.length !== h * w * c) throw new RangeError(`img2img: the model takes ${h}×${w}×${c} images, got ${x0.length} values`);
+      const k = metadata.config.numClasses;
+      const cls = digit === null || digit === undefined || !Number.isFinite(digit) ? null : Math.min(k - 1, Math.max(0, Math.round(digit)));
+      const base = k > 0 ? conditioned(unet.model, [cls], k) : unconditional(unet.model);
+      let nfe = 0;
+      const denoiser: Denoiser = (x, t) => {
+        nfe++;
+        return base(x, t);
+      };
+      const noise = makeNoise(seed);
+      const n = Number.isFinite(steps) ? Math.min(100, Math.max(1, Math.round(steps))) : 20;
+      const s = Number.isFinite(strength) ? Math.min(1, Math.max(0, strength)) : 0.5;
+      const start = performance.now();
+      let lastReport = -Infinity;
+      const onStep = async (info: StepInfo) => {
+        const now = performance.now();
+        if (now - lastReport >= reportMs || info.index === info.steps - 1) {
+          lastReport = now;
+          const [x, x0Pred] = (await Promise.all([info.x.data(), info.x0Pred.data()])) as Float32Array[];
+          progress({ done: info.index + 1, steps: info.steps, t: info.tPrev, x, x0Pred });
+        }
+        await yieldToEvents(); // lets a superseding request cancel this one between steps
+      };
+      const image = tf.tensor4d(x0, [1, h, w, c]);
+      const mask = mode === 'inpaint' ? halfMask(KEEP_HALVES.includes(keep) ? keep : 'left', h, w) : null;
+      const keepT = mask ? tf.tensor4d(mask, [1, h, w, 1]) : null;
+      try {
+        if (keepT) {
+          const r = await inpaint(denoiser, schedule, image, { keep: keepT, steps: n, noise, clipX0: true, signal, onStep });
+          try {
+            const out = (await r.x.data()) as Float32Array;
+            return { image: out, start: null, t0: schedule.T, timesteps: r.timesteps, mask, nfe, elapsedMs: performance.now() - start };
+          } finally {
+            r.x.dispose();
+          }
+        }
+        const r = await img2img(denoiser, schedule, image, { strength: s, steps: n, noise, clipX0: true, signal, onStep });
+        try {
+          const [out, xStart] = (await Promise.all([r.x.data(), r.xStart.data()])) as Float32Array[];
+          return { image: out, start: xStart, t0: r.t0, timesteps: r.timesteps, mask: null, nfe, elapsedMs: performance.now() - start };
+        } finally {
+          r.x.dispose();
+          r.xStart.dispose();
+        }
+      } finally {
+        image.dispose();
+        keepT?.dispose();
       }
     }),
 

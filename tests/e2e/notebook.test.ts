@@ -1,0 +1,197 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { openPage, openSite, screenshotPath, type Site } from './harness';
+
+let site: Site;
+beforeAll(async () => {
+  site = await openSite();
+});
+afterAll(async () => {
+  await site?.close();
+});
+
+// wasm: headless Chromium's WebGL is SwiftShader (slow); the kernel uses the same backend ladder as the widgets.
+const PAGE = '/notebook/?backend=wasm';
+const cell = (id: string) => `[data-cell="${id}"]`;
+const b64url = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
+
+/** Scroll a cell into view and wait until its island has hydrated (clicks before that do nothing). */
+async function hydrated(page: Page, id: string) {
+  await page.locator(cell(id)).scrollIntoViewIfNeeded();
+  await page.locator(`${cell(id)}[data-hydrated="true"]`).waitFor({ timeout: 60_000 });
+}
+
+/** Replace a cell's code: focus it (loads the editor), select all, insert text (no auto-closing brackets). */
+async function setCode(page: Page, id: string, code: string) {
+  await hydrated(page, id);
+  if (await page.locator(`${cell(id)} .static`).isVisible()) await page.locator(`${cell(id)} .static`).click();
+  const content = page.locator(`${cell(id)} .cm-content`);
+  await content.waitFor({ timeout: 60_000 });
+  await content.click();
+  await page.keyboard.press('ControlOrMeta+A');
+  await page.keyboard.insertText(code);
+}
+
+async function runAndWait(page: Page, id: string, outcome: 'done' | 'error' | 'stopped' = 'done') {
+  await hydrated(page, id);
+  await page.locator(`${cell(id)} button.run`).click();
+  await page.locator(`${cell(id)} [data-testid="${outcome}"]`).waitFor({ timeout: 120_000 });
+}
+
+const output = (page: Page, id: string) => page.locator(`${cell(id)} [data-testid="output"]`).innerText();
+
+describe('notebook cells', () => {
+  it('loads the editor only on focus, runs a cell, then runs an edit of it with Ctrl+Enter', async () => {
+    const { context, page, problems } = await openPage(site);
+    const scripts: string[] = [];
+    page.on('request', (r) => scripts.push(r.url()));
+    try {
+      await page.goto(site.url + PAGE);
+      await hydrated(page, 'alpha-bar');
+      await page.waitForTimeout(500);
+      expect(scripts.filter((u) => /cellEditor/.test(u))).toEqual([]);
+      // The code is there, highlighted at build time, before any editor exists.
+      expect(await page.locator(`${cell('alpha-bar')} .static`).innerText()).toContain("makeSchedule('linear', 1000)");
+
+      await page.locator(`${cell('alpha-bar')} .static`).click();
+      await page.locator(`${cell('alpha-bar')} .cm-content`).waitFor({ timeout: 60_000 });
+      expect(scripts.filter((u) => /cellEditor/.test(u))).toHaveLength(1);
+      await runAndWait(page, 'alpha-bar');
+      expect(await output(page, 'alpha-bar')).toMatch(/drops below 0\.5 at t = \d+ \(linear\) and \d+ \(cosine\)/);
+      expect(await page.locator(`${cell('alpha-bar')} .nb-plot path.series`).count()).toBe(2);
+      expect(await output(page, 'alpha-bar')).toContain('No tensors left behind');
+
+      await setCode(page, 'alpha-bar', "const squares = [1, 4, 9, 16];\nconsole.log('edited', 6 * 7);\nshow(squares)");
+      expect(await page.locator(`${cell('alpha-bar')} .badges`).innerText()).toContain('edited');
+      await page.keyboard.press('Control+Enter');
+      await expect.poll(() => output(page, 'alpha-bar'), { timeout: 60_000 }).toContain('edited 42');
+      await page.locator(`${cell('alpha-bar')} [data-testid="done"]`).waitFor();
+      expect(await page.locator(`${cell('alpha-bar')} .nb-plot path.series`).count()).toBe(1);
+      // The edit is in the address bar, ready to share.
+      await expect.poll(() => new URL(page.url()).searchParams.get('cell.alpha-bar')).toBe(b64url("const squares = [1, 4, 9, 16];\nconsole.log('edited', 6 * 7);\nshow(squares)"));
+      // Cells share the kernel: the scratch cell sees `squares`.
+      await setCode(page, 'scratch', 'squares.reduce((a, b) => a + b)');
+      await runAndWait(page, 'scratch');
+      expect(await output(page, 'scratch')).toContain('30');
+      await page.screenshot({ path: screenshotPath('notebook-cells'), fullPage: false });
+      expect(problems.pageErrors).toEqual([]);
+      expect(problems.consoleErrors).toEqual([]);
+      expect(problems.foreignRequests).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('shows a syntax error and a runtime error with the line in the reader’s code', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      await page.goto(site.url + PAGE + '#scratch');
+      await setCode(page, 'scratch', 'const a = 1;\nconst b = (a + ;\n');
+      await runAndWait(page, 'scratch', 'error');
+      const syntax = await page.locator(`${cell('scratch')} [data-testid="error"]`).innerText();
+      expect(syntax).toMatch(/SyntaxError on line 2, column \d+/);
+      expect(syntax).toContain('const b = (a + ;');
+
+      await setCode(page, 'scratch', 'const a = 1;\nconst o: any = null;\n\nconsole.log("before");\nconst c = o.field + a;\n');
+      await runAndWait(page, 'scratch', 'error');
+      const runtime = await page.locator(`${cell('scratch')} [data-testid="error"]`).innerText();
+      expect(runtime).toMatch(/TypeError on line 5/);
+      expect(runtime).toContain('o.field');
+      expect(await output(page, 'scratch')).toContain('before');
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('stops an endless loop without freezing the page, reports leftover tensors and frees them on restart', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      await page.goto(site.url + PAGE + '#scratch');
+      await setCode(page, 'scratch', 'let i = 0;\nwhile (true) { i++; }');
+      await page.locator(`${cell('scratch')} button.run`).click();
+      await page.waitForSelector(`${cell('scratch')}[data-phase="running"]`, { timeout: 60_000 });
+      await page.waitForTimeout(1000);
+      // The page still answers while the kernel spins.
+      const t0 = Date.now();
+      expect(await page.evaluate(() => 6 * 7)).toBe(42);
+      expect(Date.now() - t0).toBeLessThan(2000);
+      await page.locator(`${cell('scratch')} button`, { hasText: 'Stop' }).click();
+      await page.locator(`${cell('scratch')} [data-testid="stopped"]`).waitFor({ timeout: 10_000 });
+      expect(await output(page, 'scratch')).toContain('stopped by you');
+
+      // A fresh kernel runs the next cell; one that keeps tensors is told so, and Restart frees them.
+      await setCode(page, 'scratch', 'const kept = [tf.ones([2, 2]), tf.zeros([3])];\nkept.length');
+      await runAndWait(page, 'scratch');
+      expect(await output(page, 'scratch')).toMatch(/left 2 tensors alive/);
+      await page.locator(`${cell('scratch')} button`, { hasText: 'Restart kernel' }).click();
+      await expect.poll(() => output(page, 'scratch')).toMatch(/Kernel restarted: freed 2 tensors/);
+      // Variables are gone after the restart.
+      await setCode(page, 'scratch', 'kept.length');
+      await runAndWait(page, 'scratch', 'error');
+      expect(await output(page, 'scratch')).toMatch(/kept is not defined/);
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('never runs code from a link before Run is pressed, and says it differs from the original', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      const code = "console.log('from the link');\nshow(tf.ones([4]))";
+      await page.goto(site.url + `${PAGE}&cell.scratch=${b64url(code)}#scratch`);
+      await hydrated(page, 'scratch');
+      await page.locator(`${cell('scratch')} [data-testid="from-link"]`).waitFor({ timeout: 60_000 });
+      expect(await page.locator(`${cell('scratch')} .static`).innerText()).toContain("console.log('from the link')");
+      await page.waitForTimeout(2000);
+      expect(page.workers()).toHaveLength(0);
+      expect(await output(page, 'scratch')).toBe('');
+      await page.locator(`${cell('scratch')} button.run`).click();
+      await page.locator(`${cell('scratch')} [data-testid="done"]`).waitFor({ timeout: 120_000 });
+      expect(await output(page, 'scratch')).toContain('from the link');
+      expect(page.workers().length).toBeGreaterThan(0);
+      // Reset brings back the original and drops the code from the address.
+      await page.locator(`${cell('scratch')} button`, { hasText: 'Reset' }).click();
+      await expect.poll(() => new URL(page.url()).searchParams.get('cell.scratch')).toBeNull();
+      // A malformed link is ignored with a note, not an error.
+      await page.goto(site.url + `${PAGE}&cell.scratch=%25%25not-base64*`);
+      await hydrated(page, 'scratch');
+      await page.locator(`${cell('scratch')} .badge.warn`).waitFor({ timeout: 60_000 });
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('runs the course cells: a noised digit, the ε-loss curve and a 10-step DDIM grid from the shipped model', async () => {
+    const { context, page, problems } = await openPage(site, { width: 390, height: 844 });
+    try {
+      await page.goto(site.url + PAGE);
+      await runAndWait(page, 'noise-digit');
+      expect(await page.locator(`${cell('noise-digit')} canvas`).getAttribute('aria-label')).toMatch(/^7 images of 28×28/);
+      // ᾱ_500 of the linear schedule (β from 1e-4 to 0.02 over T = 1000), in float64, independently of the core.
+      let alphaBar = 1;
+      for (let t = 1; t <= 500; t++) alphaBar *= 1 - (1e-4 + ((0.02 - 1e-4) * (t - 1)) / 999);
+      expect(await output(page, 'noise-digit')).toContain(`t = 500: signal √ᾱ = ${Math.sqrt(alphaBar).toFixed(3)}, noise √(1−ᾱ) = ${Math.sqrt(1 - alphaBar).toFixed(3)}`);
+      expect(await output(page, 'noise-digit')).toContain('No tensors left behind');
+
+      await runAndWait(page, 'eps-loss');
+      expect(await page.locator(`${cell('eps-loss')} .nb-plot path.series`).count()).toBe(1);
+      expect(await output(page, 'eps-loss')).toMatch(/mean over these t: 0\.\d+/);
+      expect(await output(page, 'eps-loss')).toContain('No tensors left behind');
+
+      await runAndWait(page, 'ddim-10');
+      expect(await output(page, 'ddim-10')).toMatch(/DDIM visited t = (\d+ → ){9}\d+/);
+      expect(await page.locator(`${cell('ddim-10')} canvas`).getAttribute('aria-label')).toMatch(/^10 images of 28×28/);
+      expect(await output(page, 'ddim-10')).toContain('No tensors left behind');
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow).toBeLessThanOrEqual(0);
+      await page.locator(cell('ddim-10')).screenshot({ path: screenshotPath('notebook-ddim-390') });
+      expect(problems.pageErrors).toEqual([]);
+      expect(problems.consoleErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
