@@ -11,6 +11,7 @@ import { serveModels } from './scripts/astro-models.mjs';
  * keyboard (axe: scrollable-region-focusable), so every display gets tabindex="0" and a label.
  */
 function rehypeFocusableDisplays() {
+  /** @param {any} node a hast node */
   const visit = (node) => {
     if (node.type === 'element' && node.tagName === 'span' && String(node.properties?.className ?? '').includes('katex-display')) {
       node.properties.tabIndex = 0;
@@ -19,7 +20,7 @@ function rehypeFocusableDisplays() {
     }
     for (const child of node.children ?? []) visit(child);
   };
-  return (tree) => visit(tree);
+  return (/** @type {any} */ tree) => visit(tree);
 }
 
 // Static site: lessons in content/lessons (MDX), maths typeset at build time by KaTeX,

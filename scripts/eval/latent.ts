@@ -361,8 +361,8 @@ function listFiles(dir: string): [string, number][] {
 
 /** How the shipped weights (identified by the CRC-32 of autoencoder and denoiser weights.bin) were actually trained. */
 export const SHIPPED_RUN = {
-  weightsCrc: 'ab410e36-dc8fea41',
-  note: 'Stage 2’s step count was changed while it trained, by stopping it and resuming from its checkpoint (resuming is exact: same batches, noise and optimiser state) to fit a one-hour budget on a shared machine: launched for 3,000 steps, shortened to 2,700 at step 125 and to 2,400 at step 501 while the machine was slow, lengthened to 2,800 at step 1,006 and to 4,200 at step 2,800 when it was fast. Each change re-times the warm-up + cosine learning-rate decay from that step; the last one raised the rate from its floor (10⁻⁴) back to about 3.4 × 10⁻⁴, a warm restart that shows in the loss curve. `--fresh --steps 4200` gives one smooth decay instead, so it reproduces this run only approximately. Stage 1 ran in one go.',
+  weightsCrc: 'ab410e36-35362323',
+  note: 'Stage 2 (session 2) was launched with `--fresh --steps 8000` while the pixel U-Net trained on the other core; at step 3,000 it was stopped and resumed with `--steps 7600` (resuming is exact: same batches, noise and optimiser state; the warm-up + cosine learning-rate decay is re-timed for the new length, which lowered the rate at that step from 0.73 to 0.71 of its peak) so that both runs would finish inside the one-hour budget on the shared machine. 7,600 steps at batch 64 took 3,332 s (55.5 min) of training. `--fresh --steps 7600` gives one smooth decay instead, so it reproduces this run only approximately. Stage 1 (the autoencoder) is unchanged from session 1.',
 } as const;
 
 const minutes = (s: number) => `${(s / 60).toFixed(1)} min`;

@@ -77,8 +77,8 @@ describe('the worker protocol', () => {
   it('rejects an unknown request kind with a clear message', async () => {
     const { client } = setup();
     // @ts-expect-error — deliberately not in the API
-    const err = await client.request('nope', {}).catch((e: unknown) => e as Error);
-    expect(err.message).toMatch(/no request kind 'nope'/);
+    const err: unknown = await client.request('nope', {}).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/no request kind 'nope'/);
   });
 
   it('cancels through an AbortSignal, and the worker stops the work', async () => {

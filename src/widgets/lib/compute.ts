@@ -7,7 +7,7 @@
  */
 import type { BackendName } from '../../core/backends';
 import type { ComputeApi, WorkerEvent } from '../../workers/api';
-import { createClient, type Client, type Port } from '../../workers/rpc';
+import { createClient, isAbortError, type Client, type Port } from '../../workers/rpc';
 
 const KNOWN: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
 
@@ -54,4 +54,26 @@ export async function computeReady(): Promise<ComputeApi['init']['result']> {
 /** Subscribe to worker events (backend chosen, fallbacks); returns an unsubscribe function. */
 export function onComputeEvent(listener: (event: WorkerEvent) => void): () => void {
   return compute().onEvent((data) => listener(data as WorkerEvent));
+}
+
+/**
+ * The usual widget request: send it under `key` (a newer request with the same key cancels this one) and
+ * route the outcome — `ok` with the result, `fail` with a readable message. A superseded (aborted) request
+ * reports nothing, so only the latest settings ever reach the widget.
+ */
+export function latest<K extends keyof ComputeApi>(
+  kind: K,
+  params: ComputeApi[K]['params'],
+  key: string,
+  handlers: {
+    ok(result: ComputeApi[K]['result']): void;
+    fail(message: string): void;
+    onProgress?: (data: ComputeApi[K] extends { progress: infer P } ? P : never) => void;
+  },
+): void {
+  compute()
+    .request(kind, params, { key, onProgress: handlers.onProgress as never })
+    .then(handlers.ok, (e: unknown) => {
+      if (!isAbortError(e)) handlers.fail(e instanceof Error ? e.message : String(e));
+    });
 }
