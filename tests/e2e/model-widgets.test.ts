@@ -84,9 +84,10 @@ describe('the guidance lab', () => {
       };
       const plain = await accuracyAt(0);
       const guided = await accuracyAt(5);
-      // The issue's target is ≥ 90 % at w = 5. The shipped latent model reaches about 88 % on this seeded grid
-      // (its card gives the full sweep), so the test pins what guidance must do: a large, real gain over w = 0.
-      expect(guided).toBeGreaterThanOrEqual(0.75);
+      // Issue 7: at w = 5 the classifier agrees with the requested digit on ≥ 90 % of a seeded grid (this grid,
+      // digit 4 with seed 11, was fixed in session 1). It must also be a real gain over w = 0. Across all digits
+      // the shipped model's share at w = 5 is lower (82 % in its card; other 16-digit grids give 69–81 %).
+      expect(guided).toBeGreaterThanOrEqual(0.9);
       expect(guided).toBeGreaterThanOrEqual(plain + 0.3);
 
       const grid = () => page.locator(`${GUIDE} .grid img`).evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).src));
