@@ -14,7 +14,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { EvalContext, EvalOptionValue, EvalSection } from './eval/common';
+import type { EvalContext, EvalSection } from './eval/common';
+import { parseSet } from './lib/cli';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const SECTIONS_DIR = join(ROOT, 'scripts', 'eval');
@@ -40,16 +41,6 @@ export async function loadSection(name: string): Promise<EvalSection> {
   return mod.default;
 }
 
-function parseSet(values: string[] | undefined): Record<string, EvalOptionValue> {
-  const out: Record<string, EvalOptionValue> = {};
-  for (const kv of values ?? []) {
-    const eq = kv.indexOf('=');
-    if (eq < 1) throw new Error(`--set expects key=value, got "${kv}"`);
-    const raw = kv.slice(eq + 1);
-    out[kv.slice(0, eq)] = raw === 'true' ? true : raw === 'false' ? false : raw !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
-  }
-  return out;
-}
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({

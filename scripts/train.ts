@@ -18,6 +18,7 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { enableTfjsCoreEsm } from './lib/tfjsNode';
+import { parseSet } from './lib/cli';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const JOBS_DIR = join(ROOT, 'scripts', 'jobs');
@@ -50,16 +51,6 @@ const num = (flag: string, v: string | undefined) => {
   return n;
 };
 
-function parseSet(values: string[] | undefined): Record<string, number | string | boolean> {
-  const out: Record<string, number | string | boolean> = {};
-  for (const kv of values ?? []) {
-    const eq = kv.indexOf('=');
-    if (eq < 1) throw new Error(`--set expects key=value, got "${kv}"`);
-    const raw = kv.slice(eq + 1);
-    out[kv.slice(0, eq)] = raw === 'true' ? true : raw === 'false' ? false : raw !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
-  }
-  return out;
-}
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({

@@ -120,6 +120,7 @@ export async function inpaint(denoiser: Denoiser, schedule: Schedule, x0: tf.Ten
   throwIfAborted(signal);
   const timesteps = img2imgTimesteps(schedule.T, opts.steps ?? EDIT_DEFAULT_STEPS);
   const xT = noise.normal(x0.shape) as tf.Tensor4D;
+  const regenerate = tf.sub(1, keep); // 1 − k, made once rather than at every step
   try {
     const x = await runSampler(
       denoiser,
@@ -128,7 +129,7 @@ export async function inpaint(denoiser: Denoiser, schedule: Schedule, x0: tf.Ten
       (x, eps, tr) => {
         const r = ddimStep(x, eps, schedule, tr.t, tr.tPrev, { clipX0 });
         const known = tr.tPrev === 0 ? x0 : qSample(schedule, x0, tr.tPrev, noise.normal(x0.shape) as tf.Tensor4D);
-        const blended = tf.add(tf.mul(keep, known), tf.mul(tf.sub(1, keep), r.x)) as tf.Tensor4D;
+        const blended = tf.add(tf.mul(keep, known), tf.mul(regenerate, r.x)) as tf.Tensor4D;
         return { x: blended, x0Pred: r.x0Pred };
       },
       { noise, onStep, signal },
@@ -136,5 +137,6 @@ export async function inpaint(denoiser: Denoiser, schedule: Schedule, x0: tf.Ten
     return { x, timesteps };
   } finally {
     xT.dispose();
+    regenerate.dispose();
   }
 }

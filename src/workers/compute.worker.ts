@@ -198,6 +198,36 @@ async function runLab(
   }
 }
 
+/** A denoiser that counts its network evaluations (the race and img2img report them). */
+function countingDenoiser(denoiser: Denoiser): { denoiser: Denoiser; calls: () => number } {
+  let calls = 0;
+  return {
+    denoiser: (x, t) => {
+      calls++;
+      return denoiser(x, t);
+    },
+    calls: () => calls,
+  };
+}
+
+/**
+ * A sampler onStep that reads x_t and x̂_0 back at most every `everyMs` (and always at the last step) for a
+ * progress report, and yields to the worker's message queue between steps so a cancel or a superseding
+ * request gets in.
+ */
+function throttledSteps(everyMs: number, report: (info: StepInfo, x: Float32Array, x0Pred: Float32Array) => void): (info: StepInfo) => Promise<void> {
+  let last = -Infinity;
+  return async (info) => {
+    const now = performance.now();
+    if (now - last >= everyMs || info.index === info.steps - 1) {
+      last = now;
+      const [x, x0Pred] = (await Promise.all([info.x.data(), info.x0Pred.data()])) as Float32Array[];
+      report(info, x, x0Pred);
+    }
+    await yieldToEvents();
+  };
+}
+
 const handlers: Handlers<ComputeApi> = {
   init: ({ order }) => ensureBackend(order),
 
@@ -285,34 +315,24 @@ const handlers: Handlers<ComputeApi> = {
       const noise = makeNoise(seed);
       const xT = noise.normal([n, h, w, c]) as tf.Tensor4D;
       const start = performance.now();
-      let lastReport = -Infinity;
-      let nfe = 0;
       // A class-conditional model draws one digit of each class in turn (0, 1, 2, …), as the evaluation does.
       const k = metadata.config.numClasses;
-      const denoiser = k > 0 ? conditioned(unet.model, Array.from({ length: n }, (_, i) => i % Math.min(10, k))) : unconditional(unet.model);
-      const counted: typeof denoiser = (x, t) => {
-        nfe++;
-        return denoiser(x, t);
-      };
+      const counted = countingDenoiser(k > 0 ? conditioned(unet.model, Array.from({ length: n }, (_, i) => i % Math.min(10, k))) : unconditional(unet.model));
       try {
-        const x0 = await samplers[sampler === 'ddpm' ? 'ddpm' : 'ddim'](counted, xT, schedule, {
+        const x0 = await samplers[sampler === 'ddpm' ? 'ddpm' : 'ddim'](counted.denoiser, xT, schedule, {
           noise,
           steps: Math.min(schedule.T, Math.max(1, Math.round(steps))),
           eta: Math.min(1, Math.max(0, eta)),
           variance,
           clipX0: true,
           signal,
-          onStep: async (info) => {
-            const now = performance.now();
-            if (now - lastReport >= reportMs || info.index === info.steps - 1) {
-              lastReport = now;
-              const [x, x0Pred] = (await Promise.all([info.x.data(), info.x0Pred.data()])) as Float32Array[];
-              progress({ index: info.index, steps: info.steps, t: info.tPrev, x, x0Pred, nfe, elapsedMs: performance.now() - start });
-            }
-            await yieldToEvents(); // lets a cancel (or the other racer) in between steps
-          },
+          // the yield between steps also lets the other racer in
+          onStep: throttledSteps(reportMs, (info, x, x0Pred) =>
+            progress({ index: info.index, steps: info.steps, t: info.tPrev, x, x0Pred, nfe: counted.calls(), elapsedMs: performance.now() - start }),
+          ),
         });
         try {
+          const nfe = counted.calls();
           return { x0: (await x0.data()) as Float32Array, nfe, elapsedMs: performance.now() - start, steps: nfe };
         } finally {
           x0.dispose();
@@ -412,26 +432,12 @@ const handlers: Handlers<ComputeApi> = {
       if (x0.length !== h * w * c) throw new RangeError(`img2img: the model takes ${h}×${w}×${c} images, got ${x0.length} values`);
       const k = metadata.config.numClasses;
       const cls = digit === null || digit === undefined || !Number.isFinite(digit) ? null : Math.min(k - 1, Math.max(0, Math.round(digit)));
-      const base = k > 0 ? conditioned(unet.model, [cls], k) : unconditional(unet.model);
-      let nfe = 0;
-      const denoiser: Denoiser = (x, t) => {
-        nfe++;
-        return base(x, t);
-      };
+      const { denoiser, calls } = countingDenoiser(k > 0 ? conditioned(unet.model, [cls], k) : unconditional(unet.model));
       const noise = makeNoise(seed);
       const n = Number.isFinite(steps) ? Math.min(100, Math.max(1, Math.round(steps))) : 20;
       const s = Number.isFinite(strength) ? Math.min(1, Math.max(0, strength)) : 0.5;
       const start = performance.now();
-      let lastReport = -Infinity;
-      const onStep = async (info: StepInfo) => {
-        const now = performance.now();
-        if (now - lastReport >= reportMs || info.index === info.steps - 1) {
-          lastReport = now;
-          const [x, x0Pred] = (await Promise.all([info.x.data(), info.x0Pred.data()])) as Float32Array[];
-          progress({ done: info.index + 1, steps: info.steps, t: info.tPrev, x, x0Pred });
-        }
-        await yieldToEvents(); // lets a superseding request cancel this one between steps
-      };
+      const onStep = throttledSteps(reportMs, (info, x, x0Pred) => progress({ done: info.index + 1, steps: info.steps, t: info.tPrev, x, x0Pred }));
       const image = tf.tensor4d(x0, [1, h, w, c]);
       const mask = mode === 'inpaint' ? halfMask(KEEP_HALVES.includes(keep) ? keep : 'left', h, w) : null;
       const keepT = mask ? tf.tensor4d(mask, [1, h, w, 1]) : null;
@@ -440,7 +446,7 @@ const handlers: Handlers<ComputeApi> = {
           const r = await inpaint(denoiser, schedule, image, { keep: keepT, steps: n, noise, clipX0: true, signal, onStep });
           try {
             const out = (await r.x.data()) as Float32Array;
-            return { image: out, start: null, t0: schedule.T, timesteps: r.timesteps, mask, nfe, elapsedMs: performance.now() - start };
+            return { image: out, start: null, t0: schedule.T, timesteps: r.timesteps, mask, nfe: calls(), elapsedMs: performance.now() - start };
           } finally {
             r.x.dispose();
           }
@@ -448,7 +454,7 @@ const handlers: Handlers<ComputeApi> = {
         const r = await img2img(denoiser, schedule, image, { strength: s, steps: n, noise, clipX0: true, signal, onStep });
         try {
           const [out, xStart] = (await Promise.all([r.x.data(), r.xStart.data()])) as Float32Array[];
-          return { image: out, start: xStart, t0: r.t0, timesteps: r.timesteps, mask: null, nfe, elapsedMs: performance.now() - start };
+          return { image: out, start: xStart, t0: r.t0, timesteps: r.timesteps, mask: null, nfe: calls(), elapsedMs: performance.now() - start };
         } finally {
           r.x.dispose();
           r.xStart.dispose();

@@ -148,21 +148,25 @@ const classifiers = new Map<string, Promise<Classifier>>();
 let mnist: Promise<MnistData> | null = null;
 const loadMnist = () => (mnist ??= fetchMnist(new URL('data/mnist.bin.gz', siteRoot).href).catch((e) => ((mnist = null), Promise.reject(e))));
 
-/** `count` held-out digits ([count, 28, 28, 1] in [−1, 1]), of one class if `label` is given; from `start`. */
-async function digits(count = 8, label?: number, start = 0): Promise<tf.Tensor4D> {
+/** Indices of `count` (1…256) held-out digits, of one class if `label` is given, skipping the first `start`. */
+async function pickHeldOut(count: number, label: number | undefined, start: number): Promise<{ test: MnistData['test']; picked: number[] }> {
   const { test } = await loadMnist();
   const n = Math.max(1, Math.min(256, Math.trunc(count)));
   const picked: number[] = [];
   for (let i = 0; i < test.count && picked.length < n + start; i++) if (label === undefined || test.labels[i] === label) picked.push(i);
-  return batchTensor(test, picked.slice(start, start + n));
+  return { test, picked: picked.slice(start, start + n) };
+}
+
+/** `count` held-out digits ([count, 28, 28, 1] in [−1, 1]), of one class if `label` is given; from `start`. */
+async function digits(count = 8, label?: number, start = 0): Promise<tf.Tensor4D> {
+  const { test, picked } = await pickHeldOut(count, label, start);
+  return batchTensor(test, picked);
 }
 
 /** The labels of the same digits `digits(count, label, start)` returns. */
 async function digitLabels(count = 8, label?: number, start = 0): Promise<number[]> {
-  const { test } = await loadMnist();
-  const picked: number[] = [];
-  for (let i = 0; i < test.count && picked.length < count + start; i++) if (label === undefined || test.labels[i] === label) picked.push(i);
-  return Array.from(labelsOf(test, picked.slice(start, start + count)));
+  const { test, picked } = await pickHeldOut(count, label, start);
+  return Array.from(labelsOf(test, picked));
 }
 
 const api: Record<string, unknown> = Object.assign(Object.create(null), {
