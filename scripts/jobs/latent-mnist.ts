@@ -82,6 +82,7 @@ const job: TrainJob = {
       T: 1000,
       pUncond: 0.1,
       emaDecay: 0.999,
+      minSnrGamma: 0, // > 0: min-SNR-γ loss weighting (src/core/train.ts minSnrWeights)
       warmupSteps: 100,
       finalLrFraction: 0.1,
       autoencoder: 'models/latent-mnist/autoencoder',
@@ -123,6 +124,7 @@ const job: TrainJob = {
     const T = Number(config.options.T);
     const schedule = makeSchedule(kind, T);
     const pUncond = Number(config.options.pUncond);
+    const minSnrGamma = Number(config.options.minSnrGamma ?? 0);
     const emaDecay = Number(config.options.emaDecay);
     const params = Object.fromEntries(unet.params) as Record<string, tf.Variable>;
     const ema: Record<string, tf.Variable> = {};
@@ -147,7 +149,7 @@ const job: TrainJob = {
       // t, label dropout and ε from a per-step stream: exact on resume without storing its state.
       const draws = drawTraining(makeRng(fork(config.seed, step)), [n, ...latentShape], T, labels, unet.config.numClasses, pUncond);
       const x0 = tf.tensor4d(batch, [n, ...latentShape]);
-      return epsLoss(unet, schedule, x0, draws);
+      return epsLoss(unet, schedule, x0, draws, { minSnrGamma });
     };
 
     return {

@@ -152,6 +152,7 @@ const job: TrainJob = {
       finalLrFraction: 0.05,
       clipNorm: 1,
       probeCount: 500,
+      minSnrGamma: 0, // > 0: min-SNR-γ loss weighting (src/core/train.ts minSnrWeights)
     },
   },
   quantize: 'float16',
@@ -188,6 +189,7 @@ const job: TrainJob = {
     const pUncond = Number(config.options.pUncond);
     const emaDecay = Number(config.options.emaDecay);
     const clipNorm = Number(config.options.clipNorm);
+    const minSnrGamma = Number(config.options.minSnrGamma ?? 0);
     const params: Record<string, tf.Variable> = Object.fromEntries(unet.params);
     const names = Object.keys(params);
     const ema: Record<string, tf.Variable> = {};
@@ -202,7 +204,7 @@ const job: TrainJob = {
       void step;
       const { idx, draws } = drawStep(core, data, rng, config.batchSize, cfg, schedule, pUncond);
       const x0 = batchTensor(data.train, idx);
-      const l = core.epsLoss(unet, schedule, x0, draws);
+      const l = core.epsLoss(unet, schedule, x0, draws, { minSnrGamma });
       x0.dispose();
       return l;
     };

@@ -59,14 +59,36 @@ export function drawTraining(
   return { t, classes: dropped, eps };
 }
 
-/** L = mean (ε − ε_θ(x_t, t, c))² for given draws (Ho et al. 2020, eq. 14); caller disposes the scalar. */
-export function epsLoss(unet: UNet, schedule: Schedule, x0: tf.Tensor4D, draws: TrainingDraws): tf.Scalar {
+/**
+ * Min-SNR-γ loss weights for ε-prediction (Hang et al. 2023, "Efficient Diffusion Training via Min-SNR Weighting
+ * Strategy"): w_t = min(SNR_t, γ) / SNR_t with SNR_t = ᾱ_t / (1 − ᾱ_t). Steps with SNR ≤ γ (the noisy half, where
+ * a digit's shape and class are decided) keep weight 1; the nearly clean steps, whose easy, noisy gradients
+ * otherwise pull against them, count less. γ ≤ 0 or undefined gives weight 1 everywhere (Ho et al.'s L_simple).
+ */
+export function minSnrWeights(schedule: Schedule, t: ArrayLike<number>, gamma: number | undefined): Float32Array {
+  const w = new Float32Array(t.length).fill(1);
+  if (!(gamma !== undefined && gamma > 0)) return w;
+  for (let i = 0; i < t.length; i++) {
+    const snr = schedule.snr[t[i]];
+    if (snr > gamma) w[i] = gamma / snr;
+  }
+  return w;
+}
+
+/**
+ * L = mean (ε − ε_θ(x_t, t, c))² for given draws (Ho et al. 2020, eq. 14); with `minSnrGamma` each example's mean
+ * squared error is weighted by min(SNR_t, γ)/SNR_t (see minSnrWeights) before the batch mean. Caller disposes.
+ */
+export function epsLoss(unet: UNet, schedule: Schedule, x0: tf.Tensor4D, draws: TrainingDraws, opts: { minSnrGamma?: number } = {}): tf.Scalar {
   return tf.tidy(() => {
     const eps = tf.tensor4d(draws.eps, x0.shape, 'float32');
     const xt = qSample(schedule, x0, draws.t, eps);
     const t = tf.tensor1d(draws.t, 'int32');
     const classes = draws.classes ? tf.tensor1d(draws.classes, 'int32') : undefined;
-    return tf.mean(tf.squaredDifference(eps, unet.model(xt, t, classes))) as tf.Scalar;
+    const sq = tf.squaredDifference(eps, unet.model(xt, t, classes));
+    if (!(opts.minSnrGamma !== undefined && opts.minSnrGamma > 0)) return tf.mean(sq) as tf.Scalar;
+    const perExample = tf.mean(sq, [1, 2, 3]);
+    return tf.mean(tf.mul(perExample, tf.tensor1d(minSnrWeights(schedule, draws.t, opts.minSnrGamma)))) as tf.Scalar;
   });
 }
 

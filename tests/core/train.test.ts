@@ -4,7 +4,7 @@ import { read, useBackend } from '../helpers/backends';
 import { registerWasmGradKernels } from '../../src/core/kernels';
 import { makeRng } from '../../src/core/noise';
 import { makeSchedule } from '../../src/core/schedules';
-import { createTrainer, drawTraining, epsLoss } from '../../src/core/train';
+import { createTrainer, drawTraining, epsLoss, minSnrWeights } from '../../src/core/train';
 import { createUNet, MNIST_UNET_CONFIG, type UNetConfig } from '../../src/core/unet';
 
 const SMALL: UNetConfig = {
@@ -89,6 +89,60 @@ describe('epsLoss', () => {
     const loss = epsLoss(unet, schedule, x0, draws);
     expect((await loss.data())[0]).toBeCloseTo(ref, 4);
     tf.dispose([loss, x0]);
+    unet.dispose();
+  });
+});
+
+describe('min-SNR-γ weighting (Hang et al. 2023)', () => {
+  /** SNR_t = ᾱ_t / (1 − ᾱ_t) with ᾱ_t a float64 product of (1 − β_s), written here from the paper's definition. */
+  const snrRef = (t: number) => {
+    let ab = 1;
+    for (let s = 1; s <= t; s++) ab *= 1 - schedule.beta[s];
+    return ab / (1 - ab);
+  };
+
+  it('weights each t by min(SNR_t, γ)/SNR_t: 1 where SNR ≤ γ, γ/SNR on the nearly clean steps, 1 everywhere when off', () => {
+    const ts = [1, 10, 50, 100, 130, 200, 500, 999, 1000];
+    const w = minSnrWeights(schedule, ts, 5);
+    ts.forEach((t, i) => {
+      const snr = snrRef(t);
+      expect(w[i]).toBeCloseTo(Math.min(snr, 5) / snr, 5);
+    });
+    expect(w[0]).toBeLessThan(0.01); // t = 1: SNR ≈ 1e4
+    expect(w[ts.indexOf(500)]).toBe(1);
+    expect(Array.from(minSnrWeights(schedule, ts, 0))).toEqual(ts.map(() => 1));
+    expect(Array.from(minSnrWeights(schedule, ts, undefined))).toEqual(ts.map(() => 1));
+  });
+
+  it('epsLoss with minSnrGamma is the batch mean of per-example ε-MSEs times those weights', async () => {
+    const unet = createUNet(SMALL, 4);
+    const { x0, labels } = fixedBatch(4);
+    const draws = drawTraining(makeRng(8), [4, 8, 8, 1], schedule.T, labels, 3, 0);
+    draws.t.set([3, 40, 400, 900]); // two above γ = 5 in SNR, two below
+    const x0v = await read(x0);
+    const xt = new Float32Array(x0v.length);
+    for (let k = 0; k < xt.length; k++) {
+      const t = draws.t[Math.floor(k / 64)];
+      const snr = snrRef(t);
+      const ab = snr / (1 + snr);
+      xt[k] = Math.sqrt(ab) * x0v[k] + Math.sqrt(1 - ab) * draws.eps[k];
+    }
+    const epsHat = await read(unet.model(tf.tensor4d(xt, [4, 8, 8, 1]), tf.tensor1d(draws.t, 'int32'), tf.tensor1d(draws.classes!, 'int32')));
+    let ref = 0;
+    for (let b = 0; b < 4; b++) {
+      let mse = 0;
+      for (let k = b * 64; k < (b + 1) * 64; k++) mse += (draws.eps[k] - epsHat[k]) ** 2;
+      const snr = snrRef(draws.t[b]);
+      ref += (mse / 64) * (Math.min(snr, 5) / snr);
+    }
+    ref /= 4;
+    const before = tf.memory().numTensors;
+    const weighted = epsLoss(unet, schedule, x0, draws, { minSnrGamma: 5 });
+    const plain = epsLoss(unet, schedule, x0, draws);
+    expect(tf.memory().numTensors).toBe(before + 2);
+    expect((await weighted.data())[0]).toBeCloseTo(ref, 4);
+    expect((await weighted.data())[0]).toBeLessThan((await plain.data())[0]);
+    tf.dispose([weighted, plain, x0]);
     unet.dispose();
   });
 });
