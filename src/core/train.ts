@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import './nn/registerGradients';
+import { FusedAdam } from './adam';
 import { qSample } from './forward';
 import type { Rng } from './noise';
 import type { Schedule } from './types';
@@ -101,7 +102,7 @@ export interface Trainer {
   step(x0: tf.Tensor4D, classes?: ArrayLike<number>): tf.Scalar;
   /** Number of steps taken. */
   readonly steps: number;
-  readonly optimizer: tf.AdamOptimizer;
+  readonly optimizer: FusedAdam;
   /** Dispose the optimizer state (the U-Net is not disposed). */
   dispose(): void;
 }
@@ -115,8 +116,8 @@ export function createTrainer(unet: UNet, opts: TrainerOptions): Trainer {
   const lr = opts.lr ?? DEFAULT_LR;
   const pUncond = opts.pUncond ?? DEFAULT_P_UNCOND;
   if (!(pUncond >= 0 && pUncond <= 1)) throw new RangeError(`pUncond must be in [0, 1], got ${pUncond}`);
-  const optimizer = tf.train.adam(lr);
   const varList = Array.from(unet.params.values());
+  const optimizer = new FusedAdam(varList, { lr });
   let steps = 0;
   return {
     get steps() {
@@ -129,7 +130,7 @@ export function createTrainer(unet: UNet, opts: TrainerOptions): Trainer {
       }
       if (classes !== undefined && unet.config.numClasses === 0) throw new Error('class ids given to an unconditional U-Net');
       const draws = drawTraining(rng, x0.shape, schedule.T, classes, unet.config.numClasses, pUncond);
-      const loss = tf.tidy(() => optimizer.minimize(() => epsLoss(unet, schedule, x0, draws), true, varList) as tf.Scalar);
+      const loss = tf.tidy(() => optimizer.minimize(() => epsLoss(unet, schedule, x0, draws)));
       steps++;
       return loss;
     },

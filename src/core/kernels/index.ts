@@ -1,17 +1,20 @@
 /**
  * Custom wasm kernels that make conv nets trainable on the wasm backend: it ships no Conv2DBackpropFilter,
- * its Conv2DBackpropInput is slow, and its Identity copies every tensor tfjs saves for backprop.
+ * its Conv2DBackpropInput is slow, its Identity copies every tensor tfjs saves for backprop, and its SplitV (the
+ * gradient of Concat) copies the whole input once per output.
  * Register once per process, after `@tensorflow/tfjs-backend-wasm` has been imported (importing it later
  * re-registers the stock kernels over these); re-registering is a no-op. initBackend does this for you.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterConfig, conv2DBackpropInputConfig } from './conv2dGrad';
 import { identityConfig } from './identity';
+import { splitVConfig } from './splitV';
 
 export { conv2DBackpropFilter, conv2DBackpropInput } from './conv2dGrad';
 export { identity } from './identity';
+export { splitV } from './splitV';
 
-const CONFIGS: readonly tf.KernelConfig[] = [conv2DBackpropFilterConfig, conv2DBackpropInputConfig, identityConfig];
+const CONFIGS: readonly tf.KernelConfig[] = [conv2DBackpropFilterConfig, conv2DBackpropInputConfig, identityConfig, splitVConfig];
 
 /** Whether our kernels are the ones tfjs will run for 'wasm'. */
 export function wasmGradKernelsRegistered(): boolean {
