@@ -132,7 +132,9 @@ async function main(argv: string[]): Promise<number> {
       logEvery: num('log-every', values['log-every']),
       options: parseSet(values.set),
     },
-    command: `npm run train -- ${argv.join(' ')}`.trim(),
+    // The card's "Reproduce with": a resumed run is reproduced by a fresh one of the same length (its card's run
+    // history says when a resume changed the length, which re-times the learning-rate decay).
+    command: `npm run train -- ${argv.map((a) => (a === '--resume' ? '--fresh' : a)).join(' ')}`.trim(),
     progress,
     log: (s) => progress.log(s),
     signal: controller.signal,

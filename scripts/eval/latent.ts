@@ -334,7 +334,7 @@ function diagnosticsSection(result: Record<string, unknown>): string[] {
     '',
     ...(w0 && half
       ? [
-          `So the decoder tolerates far larger latent errors than it would need to (${pct(half.accuracy)} of digits still recognised at σ = 0.5), and the denoiser’s one-step estimate from a noised *real* latent is mostly right, yet whole trajectories from pure noise give the requested digit only ${pct(w0.share)} of the time without guidance. The loss is in the denoiser’s model of the latent distribution as a whole: over its training its ε-loss was still falling, and the sampler is not the main cause (for the session-1 weights, trained 4,200 steps, an ad-hoc check on the first 100 held-out labels at w = 0, not part of this script, gave 20 % with DDIM-50 η = 0, 25 % with η = 1, 22 % with DDIM-200 and 28 % with DDPM-1000, σ² = β̃). Training is the lever that has worked so far: 7,600 steps instead of 4,200 (same network, same data) took the requested-digit share from 22.8 % to 31.4 % at w = 0 and from 63.2 % to 79.8 % at w = 3. More denoiser training, a wider network, or a smoother (KL- or more noise-regularised) latent space are the obvious next steps.`,
+          `So the decoder tolerates far larger latent errors than it would need to (${pct(half.accuracy)} of digits still recognised at σ = 0.5), and the denoiser's one-step estimate from a noised *real* latent is mostly right, yet whole trajectories from pure noise give the requested digit only ${pct(w0.share)} of the time without guidance. The loss is in the denoiser's model of the latent distribution as a whole, above all at high noise, where a digit's class and shape are decided. What has moved it so far: training longer (session 2: 7,600 steps instead of 4,200 took w = 0 from 22.8 % to 31.4 % and w = 3 from 63.2 % to 79.8 %), then weighting the loss by min(SNR_t, 5)/SNR_t (min-SNR-γ, Hang et al. 2023; session 3), which moves the network's effort from the nearly clean steps to the noisy ones: in fewer steps (6,850) w = 0 rose to 49.6 %, w = 2 to 89.4 % and w = 5 to 94.0 %, and the one-step x̂_0 from t = 900 above is now recognised 64 % of the time instead of 45 %. The sampler is not the main cause (session-1 weights, an ad-hoc check not part of this script: DDIM-50 η = 0, η = 1, DDIM-200 and DDPM-1000 all within 8 points). Digit 5 is the class that keeps the sweep under 95 % at every w (70–76 % at w ≥ 2; see the worst-class column); a wider denoiser, more steps, or a smoother (KL- or more noise-regularised) latent space are the next levers.`,
           '',
         ]
       : []),
@@ -361,8 +361,8 @@ function listFiles(dir: string): [string, number][] {
 
 /** How the shipped weights (identified by the CRC-32 of autoencoder and denoiser weights.bin) were actually trained. */
 export const SHIPPED_RUN = {
-  weightsCrc: 'ab410e36-35362323',
-  note: 'Stage 2 (session 2) was launched with `--fresh --steps 8000` while the pixel U-Net trained on the other core; at step 3,000 it was stopped and resumed with `--steps 7600` (resuming is exact: same batches, noise and optimiser state; the warm-up + cosine learning-rate decay is re-timed for the new length, which lowered the rate at that step from 0.73 to 0.71 of its peak) so that both runs would finish inside the one-hour budget on the shared machine. 7,600 steps at batch 64 took 3,332 s (55.5 min) of training. `--fresh --steps 7600` gives one smooth decay instead, so it reproduces this run only approximately. Stage 1 (the autoencoder) is unchanged from session 1.',
+  weightsCrc: 'ab410e36-5a389366',
+  note: 'Stage 2 (session 3) was trained with min-SNR-γ loss weighting (γ = 5), launched with `--fresh --steps 7600` while the pixel U-Net trained on the other core; at step 2,013 it was stopped and resumed with `--steps 6300` so that both stages together would stay within one hour, and at step 3,688 (the machine was quieter than feared) resumed with `--steps 6850`. Resuming is exact (same batches, noise, optimiser state and EMA); each new length re-times the warm-up + cosine learning-rate decay, so `--fresh --steps 6850` reproduces this run only approximately. 6,850 steps at batch 64 took 2,748 s (45.8 min) of training; with the autoencoder (11.2 min) the whole model took **56.9 min**. Stage 1 (the autoencoder) is unchanged from session 1.',
 } as const;
 
 const minutes = (s: number) => `${(s / 60).toFixed(1)} min`;
@@ -389,7 +389,7 @@ export function renderLatentCard(result: Record<string, unknown>, dir: string): 
     '| stage | folder | parameters | steps | wall time | final loss | card |',
     '|---|---|---|---|---|---|---|',
     `| 1. autoencoder 28×28×1 ↔ 7×7×${aeMeta.config?.latentChannels ?? 4} | \`autoencoder/\` | ${aeParams?.toLocaleString('en-US')} | ${ae?.steps ?? '—'} | ${ae ? minutes(ae.wallTimeSec) : '—'} | ${lastLoss(ae)} (MSE + penalty) | [autoencoder/README.md](autoencoder/README.md) |`,
-    `| 2. class-conditional latent U-Net | \`denoiser/\` | ${denParams?.toLocaleString('en-US')} | ${den?.steps ?? '—'} | ${den ? minutes(den.wallTimeSec) : '—'} | ${lastLoss(den)} (ε-MSE) | [denoiser/README.md](denoiser/README.md) |`,
+    `| 2. class-conditional latent U-Net | \`denoiser/\` | ${denParams?.toLocaleString('en-US')} | ${den?.steps ?? '—'} | ${den ? minutes(den.wallTimeSec) : '—'} | ${lastLoss(den)} (${Number(den?.config?.options?.minSnrGamma) > 0 ? 'min-SNR-weighted ' : ''}ε-MSE) | [denoiser/README.md](denoiser/README.md) |`,
     '',
     `Both trained on the \`${ae?.backend ?? 'wasm'}\` backend on one core of ${ae?.machine ?? 'the build machine'}, one after the other (stage 2 encodes the training split with the shipped float16 autoencoder).`,
     ...(result.weightsCrc === SHIPPED_RUN.weightsCrc ? ['', SHIPPED_RUN.note, ''] : ['']),
@@ -422,7 +422,7 @@ export function renderLatentCard(result: Record<string, unknown>, dir: string): 
     guidanceTable(result),
     '',
     target ? `- Target (issue 4): ${target.target} — **${target.met ? 'met' : 'not met'}** (${Object.entries(target.values as Record<string, number>).map(([k, v]) => `${k}: ${pct(v)}`).join(', ')}).` : '',
-    ae && den ? `- Target (issue 4): each model trains in ≤ 60 min — **${ae.wallTimeSec <= 3600 && den.wallTimeSec <= 3600 ? 'met' : 'not met'}** (${minutes(ae.wallTimeSec)} and ${minutes(den.wallTimeSec)} of training wall time).` : '',
+    ae && den ? `- Target (issue 4): each model trains in ≤ 60 min — **${ae.wallTimeSec + den.wallTimeSec <= 3600 ? 'met' : 'not met'}**, counting both stages as one model: ${minutes(ae.wallTimeSec)} + ${minutes(den.wallTimeSec)} = ${minutes(ae.wallTimeSec + den.wallTimeSec)} of training wall time.` : '',
     '',
     'Compare with Table 1 of Ho & Salimans (ImageNet 64, REFERENCES.md): there FID is best at a small w (0.1) and rises with stronger guidance while the Inception score keeps rising — fidelity to the class bought with diversity. Here the share of requested digits and the classifier’s confidence play the part of IS, the per-class MNIST-FD and the within-class diversity the part of FID.',
     '',

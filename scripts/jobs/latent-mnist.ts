@@ -61,13 +61,13 @@ const job: TrainJob = {
     return [
       `The U-Net of src/core/unet.ts on [N, 7, 7, 4] scaled latents: one resolution level of ${c.channels[0]} channels with ${c.numResBlocks} residual block(s) down and ${c.numResBlocks} up (GroupNorm(${c.groups}), SiLU, timestep embedding of width ${c.tembDim} added in every block), ${c.attention ? 'single-head self-attention over the 49 positions between them' : 'no attention'}, class embedding (11 rows: digits 0–9 and ∅) added to the timestep embedding.`,
       '',
-      `Noise schedule: ${config.options.schedule}, T = ${config.options.T}. ε-prediction loss ‖ε − ε_θ(z_t, t, c)‖² with t uniform (Ho et al. 2020). EMA of the weights with decay ${config.options.emaDecay} (warm-up min(decay, (1 + step)/(10 + step))); the EMA weights ship.`,
+      `Noise schedule: ${config.options.schedule}, T = ${config.options.T}. ε-prediction loss ‖ε − ε_θ(z_t, t, c)‖² with t uniform (Ho et al. 2020)${Number(config.options.minSnrGamma) > 0 ? `, each example's error weighted by min(SNR_t, γ)/SNR_t with γ = ${config.options.minSnrGamma} (min-SNR-γ, Hang et al. 2023: the nearly clean steps, SNR > γ, count less; the loss curve shows this weighted loss)` : ''}. EMA of the weights with decay ${config.options.emaDecay} (warm-up min(decay, (1 + step)/(10 + step))); the EMA weights ship.`,
       '',
       `Compared with LATENT_UNET_CONFIG (2 residual blocks per side) this uses ${c.numResBlocks}: on one wasm CPU core a step at batch 64 takes about half as long, which buys twice the steps in the one-hour training budget.`,
     ].join('\n');
   },
   defaults: {
-    steps: 7600, // the shipped run (models/latent-mnist/README.md)
+    steps: 6850, // the shipped run (models/latent-mnist/README.md)
     batchSize: 64,
     learningRate: 1e-3,
     seed: 2,
@@ -82,7 +82,7 @@ const job: TrainJob = {
       T: 1000,
       pUncond: 0.1,
       emaDecay: 0.999,
-      minSnrGamma: 0, // > 0: min-SNR-γ loss weighting (src/core/train.ts minSnrWeights)
+      minSnrGamma: 5, // min-SNR-γ loss weighting (src/core/train.ts minSnrWeights); 0 = plain L_simple
       warmupSteps: 100,
       finalLrFraction: 0.1,
       autoencoder: 'models/latent-mnist/autoencoder',
@@ -96,6 +96,12 @@ const job: TrainJob = {
     warmupCosine(step, config.steps, config.learningRate, Number(config.options.warmupSteps), Number(config.options.finalLrFraction)),
   notes: () =>
     [
+      '## Run history',
+      '',
+      'Session 3: `--fresh --steps 7600 --set minSnrGamma=5`, next to the pixel U-Net on the other core. At step 2,013 it was stopped and resumed with `--steps 6300` so that autoencoder (11.2 min) and denoiser together would stay inside one hour, and at step 3,688, when the machine had turned out quieter than feared, resumed again with `--steps 6850`. Resuming is exact (same batches, noise, optimiser state and EMA); each new length re-times the warm-up + cosine decay, so `--fresh --steps 6850` reproduces the run only approximately. 6,850 steps at batch 64 took 2,748 s (45.8 min) of training.',
+      '',
+      'Against the session-2 weights (same network, plain L_simple, 7,600 steps), min-SNR weighting raised the share of samples classified as the requested digit from 31.4 % to 49.6 % at w = 0 and from 71.4 % to 89.4 % at w = 2, in fewer steps (full sweep in ../README.md).',
+      '',
       '## How it is used',
       '',
       '`loadUNet(\'/models/latent-mnist/denoiser/\')` (src/core/models.ts) loads this network alone; `loadLatentModel(\'/models/latent-mnist/\')` (src/core/autoencoder.ts) loads it with the autoencoder and its latentScale. Sample with `samplers.ddim(classifierFreeGuidance(unet.model, { classes, w, nullClass: 10 }), xT, schedule, …)` on [N, 7, 7, 4] noise, then `decodeScaled(model, z0)`. The full guidance sweep is in `models/latent-mnist/README.md` (`npm run eval`).',
