@@ -8,7 +8,8 @@
  *   npm run bench -- core --batch=8 --repeats=7 --skip-cpu --channels=32,32,64 --cpu-batch=8 --no-write
  *
  * Section `core`: the default MNIST U-Net at batch 32, 28×28: one forward pass and one Adam training step,
- * on wasm (with the custom kernels; warm-up, then the median of several runs) and on the stock cpu
+ * on wasm (with the custom kernels; warm-up, then the median of 9 interleaved runs — single runs vary by ±15 % on
+ * these shared hosts even when the machine itself is idle) and on the stock cpu
  * backend (no warm-up, a single timed run of each). cpu's naive Conv2DBackpropFilter makes one batch-32
  * step take ~15 minutes on 2 shared cores, so by default cpu runs at `--cpu-batch=4` and its times are
  * scaled linearly to the wasm batch (cpu kernels loop over the batch; the JSON records both);
@@ -189,7 +190,7 @@ const SECTIONS: Record<string, Section> = {
     description: 'U-Net forward pass and Adam training step: wasm (custom kernels) vs stock cpu',
     async run(args) {
       const batch = numberArg(args, 'batch', 32);
-      const repeats = numberArg(args, 'repeats', 5);
+      const repeats = numberArg(args, 'repeats', 9);
       const channels = typeof args.channels === 'string' ? args.channels.split(',').map(Number) : undefined;
       const wasm = await benchUNet('wasm', { batch, repeats, warmup: 2, channels });
       const forward_ms: Record<string, number> = { wasm: median(wasm.forward) };
