@@ -94,10 +94,16 @@ export function readEvalJson(file: string): Record<string, unknown> {
   }
 }
 
-/** Merge `result` into eval.json[key] (re-read just before writing; atomic rename); returns the merged section. */
+/**
+ * Merge `result` into eval.json[key] (re-read just before writing; atomic rename); returns the merged section.
+ * A result for other weights (its `weightsCrc` differs from the stored one) replaces the section instead, so rows
+ * measured on older weights never sit next to new ones.
+ */
 export function mergeEvalJson(file: string, key: string, result: Record<string, unknown>): Record<string, unknown> {
   const all = readEvalJson(file);
-  const merged = deepMerge(all[key] ?? {}, result) as Record<string, unknown>;
+  const previous = (all[key] ?? {}) as Record<string, unknown>;
+  const sameWeights = previous.weightsCrc === undefined || result.weightsCrc === undefined || previous.weightsCrc === result.weightsCrc;
+  const merged = (sameWeights ? deepMerge(previous, result) : result) as Record<string, unknown>;
   all[key] = merged;
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file + '.tmp', JSON.stringify(all, null, 1) + '\n');

@@ -194,6 +194,16 @@ describe('eval helpers', () => {
     expect(deepMerge({ a: [1, 2] }, { a: [3] })).toEqual({ a: [3] });
   });
 
+  it('replaces a section measured on other weights instead of merging rows of two models', () => {
+    const file = join(root, 'eval-crc.json');
+    mergeEvalJson(file, 'unet', { weightsCrc: 'old', settings: { a: { fd: 1 }, clip: { fd: 9 } } });
+    const same = mergeEvalJson(file, 'unet', { weightsCrc: 'old', settings: { b: { fd: 2 } } });
+    expect(Object.keys(same.settings as object)).toEqual(['a', 'clip', 'b']);
+    const next = mergeEvalJson(file, 'unet', { weightsCrc: 'new', settings: { a: { fd: 3 } } });
+    expect(next).toEqual({ weightsCrc: 'new', settings: { a: { fd: 3 } } });
+    expect(JSON.parse(readFileSync(file, 'utf8')).unet).toEqual(next);
+  });
+
   it('selects the table rows by name: DDPM with both variances and DDIM at 10–100 steps, η = 0 and 1', () => {
     expect(SETTINGS).toHaveLength(10);
     expect(selectSettings('ddpm').map((s) => s.options.variance)).toEqual(['beta', 'betaTilde']);
