@@ -362,7 +362,7 @@ function listFiles(dir: string): [string, number][] {
 /** How the shipped weights (identified by the CRC-32 of autoencoder and denoiser weights.bin) were actually trained. */
 export const SHIPPED_RUN = {
   weightsCrc: 'ab410e36-5a389366',
-  note: 'Stage 2 (session 3) was trained with min-SNR-γ loss weighting (γ = 5), launched with `--fresh --steps 7600` while the pixel U-Net trained on the other core; at step 2,013 it was stopped and resumed with `--steps 6300` so that both stages together would stay within one hour, and at step 3,688 (the machine was quieter than feared) resumed with `--steps 6850`. Resuming is exact (same batches, noise, optimiser state and EMA); each new length re-times the warm-up + cosine learning-rate decay, so `--fresh --steps 6850` reproduces this run only approximately. 6,850 steps at batch 64 took 2,748 s (45.8 min) of training; with the autoencoder (11.2 min) the whole model took **56.9 min**. Stage 1 (the autoencoder) is unchanged from session 1.',
+  note: 'Stage 2 (session 3) was trained with min-SNR-γ loss weighting (γ = 5) and resumed twice with new lengths to keep both stages inside one hour, so `--fresh --steps 6850` reproduces it only approximately (run history in [denoiser/README.md](denoiser/README.md)). 6,850 steps at batch 64 took 45.8 min of training; with the autoencoder (11.2 min, unchanged from session 1) the whole model took **56.9 min**.',
 } as const;
 
 const minutes = (s: number) => `${(s / 60).toFixed(1)} min`;

@@ -130,7 +130,7 @@ export function createTrainer(unet: UNet, opts: TrainerOptions): Trainer {
       }
       if (classes !== undefined && unet.config.numClasses === 0) throw new Error('class ids given to an unconditional U-Net');
       const draws = drawTraining(rng, x0.shape, schedule.T, classes, unet.config.numClasses, pUncond);
-      const loss = tf.tidy(() => optimizer.minimize(() => epsLoss(unet, schedule, x0, draws)));
+      const loss = optimizer.minimize(() => epsLoss(unet, schedule, x0, draws)); // minimize tidies
       steps++;
       return loss;
     },
