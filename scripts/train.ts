@@ -7,6 +7,7 @@
  *   --set key=value        job-specific option (repeatable), e.g. --set features=128
  *   --resume               continue from .cache/checkpoints/<model>/
  *   --fresh                discard that checkpoint and start over
+ *   --checkpoint-dir DIR   keep checkpoints in DIR instead (two runs of one model side by side)
  *   --backend wasm|cpu     tfjs backend (default: wasm, else cpu)
  *   --out DIR              where the finished model goes (default models/<model>); --no-export to skip
  *   --list                 list the available jobs
@@ -66,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
       set: { type: 'string', multiple: true },
       resume: { type: 'boolean' },
       fresh: { type: 'boolean' },
+      'checkpoint-dir': { type: 'string' },
       backend: { type: 'string' },
       out: { type: 'string' },
       'no-export': { type: 'boolean' },
@@ -119,7 +121,7 @@ async function main(argv: string[]): Promise<number> {
     job,
     data,
     backend,
-    checkpointDir: join(ROOT, '.cache', 'checkpoints', name),
+    checkpointDir: resolve(values['checkpoint-dir'] ?? join(ROOT, '.cache', 'checkpoints', name)),
     outDir,
     resume: values.resume,
     fresh: values.fresh,

@@ -139,7 +139,6 @@ const job: TrainJob = {
       ema[k] = tf.variable(copy, false);
       copy.dispose();
     }
-    const varList = Object.values(params);
     const model = { unet, autoencoder, latentScale, schedule };
     let lastEval: { images: Uint8Array; perClass: number } | null = null;
 
@@ -174,7 +173,7 @@ const job: TrainJob = {
       }),
       loss,
       trainStep(step, optimizer) {
-        const l = optimizer.minimize(() => loss(step), true, varList) as tf.Scalar;
+        const l = optimizer.minimize(() => loss(step));
         const d = Math.min(emaDecay, (1 + step) / (10 + step));
         tf.tidy(() => {
           for (const [k, v] of Object.entries(params)) ema[k].assign(tf.add(tf.mul(ema[k], d), tf.mul(v, 1 - d)));

@@ -199,7 +199,6 @@ const job: TrainJob = {
       ema[`ema/${k}`] = tf.variable(init, false, `unet-mnist-ema/${k}`);
       init.dispose(); // the variable keeps its own reference to the data
     }
-    const varList = names.map((k) => params[k]);
 
     const loss = (step: number): tf.Scalar => {
       void step;
@@ -240,17 +239,7 @@ const job: TrainJob = {
       }),
       loss,
       trainStep(step, optimizer) {
-        const l = tf.tidy(() => {
-          const { value, grads } = optimizer.computeGradients(() => loss(step), varList);
-          let g = grads;
-          if (clipNorm > 0) {
-            const norm = tf.sqrt(tf.addN(Object.values(grads).map((x) => tf.sum(tf.square(x)))));
-            const scale = tf.minimum(1, tf.div(clipNorm, tf.maximum(norm, 1e-12)));
-            g = Object.fromEntries(Object.entries(grads).map(([k, x]) => [k, tf.mul(x, scale)]));
-          }
-          optimizer.applyGradients(g);
-          return value;
-        });
+        const l = optimizer.minimize(() => loss(step), { clipNorm });
         const d = emaDecayAt(step, emaDecay);
         tf.tidy(() => {
           for (const k of names) {

@@ -4,6 +4,7 @@
  * finds it by file name (`npm run train -- <name>`), nothing else needs registering.
  */
 import type * as tf from '@tensorflow/tfjs-core';
+import type { FusedAdam } from '../../src/core/adam';
 import type { MnistData, SeededRandom } from '../../src/core/data';
 import type { NamedWeights, QuantizationDtype } from '../../src/core/io';
 import type { EvalRow } from './model-card';
@@ -66,8 +67,11 @@ export interface JobModel {
    * draw the batch and any noise from ctx.rng here, so a resumed run replays exactly.
    */
   loss(step: number): tf.Scalar;
-  /** Optional full step (e.g. gradient clipping, EMA update); returns the loss scalar, which the caller disposes. */
-  trainStep?(step: number, optimizer: tf.Optimizer): tf.Scalar;
+  /**
+   * Optional full step (e.g. with gradient clipping, then an EMA update); returns the loss scalar, which the caller
+   * disposes. The optimiser is Adam over `params` (src/core/adam.ts), its learning rate already set for this step.
+   */
+  trainStep?(step: number, optimizer: FusedAdam): tf.Scalar;
   /** Weights to ship (default: `params`), e.g. the EMA weights. */
   exportWeights?(): Promise<NamedWeights>;
   evaluate(): Promise<Evaluation>;
@@ -92,8 +96,6 @@ export interface TrainJob {
   minQuantizeSize?: number;
   /** Learning rate at `step` (default: constant config.learningRate). */
   learningRate?(step: number, config: TrainConfig): number;
-  /** Optimiser (default Adam(lr, 0.9, 0.999, 1e-8)); it must support getWeights/setWeights to resume. */
-  optimizer?(config: TrainConfig): tf.Optimizer;
   /** Extra markdown appended to the model card. */
   notes?(evaluation: Evaluation): string;
   create(ctx: JobContext): JobModel | Promise<JobModel>;

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'nod
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { FusedAdam } from '../../src/core/adam';
 import { SeededRandom, type MnistData } from '../../src/core/data';
 import { assignWeights, countParams, weightsFromTensors, type NamedWeights } from '../../src/core/io';
 import { deleteCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint';
@@ -69,51 +70,39 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-type AdamInternals = { accBeta1?: tf.Variable; accBeta2?: tf.Variable; learningRate?: number };
-
-/** The optimiser's slots keyed by parameter name (`m/conv1/kernel`, …), plus `iter` and Adam's β powers. */
-async function optimizerState(opt: tf.Optimizer, params: Record<string, tf.Variable>): Promise<NamedWeights> {
-  const keyOf = new Map(Object.entries(params).map(([k, v]) => [v.name, k]));
-  const out: NamedWeights = {};
-  for (const { name, tensor } of await opt.getWeights()) {
-    if (name === 'iter') {
-      out.iter = { shape: [], data: Float32Array.of((await tensor.data())[0]) };
-      tensor.dispose(); // a fresh scalar made by saveIterations()
-      continue;
+/**
+ * The optimiser's state as named weights: `iter` and, per parameter, Adam's moments `m/<param>` and `v/<param>`
+ * (slices of FusedAdam's flat vectors). Checkpoints written by tf.train.adam (before the trainer used FusedAdam)
+ * have the same keys plus `accBeta1`/`accBeta2`, which the step count makes redundant; they resume too.
+ */
+async function optimizerState(opt: FusedAdam, keys: readonly string[], params: Record<string, tf.Variable>): Promise<NamedWeights> {
+  const { iterations, m, v } = await opt.getState();
+  const out: NamedWeights = { iter: { shape: [], data: Float32Array.of(iterations) } };
+  for (const [slot, flat] of [['m', m], ['v', v]] as const) {
+    let at = 0;
+    for (const k of keys) {
+      const n = params[k].size;
+      out[`${slot}/${k}`] = { shape: [...params[k].shape], data: flat.slice(at, at + n) };
+      at += n;
     }
-    const slash = name.lastIndexOf('/');
-    out[`${name.slice(slash + 1)}/${keyOf.get(name.slice(0, slash)) ?? name.slice(0, slash)}`] = {
-      shape: [...tensor.shape],
-      data: Float32Array.from(await tensor.data()),
-    };
-  }
-  const adam = opt as unknown as AdamInternals;
-  for (const k of ['accBeta1', 'accBeta2'] as const) {
-    const v = adam[k];
-    if (v instanceof tf.Variable) out[k] = { shape: [], data: Float32Array.from(await v.data()) };
   }
   return out;
 }
 
-async function restoreOptimizer(opt: tf.Optimizer, params: Record<string, tf.Variable>, state: NamedWeights): Promise<void> {
-  const list: { name: string; tensor: tf.Tensor }[] = [];
-  for (const [key, w] of Object.entries(state)) {
-    if (key === 'accBeta1' || key === 'accBeta2') continue;
-    if (key === 'iter') {
-      list.push({ name: 'iter', tensor: tf.scalar(w.data[0], 'int32') });
-      continue;
+function restoreOptimizer(opt: FusedAdam, keys: readonly string[], params: Record<string, tf.Variable>, state: NamedWeights, where: string): void {
+  const total = keys.reduce((n, k) => n + params[k].size, 0);
+  const flat = { m: new Float32Array(total), v: new Float32Array(total) };
+  for (const slot of ['m', 'v'] as const) {
+    let at = 0;
+    for (const k of keys) {
+      const w = state[`${slot}/${k}`];
+      if (!w) throw new Error(`${where}: the optimiser state lacks ${slot}/${k}`);
+      if (w.data.length !== params[k].size) throw new Error(`${where}: ${slot}/${k} has ${w.data.length} values, the parameter ${params[k].size}`);
+      flat[slot].set(w.data, at);
+      at += w.data.length;
     }
-    const slash = key.indexOf('/');
-    const param = key.slice(slash + 1);
-    list.push({ name: `${params[param]?.name ?? param}/${key.slice(0, slash)}`, tensor: tf.tensor(w.data, [...w.shape]) });
   }
-  if (list.length) await opt.setWeights(list);
-  for (const { tensor } of list) tensor.dispose();
-  const adam = opt as unknown as AdamInternals;
-  for (const k of ['accBeta1', 'accBeta2'] as const) {
-    const v = adam[k];
-    if (state[k] && v instanceof tf.Variable) v.assign(tf.scalar(state[k].data[0]));
-  }
+  opt.setState({ iterations: Math.round(state.iter?.data[0] ?? 0), ...flat });
 }
 
 function machineDescription(): string {
@@ -146,9 +135,8 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
 
   const rng = new SeededRandom(config.seed);
   const model: JobModel = await job.create({ config, data: opts.data, rng, backend: opts.backend });
-  const opt = job.optimizer?.(config) ?? tf.train.adam(config.learningRate, 0.9, 0.999, 1e-8);
   const keys = Object.keys(model.params);
-  const varList = keys.map((k) => model.params[k]);
+  const opt = new FusedAdam(keys.map((k) => model.params[k]), { lr: config.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
   const lrAt = (step: number) => job.learningRate?.(step, config) ?? config.learningRate;
   let step = 0;
   let lossHistory: [number, number][] = [];
@@ -156,7 +144,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   if (ckpt) {
     assignWeights(model.params, ckpt.params, `${checkpointDir} (params)`);
     if (model.extraState) assignWeights(model.extraState, ckpt.extra, `${checkpointDir} (extra state)`);
-    await restoreOptimizer(opt, model.params, ckpt.optimizer);
+    restoreOptimizer(opt, keys, model.params, ckpt.optimizer, `${checkpointDir} (optimizer)`);
     rng.state = ckpt.rngState;
     step = ckpt.step;
     lossHistory = ckpt.lossHistory;
@@ -192,7 +180,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
       elapsedMs: elapsed(),
       backend: opts.backend,
       params: await weightsFromTensors(model.params),
-      optimizer: await optimizerState(opt, model.params),
+      optimizer: await optimizerState(opt, keys, model.params),
       extra: model.extraState ? await weightsFromTensors(model.extraState) : {},
     });
   };
@@ -202,9 +190,8 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   try {
     while (step < config.steps) {
       if (opts.signal?.aborted || (opts.maxSessionSteps !== undefined && sessionSteps >= opts.maxSessionSteps)) break;
-      const lr = lrAt(step);
-      if ('learningRate' in opt) (opt as unknown as AdamInternals).learningRate = lr;
-      const loss = model.trainStep ? model.trainStep(step, opt) : opt.minimize(() => model.loss(step), true, varList)!;
+      opt.learningRate = lrAt(step);
+      const loss = model.trainStep ? model.trainStep(step, opt) : opt.minimize(() => model.loss(step));
       const prev: tf.Scalar | null = lossSum;
       lossSum = prev ? tf.tidy(() => tf.add(prev, loss) as tf.Scalar) : tf.clone(loss);
       prev?.dispose();

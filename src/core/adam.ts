@@ -9,6 +9,8 @@
  *   θ ← θ − lr · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε)
  *
  * — the same update as `tf.train.adam(lr, β₁, β₂, ε)` (tests/core/adam.test.ts compares them step by step).
+ * Global-norm gradient clipping (g ← g · min(1, c/‖g‖)) is one reduction on the same flat vector, and the
+ * moments and step count can be read and restored for checkpoints (scripts/lib/trainer.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -20,13 +22,26 @@ export interface FusedAdamOptions {
   epsilon?: number;
 }
 
+export interface StepOptions {
+  /** Scale the whole gradient so that its global L2 norm is at most this (0 or absent: no clipping). */
+  clipNorm?: number;
+}
+
+/** The optimiser's state: both moments as flat vectors (the constructor's variable order) and the step count. */
+export interface FusedAdamState {
+  iterations: number;
+  m: Float32Array;
+  v: Float32Array;
+}
+
 export class FusedAdam {
   learningRate: number;
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;
   private readonly vars: tf.Variable[];
-  private readonly sizes: number[];
+  /** Element count of each variable, in the constructor's order (the layout of the flat moments). */
+  readonly sizes: readonly number[];
   private readonly m: tf.Variable<tf.Rank.R1>;
   private readonly v: tf.Variable<tf.Rank.R1>;
   private t = 0;
@@ -50,7 +65,7 @@ export class FusedAdam {
   }
 
   /** One Adam step from gradients in the constructor's variable order (not disposed here). */
-  applyGradients(grads: readonly tf.Tensor[]): void {
+  applyGradients(grads: readonly tf.Tensor[], opts: StepOptions = {}): void {
     if (grads.length !== this.vars.length) throw new Error(`expected ${this.vars.length} gradients, got ${grads.length}`);
     this.t++;
     const { beta1, beta2, epsilon } = this;
@@ -58,24 +73,43 @@ export class FusedAdam {
     const stepSize = this.learningRate / (1 - beta1 ** this.t);
     const vScale = 1 / (1 - beta2 ** this.t);
     tf.tidy(() => {
-      const g = tf.concat(grads.map((x, i) => tf.reshape(x, [this.sizes[i]])));
+      let g = tf.concat(grads.map((x, i) => tf.reshape(x, [this.sizes[i]])));
+      const clip = opts.clipNorm ?? 0;
+      if (clip > 0) g = tf.mul(g, tf.minimum(1, tf.div(clip, tf.maximum(tf.sqrt(tf.sum(tf.square(g))), 1e-12))));
       const m = tf.add(tf.mul(this.m, beta1), tf.mul(g, 1 - beta1)) as tf.Tensor1D;
       const v = tf.add(tf.mul(this.v, beta2), tf.mul(tf.square(g), 1 - beta2)) as tf.Tensor1D;
       this.m.assign(m);
       this.v.assign(v);
       const update = tf.div(tf.mul(m, stepSize), tf.add(tf.sqrt(tf.mul(v, vScale)), epsilon));
-      const parts = tf.split(update, this.sizes);
+      const parts = tf.split(update, [...this.sizes]);
       this.vars.forEach((x, i) => x.assign(tf.sub(x, tf.reshape(parts[i], x.shape))));
     });
   }
 
   /** Like Optimizer.minimize(f, returnCost = true): the cost (caller disposes) after one step on ∂f/∂vars. */
-  minimize(f: () => tf.Scalar): tf.Scalar {
+  minimize(f: () => tf.Scalar, opts: StepOptions = {}): tf.Scalar {
     return tf.tidy(() => {
       const { value, grads } = tf.variableGrads(f, this.vars);
-      this.applyGradients(this.vars.map((x) => grads[x.name]));
+      this.applyGradients(this.vars.map((x) => grads[x.name]), opts);
       return value;
     });
+  }
+
+  /** A copy of the moments and the step count (for a checkpoint). */
+  async getState(): Promise<FusedAdamState> {
+    return { iterations: this.t, m: Float32Array.from(await this.m.data()), v: Float32Array.from(await this.v.data()) };
+  }
+
+  /** Continue from a saved state; the moments must have this optimiser's total length. */
+  setState(state: FusedAdamState): void {
+    const n = this.m.size;
+    if (state.m.length !== n || state.v.length !== n) throw new Error(`FusedAdam state has moments of length ${state.m.length}/${state.v.length}, expected ${n}`);
+    if (!Number.isInteger(state.iterations) || state.iterations < 0) throw new Error(`FusedAdam state has iterations = ${state.iterations}`);
+    tf.tidy(() => {
+      this.m.assign(tf.tensor1d(state.m));
+      this.v.assign(tf.tensor1d(state.v));
+    });
+    this.t = state.iterations;
   }
 
   dispose(): void {

@@ -26,12 +26,14 @@ function makeProblem(tag: string) {
 }
 
 /** Adam written out in float64 from Kingma & Ba's Algorithm 1 (tfjs's ε placement: outside the square root). */
-function adamRef(theta: number[], grad: (theta: number[]) => number[], steps: number, lr: number, b1 = 0.9, b2 = 0.999, eps = 1e-7): number[] {
+function adamRef(theta: number[], grad: (theta: number[]) => number[], steps: number, lr: number, b1 = 0.9, b2 = 0.999, eps = 1e-7, clipNorm = 0): number[] {
   const m = theta.map(() => 0);
   const v = theta.map(() => 0);
   const th = [...theta];
   for (let t = 1; t <= steps; t++) {
-    const g = grad(th);
+    let g = grad(th);
+    const norm = Math.hypot(...g);
+    if (clipNorm > 0 && norm > clipNorm) g = g.map((x) => (x * clipNorm) / norm);
     for (let i = 0; i < th.length; i++) {
       m[i] = b1 * m[i] + (1 - b1) * g[i];
       v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
@@ -83,6 +85,53 @@ describe('FusedAdam', () => {
     got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 5));
     opt.dispose();
     tf.dispose([x, y, kx, ky]);
+  });
+
+  it('clips the global gradient norm like a float64 reference, and only when the norm exceeds the limit', async () => {
+    const k = [0.5, 3, 10, 0.01];
+    const theta0 = [0, 2, -1, 5];
+    const grad = (th: number[]) => th.map((v, i) => 2 * k[i] * (v - 1));
+    for (const clipNorm of [1, 1000]) {
+      const x = tf.variable(tf.tensor1d(theta0.slice(0, 2)));
+      const y = tf.variable(tf.tensor2d([theta0.slice(2)], [1, 2]));
+      const kx = tf.tensor1d(k.slice(0, 2));
+      const ky = tf.tensor2d([k.slice(2)], [1, 2]);
+      const opt = new FusedAdam([x, y], { lr: 0.1 });
+      for (let s = 0; s < 20; s++) {
+        opt.minimize(() => tf.tidy(() => tf.add(tf.sum(tf.mul(kx, tf.square(tf.sub(x, 1)))), tf.sum(tf.mul(ky, tf.square(tf.sub(y, 1))))) as tf.Scalar), { clipNorm }).dispose();
+      }
+      const got = [...(await read(x)), ...(await read(y))];
+      const want = adamRef(theta0, grad, 20, 0.1, 0.9, 0.999, 1e-7, clipNorm);
+      got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 5));
+      // The initial gradient norm is 60.1: clipping at 1 must change the path, clipping at 1000 must not.
+      const unclipped = adamRef(theta0, grad, 20, 0.1);
+      const differs = want.some((v, i) => Math.abs(v - unclipped[i]) > 1e-3);
+      expect(differs).toBe(clipNorm === 1);
+      opt.dispose();
+      tf.dispose([x, y, kx, ky]);
+    }
+  });
+
+  it('resumes from getState() exactly where it left off, and rejects a state of the wrong size', async () => {
+    const a = makeProblem('stateA');
+    const b = makeProblem('stateB');
+    const optA = new FusedAdam(a.vars, { lr: 0.05 });
+    for (let s = 0; s < 5; s++) optA.minimize(a.loss).dispose();
+    const state = await optA.getState();
+    expect(state.iterations).toBe(5);
+    expect(state.m.length).toBe(6 + 3 + 12);
+    for (let i = 0; i < 3; i++) (b.vars[i] as tf.Variable).assign(a.vars[i] as tf.Tensor);
+    const optB = new FusedAdam(b.vars, { lr: 0.05 });
+    optB.setState(state);
+    for (let s = 0; s < 3; s++) {
+      optA.minimize(a.loss).dispose();
+      optB.minimize(b.loss).dispose();
+    }
+    for (let i = 0; i < 3; i++) expect(Array.from(await read(b.vars[i]))).toEqual(Array.from(await read(a.vars[i])));
+    expect(() => optB.setState({ ...state, m: state.m.subarray(1) })).toThrow(/moments of length 20\/21, expected 21/);
+    optA.dispose();
+    optB.dispose();
+    tf.dispose([...a.vars, ...b.vars, a.target, b.target]);
   });
 
   it('keeps tf.memory().numTensors flat across steps and frees its moments on dispose', async () => {

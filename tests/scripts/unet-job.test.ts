@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/core/backends';
+import { FusedAdam } from '../../src/core/adam';
 import '../../src/core/nn/registerGradients';
 import { decodeMnistFile, SeededRandom, type MnistData } from '../../src/core/data';
 import { decodeWeights } from '../../src/core/io';
@@ -86,7 +87,7 @@ describe('unet-mnist job', () => {
     const config: TrainConfig = resolveConfig(job.defaults, { batchSize: 8, learningRate: 3e-3, options: { ...TINY, warmupSteps: 1, emaDecay: 0.5 } });
     const rng = new SeededRandom(5);
     const model: JobModel = await job.create({ config, data, rng, backend: 'wasm' });
-    const opt = tf.train.adam(3e-3);
+    const opt = new FusedAdam(Object.values(model.params), { lr: 3e-3 });
     try {
       const start = rng.state;
       const ema0 = await model.extraState!['ema/out.conv.w'].data();
