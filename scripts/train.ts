@@ -9,7 +9,7 @@
  *   --fresh                discard that checkpoint and start over
  *   --checkpoint-dir DIR   keep checkpoints in DIR instead (two runs of one model side by side)
  *   --backend wasm|cpu     tfjs backend (default: wasm, else cpu)
- *   --out DIR              where the finished model goes (default models/<model>); --no-export to skip
+ *   --out DIR              where the finished model goes (default models/<model>, or the job's outDir); --no-export to skip
  *   --list                 list the available jobs
  *
  * Ctrl-C stops at the next step boundary after writing a checkpoint (a second Ctrl-C quits at once).
@@ -31,6 +31,11 @@ export function listJobs(): string[] {
     .filter((f) => f.endsWith('.ts') && !f.startsWith('_') && !f.endsWith('.d.ts'))
     .map((f) => f.slice(0, -3))
     .sort();
+}
+
+/** The folder a job exports to when no --out is given: its `outDir`, else models/<name>. */
+export function defaultOutDir(job: import('./lib/job').TrainJob): string {
+  return resolve(ROOT, job.outDir ?? join('models', job.name));
 }
 
 export async function loadJob(name: string): Promise<import('./lib/job').TrainJob> {
@@ -116,7 +121,7 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSigint);
 
   const progress = new ProgressBar(process.stderr);
-  const outDir = values['no-export'] ? null : resolve(values.out ?? join(ROOT, 'models', name));
+  const outDir = values['no-export'] ? null : (values.out ? resolve(values.out) : defaultOutDir(job));
   const result = await runTraining({
     job,
     data,

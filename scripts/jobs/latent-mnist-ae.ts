@@ -3,7 +3,7 @@
  * src/core/autoencoder.ts (28×28×1 ↔ 7×7×4), trained by MSE reconstruction plus a small L2 penalty on z on the
  * 9,000-digit training split. On export it measures the latent standard deviation over the training split and
  * stores latentScale = 1/std in model.json (Rombach et al. 2022's rescaling; Stable Diffusion's 0.18215).
- * Ship it with `--out models/latent-mnist/autoencoder`; stage 2 is scripts/jobs/latent-mnist.ts.
+ * It exports to models/latent-mnist/autoencoder/ (its `outDir`); stage 2 is scripts/jobs/latent-mnist.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { autoencoderLoss, createAutoencoder, type AutoencoderConfig } from '../../src/core/autoencoder';
@@ -93,6 +93,7 @@ const job: TrainJob = {
     logEvery: 25,
     options: { channels0: 32, channels1: 64, latentChannels: 4, zPenalty: 1e-3, latentNoise: 0.1, warmupSteps: 50, finalLrFraction: 0.05 },
   },
+  outDir: 'models/latent-mnist/autoencoder',
   quantize: 'float16',
   learningRate: (step, config) =>
     warmupCosine(step, config.steps, config.learningRate, Number(config.options.warmupSteps), Number(config.options.finalLrFraction)),

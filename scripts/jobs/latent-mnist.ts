@@ -3,7 +3,7 @@
  * ε-prediction U-Net (src/core/unet.ts, 7×7×4 latents) trained on z · latentScale of the stage-1 autoencoder
  * (models/latent-mnist/autoencoder/, trained by scripts/jobs/latent-mnist-ae.ts), with labels replaced by the null
  * class ∅ 10 % of the time so classifier-free guidance works (Ho & Salimans 2022). Exports the EMA weights.
- * Ship it with `--out models/latent-mnist/denoiser`; `loadUNet` reads that folder, `loadLatentModel` both.
+ * It exports to models/latent-mnist/denoiser/ (its `outDir`); `loadUNet` reads that folder, `loadLatentModel` both.
  */
 import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -91,6 +91,7 @@ const job: TrainJob = {
       evalW: 3,
     },
   },
+  outDir: 'models/latent-mnist/denoiser',
   quantize: 'float16',
   learningRate: (step, config) =>
     warmupCosine(step, config.steps, config.learningRate, Number(config.options.warmupSteps), Number(config.options.finalLrFraction)),

@@ -90,6 +90,8 @@ export interface TrainJob {
   /** Model card: the architecture (markdown) for a config. */
   architecture(config: TrainConfig): string;
   defaults: TrainConfig;
+  /** Where the finished model goes, relative to the repository (default `models/<name>`); `--out` overrides it. */
+  outDir?: string;
   /** How shipped weights are stored (checkpoints are always float32). Default float16. */
   quantize?: QuantizationDtype | null;
   /** Weights smaller than this stay float32 when quantising (default 1024). */

@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../../src/core/nn/registerGradients';
@@ -10,7 +11,7 @@ import { loadCheckpoint, saveCheckpoint } from '../../scripts/lib/checkpoint';
 import type { JobContext, JobModel, TrainJob } from '../../scripts/lib/job';
 import { resolveConfig, runTraining } from '../../scripts/lib/trainer';
 import { loadWeightsFromDir, saveWeightsToDir } from '../../scripts/lib/weights-file';
-import { listJobs, loadJob } from '../../scripts/train';
+import { defaultOutDir, listJobs, loadJob } from '../../scripts/train';
 import { useBackend } from '../helpers/backends';
 
 /**
@@ -66,6 +67,7 @@ function toyJob(opts: { nanAt?: number } = {}): TrainJob {
   };
 }
 
+const ROOT_DIR = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const fakeData = {} as MnistData; // the toy job draws its own numbers
 let root: string;
 
@@ -218,5 +220,9 @@ describe('the job registry', () => {
     expect(job.defaults.steps).toBeGreaterThan(0);
     await expect(loadJob('no-such-model')).rejects.toThrow(/unknown model "no-such-model"; available: .*classifier-mnist/);
     await expect(loadJob('../train')).rejects.toThrow(/unknown model/);
+    // Without --out a job exports to models/<name>, except the two stages of latent-mnist, which go into its folders.
+    expect(relative(ROOT_DIR, defaultOutDir(job))).toBe(join('models', 'classifier-mnist'));
+    expect(relative(ROOT_DIR, defaultOutDir(await loadJob('latent-mnist')))).toBe(join('models', 'latent-mnist', 'denoiser'));
+    expect(relative(ROOT_DIR, defaultOutDir(await loadJob('latent-mnist-ae')))).toBe(join('models', 'latent-mnist', 'autoencoder'));
   });
 });
