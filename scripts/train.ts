@@ -137,7 +137,7 @@ async function main(argv: string[]): Promise<number> {
       seed: num('seed', values.seed),
       checkpointEvery: num('checkpoint-every', values['checkpoint-every']),
       logEvery: num('log-every', values['log-every']),
-      options: parseSet(values.set),
+      options: values.set ? parseSet(values.set) : undefined,
     },
     // The card's "Reproduce with": a resumed run is reproduced by a fresh one of the same length (its card's run
     // history says when a resume changed the length, which re-times the learning-rate decay).

@@ -82,7 +82,7 @@ const job: TrainJob = {
       T: 1000,
       pUncond: 0.1,
       emaDecay: 0.999,
-      minSnrGamma: 1, // min-SNR-γ loss weighting (γ = 1 beat γ = 5 by 10 points at w = 2 in a 1,200-step trial) (src/core/train.ts minSnrWeights); 0 = plain L_simple
+      minSnrGamma: 1, // min-SNR-γ loss weighting (src/core/train.ts minSnrWeights), 0 = plain L_simple; why γ = 1: the card's run history
       warmupSteps: 100,
       finalLrFraction: 0.1,
       autoencoder: 'models/latent-mnist/autoencoder',

@@ -129,7 +129,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   let config: TrainConfig;
   if (ckpt) {
     config = resolveConfig(ckpt.config, { steps: opts.overrides?.steps });
-    const ignored = Object.entries(opts.overrides ?? {}).filter(([k, v]) => k !== 'steps' && v !== undefined && !(k === 'options' && Object.keys(v).length === 0));
+    const ignored = Object.entries(opts.overrides ?? {}).filter(([k, v]) => k !== 'steps' && v !== undefined);
     if (ignored.length) log(`resuming: keeping the checkpoint's settings; ignored ${ignored.map(([k]) => k).join(', ')}`);
   } else config = resolveConfig(job.defaults, opts.overrides);
 

@@ -40,8 +40,7 @@ export class FusedAdam {
   readonly beta2: number;
   readonly epsilon: number;
   private readonly vars: tf.Variable[];
-  /** Element count of each variable, in the constructor's order (the layout of the flat moments). */
-  readonly sizes: readonly number[];
+  private readonly sizes: number[];
   private readonly m: tf.Variable<tf.Rank.R1>;
   private readonly v: tf.Variable<tf.Rank.R1>;
   private t = 0;
@@ -81,7 +80,7 @@ export class FusedAdam {
       this.m.assign(m);
       this.v.assign(v);
       const update = tf.div(tf.mul(m, stepSize), tf.add(tf.sqrt(tf.mul(v, vScale)), epsilon));
-      const parts = tf.split(update, [...this.sizes]);
+      const parts = tf.split(update, this.sizes);
       this.vars.forEach((x, i) => x.assign(tf.sub(x, tf.reshape(parts[i], x.shape))));
     });
   }

@@ -94,7 +94,7 @@ describe('unet-mnist job', () => {
       const losses: number[] = [];
       let before = 0;
       for (let s = 0; s < 12; s++) {
-        if (s === 1) before = tf.memory().numTensors; // Adam's slots exist after the first step
+        if (s === 1) before = tf.memory().numTensors; // measured once a step has run (the EMA and Adam's moments exist from the start)
         rng.state = start; // the same batch, t, labels and ε every step
         const l = model.trainStep!(s, opt);
         losses.push((await l.data())[0]);
