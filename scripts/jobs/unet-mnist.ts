@@ -60,11 +60,11 @@ export function rngOf(r: SeededRandom): Rng {
 }
 
 /** The draws and x_0 of one training step: a batch with replacement from the training split, then t, ∅ coins, ε. */
-export function drawStep(core: TrainCore, data: MnistData, rng: Rng, batchSize: number, cfg: UNetConfig, schedule: Schedule, pUncond: number): { idx: Int32Array; draws: TrainingDraws } {
+export function drawStep(core: TrainCore, data: MnistData, rng: Rng, batchSize: number, cfg: UNetConfig, schedule: Schedule, pUncond: number, xi = false): { idx: Int32Array; draws: TrainingDraws } {
   const idx = new Int32Array(batchSize);
   for (let i = 0; i < batchSize; i++) idx[i] = rng.uniformInt(data.train.count);
   const classes = cfg.numClasses > 0 ? labelsOf(data.train, idx) : undefined;
-  const draws = core.drawTraining(rng, [batchSize, 28, 28, 1], schedule.T, classes, cfg.numClasses, pUncond);
+  const draws = core.drawTraining(rng, [batchSize, 28, 28, 1], schedule.T, classes, cfg.numClasses, pUncond, { xi });
   return { idx, draws };
 }
 
@@ -191,6 +191,7 @@ const job: TrainJob = {
     const emaDecay = Number(config.options.emaDecay);
     const clipNorm = Number(config.options.clipNorm);
     const minSnrGamma = Number(config.options.minSnrGamma ?? 0);
+    const inputPerturbation = Number(config.options.inputPerturbation ?? 0);
     const params: Record<string, tf.Variable> = Object.fromEntries(unet.params);
     const names = Object.keys(params);
     const ema: Record<string, tf.Variable> = {};
@@ -202,9 +203,9 @@ const job: TrainJob = {
 
     const loss = (step: number): tf.Scalar => {
       void step;
-      const { idx, draws } = drawStep(core, data, rng, config.batchSize, cfg, schedule, pUncond);
+      const { idx, draws } = drawStep(core, data, rng, config.batchSize, cfg, schedule, pUncond, inputPerturbation > 0);
       const x0 = batchTensor(data.train, idx);
-      const l = core.epsLoss(unet, schedule, x0, draws, { minSnrGamma });
+      const l = core.epsLoss(unet, schedule, x0, draws, { minSnrGamma, inputPerturbation });
       x0.dispose();
       return l;
     };

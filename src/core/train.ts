@@ -32,6 +32,11 @@ export interface TrainingDraws {
   classes?: Int32Array;
   /** ε, N·H·W·C standard normals in NHWC order. */
   eps: Float32Array;
+  /**
+   * ξ for input perturbation (see epsLoss): N·H·W·C further standard normals, drawn after ε. Only present when
+   * the caller asked drawTraining for them.
+   */
+  xi?: Float32Array;
 }
 
 /** Draw t, the dropped labels and ε for a batch of `shape` from `rng`, in the documented order. */
@@ -42,6 +47,7 @@ export function drawTraining(
   classes: ArrayLike<number> | undefined,
   numClasses: number,
   pUncond: number,
+  opts: { xi?: boolean } = {},
 ): TrainingDraws {
   const [n, h, w, c] = shape;
   const t = new Int32Array(n);
@@ -57,7 +63,10 @@ export function drawTraining(
   }
   const eps = new Float32Array(n * h * w * c);
   for (let i = 0; i < eps.length; i++) eps[i] = rng.normal();
-  return { t, classes: dropped, eps };
+  if (!opts.xi) return { t, classes: dropped, eps };
+  const xi = new Float32Array(eps.length);
+  for (let i = 0; i < xi.length; i++) xi[i] = rng.normal();
+  return { t, classes: dropped, eps, xi };
 }
 
 /**
@@ -76,14 +85,32 @@ export function minSnrWeights(schedule: Schedule, t: ArrayLike<number>, gamma: n
   return w;
 }
 
+export interface EpsLossOptions {
+  /** Min-SNR-γ weighting (see minSnrWeights); 0 or undefined: none. */
+  minSnrGamma?: number;
+  /**
+   * Input perturbation (Ning et al. 2023, "Input Perturbation Reduces Exposure Bias in Diffusion Models"): the
+   * network sees x_t = √ᾱ_t x_0 + √(1−ᾱ_t) (ε + λ ξ) but is still asked for ε. At sampling time its input carries
+   * the errors of earlier steps; training on slightly perturbed inputs teaches it to pull them back. λ is this
+   * value (the paper uses 0.1); 0 or undefined: none. Needs draws.xi (drawTraining with { xi: true }).
+   */
+  inputPerturbation?: number;
+}
+
 /**
  * L = mean (ε − ε_θ(x_t, t, c))² for given draws (Ho et al. 2020, eq. 14); with `minSnrGamma` each example's mean
- * squared error is weighted by min(SNR_t, γ)/SNR_t (see minSnrWeights) before the batch mean. Caller disposes.
+ * squared error is weighted by min(SNR_t, γ)/SNR_t (see minSnrWeights) before the batch mean; with
+ * `inputPerturbation` λ the input is noised with ε + λξ (see EpsLossOptions). Caller disposes.
  */
-export function epsLoss(unet: UNet, schedule: Schedule, x0: tf.Tensor4D, draws: TrainingDraws, opts: { minSnrGamma?: number } = {}): tf.Scalar {
+export function epsLoss(unet: UNet, schedule: Schedule, x0: tf.Tensor4D, draws: TrainingDraws, opts: EpsLossOptions = {}): tf.Scalar {
+  const lambda = opts.inputPerturbation ?? 0;
+  if (!(lambda >= 0) || !Number.isFinite(lambda)) throw new RangeError(`inputPerturbation must be a finite number ≥ 0, got ${lambda}`);
+  if (lambda > 0 && (!draws.xi || draws.xi.length !== draws.eps.length))
+    throw new Error('inputPerturbation needs draws.xi, as many normals as ε (drawTraining(…, { xi: true }))');
   return tf.tidy(() => {
     const eps = tf.tensor4d(draws.eps, x0.shape, 'float32');
-    const xt = qSample(schedule, x0, draws.t, eps);
+    const inputNoise = lambda > 0 ? tf.add(eps, tf.mul(tf.tensor4d(draws.xi!, x0.shape, 'float32'), lambda)) : eps;
+    const xt = qSample(schedule, x0, draws.t, inputNoise);
     const t = tf.tensor1d(draws.t, 'int32');
     const classes = draws.classes ? tf.tensor1d(draws.classes, 'int32') : undefined;
     const sq = tf.squaredDifference(eps, unet.model(xt, t, classes));

@@ -147,6 +147,50 @@ describe('min-SNR-γ weighting (Hang et al. 2023)', () => {
   });
 });
 
+describe('input perturbation (Ning et al. 2023)', () => {
+  it('drawTraining draws ξ after ε only when asked, so runs without it replay the same stream', () => {
+    const plain = drawTraining(makeRng(21), [2, 8, 8, 1], schedule.T, [0, 1], 3, 0.5);
+    const withXi = drawTraining(makeRng(21), [2, 8, 8, 1], schedule.T, [0, 1], 3, 0.5, { xi: true });
+    expect(plain.xi).toBeUndefined();
+    expect(Array.from(withXi.t)).toEqual(Array.from(plain.t));
+    expect(Array.from(withXi.eps)).toEqual(Array.from(plain.eps));
+    expect(withXi.xi!.length).toBe(plain.eps.length);
+    expect(Array.from(withXi.xi!)).not.toEqual(Array.from(withXi.eps));
+  });
+
+  it('feeds x_t = √ᾱ x_0 + √(1−ᾱ)(ε + λξ) and still scores against ε', async () => {
+    const unet = createUNet(SMALL, 5);
+    const { x0, labels } = fixedBatch(3);
+    const draws = drawTraining(makeRng(9), [3, 8, 8, 1], schedule.T, labels, 3, 0, { xi: true });
+    draws.t.set([5, 300, 800]);
+    const lambda = 0.1;
+    const x0v = await read(x0);
+    const xt = new Float32Array(x0v.length);
+    for (let k = 0; k < xt.length; k++) {
+      let ab = 1; // float64 ᾱ_t from the betas
+      for (let s = 1; s <= draws.t[Math.floor(k / 64)]; s++) ab *= 1 - schedule.beta[s];
+      xt[k] = Math.sqrt(ab) * x0v[k] + Math.sqrt(1 - ab) * (draws.eps[k] + lambda * draws.xi![k]);
+    }
+    const epsHat = await read(unet.model(tf.tensor4d(xt, [3, 8, 8, 1]), tf.tensor1d(draws.t, 'int32'), tf.tensor1d(draws.classes!, 'int32')));
+    let ref = 0;
+    for (let k = 0; k < epsHat.length; k++) ref += (draws.eps[k] - epsHat[k]) ** 2;
+    ref /= epsHat.length;
+    const before = tf.memory().numTensors;
+    const perturbed = epsLoss(unet, schedule, x0, draws, { inputPerturbation: lambda });
+    const plain = epsLoss(unet, schedule, x0, draws);
+    expect(tf.memory().numTensors).toBe(before + 2);
+    expect((await perturbed.data())[0]).toBeCloseTo(ref, 4);
+    expect(Math.abs((await perturbed.data())[0] - (await plain.data())[0])).toBeGreaterThan(1e-4);
+    tf.dispose([perturbed, plain]);
+    const { xi: _xi, ...noXi } = draws;
+    expect(() => epsLoss(unet, schedule, x0, noXi, { inputPerturbation: lambda })).toThrow(/needs draws\.xi/);
+    expect(() => epsLoss(unet, schedule, x0, draws, { inputPerturbation: -1 })).toThrow(/inputPerturbation/);
+    expect(tf.memory().numTensors).toBe(before);
+    x0.dispose();
+    unet.dispose();
+  });
+});
+
 describe('createTrainer', () => {
   it('lowers the loss on a small fixed batch within a few dozen Adam steps on wasm', async () => {
     const unet = createUNet(SMALL, 4);
