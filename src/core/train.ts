@@ -109,7 +109,7 @@ export function epsLoss(unet: UNet, schedule: Schedule, x0: tf.Tensor4D, draws: 
     throw new Error('inputPerturbation needs draws.xi, as many normals as ε (drawTraining(…, { xi: true }))');
   return tf.tidy(() => {
     const eps = tf.tensor4d(draws.eps, x0.shape, 'float32');
-    const inputNoise = lambda > 0 ? tf.add(eps, tf.mul(tf.tensor4d(draws.xi!, x0.shape, 'float32'), lambda)) : eps;
+    const inputNoise: tf.Tensor4D = lambda > 0 ? tf.add<tf.Tensor4D>(eps, tf.mul(tf.tensor4d(draws.xi!, x0.shape, 'float32'), lambda)) : eps;
     const xt = qSample(schedule, x0, draws.t, inputNoise);
     const t = tf.tensor1d(draws.t, 'int32');
     const classes = draws.classes ? tf.tensor1d(draws.classes, 'int32') : undefined;
