@@ -5,6 +5,7 @@
  *   npm run bench -- core              only the `core` section
  *   npm run bench -- lab               the training lab in the browser vs bare Node (needs `npm run build`)
  *   npm run bench -- widgets           first DDIM-50 and guidance grids in the browser (needs `npm run build`)
+ *   npm run bench -- parallel          unet-mnist training on one thread vs the batch split over two (--steps=40 --repeats=3)
  *   npm run bench -- core --batch=8 --repeats=7 --skip-cpu --channels=32,32,64 --cpu-batch=8 --no-write
  *
  * Section `core`: the default MNIST U-Net at batch 32, 28×28: one forward pass and one Adam training step,
@@ -13,12 +14,17 @@
  * backend (no warm-up, a single timed run of each). cpu's naive Conv2DBackpropFilter makes one batch-32
  * step take ~15 minutes on 2 shared cores, so by default cpu runs at `--cpu-batch=4` and its times are
  * scaled linearly to the wasm batch (cpu kernels loop over the batch; the JSON records both);
- * `--cpu-batch=32` measures the real thing. Add a section by adding an entry to SECTIONS.
+ * `--cpu-batch=32` measures the real thing.
+ *
+ * Section `parallel`: the unet-mnist training job as `npm run train` runs it (its shipped configuration and batch),
+ * with the batch on one thread and split over two (scripts/lib/parallel.ts): fresh runs of `--steps` steps each,
+ * alternating, the median of `--repeats`; the thread start-up is outside the timing, the first step inside.
+ * Add a section by adding an entry to SECTIONS.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { enableTfjsCoreEsm } from './lib/tfjsNode';
 
 // Must precede importing src/core/train.ts (it registers tfjs-core's gradients from its ESM dist).
@@ -143,7 +149,69 @@ async function benchUNet(backend: 'wasm' | 'cpu', opts: { batch: number; repeats
   return result;
 }
 
+/** unet-mnist training throughput (examples/s) with its batch on `threads` threads, one fresh run of `steps` steps. */
+async function benchTrainingRun(threads: number, steps: number, scratch: string): Promise<{ ms: number; batch: number }> {
+  const { runTraining } = await import('./lib/trainer');
+  const { decodeMnistFile } = await import('../src/core/data');
+  const { DATA_FILE, prepareData } = await import('./prepare-data');
+  const job = (await import('./jobs/unet-mnist')).default;
+  prepareData();
+  const data = await decodeMnistFile(new Uint8Array(readFileSync(DATA_FILE)), DATA_FILE);
+  const r = await runTraining({
+    job,
+    data,
+    backend: 'wasm',
+    checkpointDir: join(scratch, `threads-${threads}`),
+    outDir: null,
+    fresh: true,
+    jobModule: pathToFileURL(join(ROOT, 'scripts', 'jobs', 'unet-mnist.ts')).href,
+    overrides: { steps, threads, checkpointEvery: steps, logEvery: steps },
+  });
+  return { ms: r.elapsedMs, batch: r.config.batchSize };
+}
+
 const SECTIONS: Record<string, Section> = {
+  parallel: {
+    description: 'unet-mnist training steps with the batch on one thread vs split over two (data parallelism)',
+    async run(args) {
+      await initBackend({ order: ['wasm'] });
+      const steps = numberArg(args, 'steps', 40);
+      const repeats = numberArg(args, 'repeats', 3);
+      const scratch = mkdtempSync(join(os.tmpdir(), 'bench-parallel-'));
+      const times: Record<'1' | '2', number[]> = { '1': [], '2': [] };
+      let batch = 0;
+      try {
+        for (let i = 0; i < repeats; i++) {
+          for (const threads of [1, 2] as const) {
+            const r = await benchTrainingRun(threads, steps, scratch);
+            times[threads].push(r.ms / steps);
+            batch = r.batch;
+          }
+        }
+      } finally {
+        rmSync(scratch, { recursive: true, force: true });
+      }
+      const ms = { one_thread: median(times['1']), two_threads: median(times['2']) };
+      const speedup = ms.one_thread / ms.two_threads;
+      console.log(
+        table([
+          ['batch', 'one thread ms/step', 'two threads ms/step', 'speed-up', 'examples/s (two threads)'],
+          [String(batch), ms.one_thread.toFixed(1), ms.two_threads.toFixed(1), `${speedup.toFixed(2)}×`, ((batch * 1000) / ms.two_threads).toFixed(0)],
+        ]),
+      );
+      console.log(`load average (1 min) at the end: ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} cores`);
+      return {
+        description: this.description,
+        machine: machine(),
+        batch,
+        steps,
+        ms_per_step: ms,
+        ratios: { two_threads_speedup: speedup },
+        samples_ms_per_step: times,
+        method: `fresh runs of ${steps} steps (unet-mnist defaults, wasm), one thread and two alternating, median of ${repeats}; helper start-up excluded, the first step included`,
+      };
+    },
+  },
   widgets: {
     description: 'time to the first DDIM-50 grid and the first guidance grid in headless Chromium on wasm',
     async run(args) {

@@ -4,6 +4,8 @@
  *
  *   --steps N              total steps (on --resume: extend or shorten the run)
  *   --batch N, --lr X, --seed N, --checkpoint-every N, --log-every N
+ *   --threads N            split each batch over N threads (data parallelism; jobs with a sharded step, e.g.
+ *                          unet-mnist); the batch must be a multiple of N; may change on --resume
  *   --set key=value        job-specific option (repeatable), e.g. --set features=128
  *   --resume               continue from .cache/checkpoints/<model>/
  *   --fresh                discard that checkpoint and start over
@@ -38,6 +40,11 @@ export function defaultOutDir(job: import('./lib/job').TrainJob): string {
   return resolve(ROOT, job.outDir ?? join('models', job.name));
 }
 
+/** file: URL of a job's module (the data-parallel helper threads import it). */
+export function jobModuleUrl(name: string): string {
+  return pathToFileURL(join(JOBS_DIR, `${name}.ts`)).href;
+}
+
 export async function loadJob(name: string): Promise<import('./lib/job').TrainJob> {
   const available = listJobs();
   if (!/^[a-z0-9][a-z0-9-]*$/.test(name) || !available.includes(name)) {
@@ -45,7 +52,7 @@ export async function loadJob(name: string): Promise<import('./lib/job').TrainJo
   }
   // Before any job module loads: a job that imports src/core/train.ts needs tfjs-core's ESM gradients.
   enableTfjsCoreEsm();
-  const mod = (await import(pathToFileURL(join(JOBS_DIR, `${name}.ts`)).href)) as { default?: import('./lib/job').TrainJob };
+  const mod = (await import(jobModuleUrl(name))) as { default?: import('./lib/job').TrainJob };
   if (!mod.default || mod.default.name !== name) throw new Error(`scripts/jobs/${name}.ts must default-export a TrainJob named "${name}"`);
   return mod.default;
 }
@@ -69,6 +76,7 @@ async function main(argv: string[]): Promise<number> {
       seed: { type: 'string' },
       'checkpoint-every': { type: 'string' },
       'log-every': { type: 'string' },
+      threads: { type: 'string' },
       set: { type: 'string', multiple: true },
       resume: { type: 'boolean' },
       fresh: { type: 'boolean' },
@@ -128,6 +136,7 @@ async function main(argv: string[]): Promise<number> {
     backend,
     checkpointDir: resolve(values['checkpoint-dir'] ?? join(ROOT, '.cache', 'checkpoints', name)),
     outDir,
+    jobModule: jobModuleUrl(name),
     resume: values.resume,
     fresh: values.fresh,
     overrides: {
@@ -137,6 +146,7 @@ async function main(argv: string[]): Promise<number> {
       seed: num('seed', values.seed),
       checkpointEvery: num('checkpoint-every', values['checkpoint-every']),
       logEvery: num('log-every', values['log-every']),
+      threads: num('threads', values.threads),
       options: values.set ? parseSet(values.set) : undefined,
     },
     // The card's "Reproduce with": a resumed run is reproduced by a fresh one of the same length (its card's run

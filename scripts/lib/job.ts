@@ -4,7 +4,7 @@
  * finds it by file name (`npm run train -- <name>`), nothing else needs registering.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { FusedAdam } from '../../src/core/adam';
+import type { FusedAdam, StepOptions } from '../../src/core/adam';
 import type { MnistData, SeededRandom } from '../../src/core/data';
 import type { NamedWeights, QuantizationDtype } from '../../src/core/io';
 import type { EvalRow } from './model-card';
@@ -23,6 +23,12 @@ export interface TrainConfig {
   logEvery: number;
   /** Job-specific settings; the CLI overrides them with `--set key=value`. */
   options: Record<string, OptionValue>;
+  /**
+   * Threads that share each step's batch (data parallelism, scripts/lib/parallel.ts): 1 (the default) trains in
+   * this thread alone; N > 1 splits every batch into N shards whose gradients are averaged. Only jobs whose model
+   * has `sharded` can use more than 1. It changes the wall time, not the maths (up to float rounding).
+   */
+  threads?: number;
 }
 
 export interface JobContext {
@@ -72,11 +78,33 @@ export interface JobModel {
    * disposes. The optimiser is Adam over `params` (src/core/adam.ts), its learning rate already set for this step.
    */
   trainStep?(step: number, optimizer: FusedAdam): tf.Scalar;
+  /**
+   * Optional: the step split into shards, so that the trainer can spread one batch over several threads. With
+   * it, the trainer runs a step as draw → split → (per thread) loss and gradient → mean gradient → Adam →
+   * afterStep, and does not call `loss` or `trainStep`; a job that has it should define trainStep the same way.
+   */
+  sharded?: ShardedStep;
   /** Weights to ship (default: `params`), e.g. the EMA weights. */
   exportWeights?(): Promise<NamedWeights>;
   evaluate(): Promise<Evaluation>;
   samples(): Promise<SampleGrid>;
   dispose(): void;
+}
+
+/** One step's random draws (batch indices, noise, …) as plain typed arrays, so they can be posted to a thread. */
+export type Shard = Record<string, Int32Array | Float32Array | Uint8Array | undefined>;
+
+export interface ShardedStep {
+  /** Draw step `step`'s whole batch from ctx.rng, in the order the unsplit loss draws it (so a resume replays). */
+  draw(step: number): Shard;
+  /** Split a draw into `parts` shards of (nearly) equal size along the batch. */
+  split(draw: Shard, parts: number): Shard[];
+  /** The mean loss over one shard's examples; runs inside tf.variableGrads (a tidy). */
+  loss(shard: Shard): tf.Scalar;
+  /** Options of the Adam step (e.g. global-norm clipping). */
+  stepOptions?: StepOptions;
+  /** After the Adam step (e.g. an EMA update). */
+  afterStep?(step: number): void;
 }
 
 export interface TrainJob {

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FusedAdam } from '../../src/core/adam';
 import { SeededRandom, type MnistData } from '../../src/core/data';
 import { assignWeights, countParams, weightsFromTensors, type NamedWeights } from '../../src/core/io';
+import { flatGradient, flatValues, GradientPool } from './parallel';
 import { deleteCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint';
 import type { Evaluation, JobModel, OptionValue, TrainConfig, TrainJob } from './job';
 import { renderModelCard } from './model-card';
@@ -42,6 +43,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Stop (with a checkpoint) after this many steps in this session, as if interrupted. */
   maxSessionSteps?: number;
+  /** file: URL of the job's module; needed when config.threads > 1 (each helper thread imports it). */
+  jobModule?: string;
 }
 
 export interface RunResult {
@@ -62,6 +65,8 @@ export function resolveConfig(defaults: TrainConfig, overrides: ConfigOverrides 
   for (const k of ['steps', 'batchSize', 'checkpointEvery', 'logEvery'] as const) {
     if (!Number.isInteger(config[k]) || config[k] < 1) throw new Error(`config.${k} must be a positive integer, got ${config[k]}`);
   }
+  if (config.threads !== undefined && (!Number.isInteger(config.threads) || config.threads < 1)) throw new Error(`config.threads must be a positive integer, got ${config.threads}`);
+  if ((config.threads ?? 1) > 1 && config.batchSize % config.threads! !== 0) throw new Error(`config.batchSize (${config.batchSize}) must be a multiple of config.threads (${config.threads}): every thread takes an equal shard`);
   if (!(config.learningRate > 0)) throw new Error(`config.learningRate must be positive, got ${config.learningRate}`);
   return config;
 }
@@ -128,8 +133,9 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   }
   let config: TrainConfig;
   if (ckpt) {
-    config = resolveConfig(ckpt.config, { steps: opts.overrides?.steps });
-    const ignored = Object.entries(opts.overrides ?? {}).filter(([k, v]) => k !== 'steps' && v !== undefined);
+    // The length and the thread count may change on resume (threads change the wall time, not the maths).
+    config = resolveConfig(ckpt.config, { steps: opts.overrides?.steps, threads: opts.overrides?.threads });
+    const ignored = Object.entries(opts.overrides ?? {}).filter(([k, v]) => k !== 'steps' && k !== 'threads' && v !== undefined);
     if (ignored.length) log(`resuming: keeping the checkpoint's settings; ignored ${ignored.map(([k]) => k).join(', ')}`);
   } else config = resolveConfig(job.defaults, opts.overrides);
 
@@ -152,6 +158,40 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     log(`resumed ${job.name} from step ${step} (${checkpointDir})`);
   }
   const paramCount = countParams(model.params);
+  const threads = config.threads ?? 1;
+  const vars = keys.map((k) => model.params[k]);
+  let pool: GradientPool | null = null;
+  if (threads > 1) {
+    if (!model.sharded) {
+      model.dispose();
+      opt.dispose();
+      throw new Error(`${job.name} cannot train on ${threads} threads: its model has no sharded step (TrainJob docs in scripts/lib/job.ts)`);
+    }
+    if (!opts.jobModule) throw new Error(`threads = ${threads} needs the job's module URL (RunOptions.jobModule)`);
+    log(`starting ${threads - 1} helper thread${threads > 2 ? 's' : ''} (a batch of ${config.batchSize} in ${threads} shards of ${config.batchSize / threads})`);
+    pool = await GradientPool.start(threads - 1, { jobModule: opts.jobModule, config, data: opts.data, backend: opts.backend }, opt.size);
+  }
+  /** One step with the batch split over this thread and the pool's (see parallel.ts); returns the mean loss. */
+  const shardedStep = async (p: GradientPool, step: number): Promise<tf.Scalar> => {
+    const s = model.sharded!;
+    const shards = s.split(s.draw(step), threads);
+    if (shards.length !== threads) throw new Error(`${job.name}: split gave ${shards.length} shards for ${threads} threads`);
+    const remote = p.compute(await flatValues(vars), shards.slice(1));
+    const local = flatGradient(() => s.loss(shards[0]), vars);
+    try {
+      const results = await remote;
+      const loss = tf.tidy(() => {
+        const sum = results.reduce<tf.Tensor1D>((g, r) => tf.add(g, tf.tensor1d(r.grad)), local.grad);
+        opt.applyFlatGradient(tf.div(sum, threads), s.stepOptions);
+        return tf.div(tf.add(local.value, results.reduce((a, r) => a + r.loss, 0)), threads) as tf.Scalar;
+      });
+      s.afterStep?.(step);
+      return loss;
+    } finally {
+      local.value.dispose();
+      local.grad.dispose();
+    }
+  };
 
   const sessionStart = performance.now();
   let sessionSteps = 0;
@@ -191,7 +231,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     while (step < config.steps) {
       if (opts.signal?.aborted || (opts.maxSessionSteps !== undefined && sessionSteps >= opts.maxSessionSteps)) break;
       opt.learningRate = lrAt(step);
-      const loss = model.trainStep ? model.trainStep(step, opt) : opt.minimize(() => model.loss(step));
+      const loss = pool ? await shardedStep(pool, step) : model.trainStep ? model.trainStep(step, opt) : opt.minimize(() => model.loss(step));
       const prev: tf.Scalar | null = lossSum;
       lossSum = prev ? tf.tidy(() => tf.add(prev, loss) as tf.Scalar) : tf.clone(loss);
       prev?.dispose();
@@ -228,6 +268,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     });
     return { step, completed, config, lossHistory, elapsedMs, paramCount, evaluation, files };
   } finally {
+    await (pool as GradientPool | null)?.close();
     (lossSum as tf.Scalar | null)?.dispose();
     opt.dispose();
     model.dispose();

@@ -63,16 +63,31 @@ export class FusedAdam {
     return this.t;
   }
 
+  /** Total number of values over all variables (the length of a flat gradient). */
+  get size(): number {
+    return this.m.size;
+  }
+
   /** One Adam step from gradients in the constructor's variable order (not disposed here). */
   applyGradients(grads: readonly tf.Tensor[], opts: StepOptions = {}): void {
     if (grads.length !== this.vars.length) throw new Error(`expected ${this.vars.length} gradients, got ${grads.length}`);
+    tf.tidy(() => this.applyFlatGradient(tf.concat(grads.map((x, i) => tf.reshape(x, [this.sizes[i]]))) as tf.Tensor1D, opts));
+  }
+
+  /**
+   * One Adam step from one flat gradient: every variable's gradient flattened and concatenated in the
+   * constructor's order (not disposed here). The data-parallel trainer (scripts/lib/parallel.ts) averages
+   * such vectors from several threads and steps with the mean.
+   */
+  applyFlatGradient(flat: tf.Tensor1D, opts: StepOptions = {}): void {
+    if (flat.rank !== 1 || flat.size !== this.m.size) throw new Error(`expected a flat gradient of ${this.m.size} values, got shape [${flat.shape}]`);
     this.t++;
     const { beta1, beta2, epsilon } = this;
     // Bias corrections in float64 here, folded into two scalars.
     const stepSize = this.learningRate / (1 - beta1 ** this.t);
     const vScale = 1 / (1 - beta2 ** this.t);
     tf.tidy(() => {
-      let g = tf.concat(grads.map((x, i) => tf.reshape(x, [this.sizes[i]])));
+      let g: tf.Tensor1D = flat;
       const clip = opts.clipNorm ?? 0;
       if (clip > 0) g = tf.mul(g, tf.minimum(1, tf.div(clip, tf.maximum(tf.sqrt(tf.sum(tf.square(g))), 1e-12))));
       const m = tf.add(tf.mul(this.m, beta1), tf.mul(g, 1 - beta1)) as tf.Tensor1D;

@@ -134,6 +134,30 @@ describe('FusedAdam', () => {
     tf.dispose([...a.vars, ...b.vars, a.target, b.target]);
   });
 
+  it('steps from one flat gradient (the data-parallel trainer\'s mean) exactly as from the per-variable gradients', async () => {
+    const a = makeProblem('flatA');
+    const b = makeProblem('flatB');
+    const optA = new FusedAdam(a.vars, { lr: 0.05 });
+    const optB = new FusedAdam(b.vars, { lr: 0.05 });
+    expect(optB.size).toBe(6 + 3 + 12);
+    for (let s = 0; s < 4; s++) {
+      optA.minimize(a.loss, { clipNorm: 0.5 }).dispose();
+      tf.tidy(() => {
+        const { grads } = tf.variableGrads(b.loss, b.vars as tf.Variable[]);
+        const flat = tf.concat(b.vars.map((x) => tf.reshape(grads[(x as tf.Variable).name], [x.size]))) as tf.Tensor1D;
+        optB.applyFlatGradient(flat, { clipNorm: 0.5 });
+      });
+    }
+    expect(optB.iterations).toBe(4);
+    for (let i = 0; i < 3; i++) expect(Array.from(await read(b.vars[i]))).toEqual(Array.from(await read(a.vars[i])));
+    const short = tf.zeros([20]) as tf.Tensor1D;
+    expect(() => optB.applyFlatGradient(short)).toThrow(/expected a flat gradient of 21 values, got shape \[20\]/);
+    short.dispose();
+    optA.dispose();
+    optB.dispose();
+    tf.dispose([...a.vars, ...b.vars, a.target, b.target]);
+  });
+
   it('keeps tf.memory().numTensors flat across steps and frees its moments on dispose', async () => {
     const p = makeProblem('mem');
     const before = tf.memory().numTensors;
