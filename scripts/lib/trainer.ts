@@ -162,14 +162,16 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   const vars = keys.map((k) => model.params[k]);
   let pool: GradientPool | null = null;
   if (threads > 1) {
-    if (!model.sharded) {
-      model.dispose();
+    try {
+      if (!model.sharded) throw new Error(`${job.name} cannot train on ${threads} threads: its model has no sharded step (TrainJob docs in scripts/lib/job.ts)`);
+      if (!opts.jobModule) throw new Error(`threads = ${threads} needs the job's module URL (RunOptions.jobModule)`);
+      log(`starting ${threads - 1} helper thread${threads > 2 ? 's' : ''} (a batch of ${config.batchSize} in ${threads} shards of ${config.batchSize / threads})`);
+      pool = await GradientPool.start(threads - 1, { jobModule: opts.jobModule, config, data: opts.data, backend: opts.backend }, opt.size);
+    } catch (e) {
       opt.dispose();
-      throw new Error(`${job.name} cannot train on ${threads} threads: its model has no sharded step (TrainJob docs in scripts/lib/job.ts)`);
+      model.dispose();
+      throw e;
     }
-    if (!opts.jobModule) throw new Error(`threads = ${threads} needs the job's module URL (RunOptions.jobModule)`);
-    log(`starting ${threads - 1} helper thread${threads > 2 ? 's' : ''} (a batch of ${config.batchSize} in ${threads} shards of ${config.batchSize / threads})`);
-    pool = await GradientPool.start(threads - 1, { jobModule: opts.jobModule, config, data: opts.data, backend: opts.backend }, opt.size);
   }
   /** One step with the batch split over this thread and the pool's (see parallel.ts); returns the mean loss. */
   const shardedStep = async (p: GradientPool, step: number): Promise<tf.Scalar> => {

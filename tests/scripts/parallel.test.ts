@@ -136,7 +136,17 @@ describe('runTraining on two threads', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('reports a helper thread that fails to build the model', async () => {
+  it('checks the thread count in the config: a positive integer that divides the batch', () => {
+    expect(resolveConfig(unetJob.defaults).threads).toBe(2);
+    expect(resolveConfig(toyJob.defaults).threads).toBeUndefined(); // one thread unless asked
+    expect(() => resolveConfig(toyJob.defaults, { threads: 0 })).toThrow(/config.threads must be a positive integer, got 0/);
+    expect(() => resolveConfig(toyJob.defaults, { threads: 1.5 })).toThrow(/config.threads must be a positive integer, got 1.5/);
+    expect(resolveConfig(toyJob.defaults, { threads: 4 }).threads).toBe(4);
+  });
+
+  it('reports a helper thread that fails to build the model, freeing the main thread\'s copy', async () => {
+    const before = tf.memory().numTensors;
     await expect(run('badmodule', 2, { jobModule: new URL('./fixtures/missing-job.ts', import.meta.url).href })).rejects.toThrow(/training thread 1: .*missing-job/);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -19,6 +19,7 @@ import job, { emaDecayAt, roundToFloat16, unetConfigOf } from '../../scripts/job
 import type { JobModel, TrainConfig } from '../../scripts/lib/job';
 import { resolveConfig, runTraining } from '../../scripts/lib/trainer';
 import { DATA_FILE, prepareData } from '../../scripts/prepare-data';
+import { jobModuleUrl } from '../../scripts/train';
 import { useBackend } from '../helpers/backends';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -148,7 +149,7 @@ describe('unet-mnist job', () => {
     copy.dispose();
   });
 
-  it('exports through the training driver a folder that loadUNet reads back (float16 EMA weights)', async () => {
+  it('exports through the training driver, on its two threads, a folder that loadUNet reads back (float16 EMA weights)', async () => {
     const out = join(root, 'model');
     const before = tf.memory().numTensors;
     const r = await runTraining({
@@ -157,10 +158,12 @@ describe('unet-mnist job', () => {
       backend: 'wasm',
       checkpointDir: join(root, 'ckpt'),
       outDir: out,
+      jobModule: jobModuleUrl('unet-mnist'), // the job's default threads = 2: one helper thread imports it
       overrides: { steps: 2, batchSize: 4, logEvery: 1, checkpointEvery: 1, options: { ...TINY, probeCount: 20 } },
     });
     expect(tf.memory().numTensors).toBe(before);
     expect(r.completed).toBe(true);
+    expect(r.config.threads).toBe(2);
     expect(r.evaluation!.summary.heldOutEpsMseMean).toBeGreaterThan(0);
     const json = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
     expect(json.weightsManifest[0].weights.find((w: { name: string }) => w.name === 'up0.res0.conv0.w').quantization).toEqual({ dtype: 'float16' });
