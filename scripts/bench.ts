@@ -5,7 +5,7 @@
  *   npm run bench -- core              only the `core` section
  *   npm run bench -- lab               the training lab in the browser vs bare Node (needs `npm run build`)
  *   npm run bench -- widgets           first DDIM-50 and guidance grids in the browser (needs `npm run build`)
- *   npm run bench -- parallel          unet-mnist training on one thread vs the batch split over two (--steps=40 --repeats=3)
+ *   npm run bench -- parallel          unet-mnist training on one thread vs the batch split over two (--steps=100 --repeats=3)
  *   npm run bench -- core --batch=8 --repeats=7 --skip-cpu --channels=32,32,64 --cpu-batch=8 --no-write
  *
  * Section `core`: the default MNIST U-Net at batch 32, 28×28: one forward pass and one Adam training step,
@@ -175,7 +175,7 @@ const SECTIONS: Record<string, Section> = {
     description: 'unet-mnist training steps with the batch on one thread vs split over two (data parallelism)',
     async run(args) {
       await initBackend({ order: ['wasm'] });
-      const steps = numberArg(args, 'steps', 40);
+      const steps = numberArg(args, 'steps', 100);
       const repeats = numberArg(args, 'repeats', 3);
       const scratch = mkdtempSync(join(os.tmpdir(), 'bench-parallel-'));
       const times: Record<'1' | '2', number[]> = { '1': [], '2': [] };
