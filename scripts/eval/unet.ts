@@ -344,7 +344,7 @@ const section: EvalSection = {
         `Digits per setting: ${countsText(settings)}. ${Object.values(settings).every((v) => v.count >= 1000) ? 'Issue 4 asks for 1,000 per setting: every row has them' : 'Issue 4 asks for 1,000 per setting; within the evaluation budget (one DDPM-1000 digit costs 2–10 s on one of 2 shared CPU cores) the rows got the counts shown'}. Because FD depends on the sample count, the column “at n = ${compare ?? '?'}” recomputes every row on its first ${compare ?? '?'} digits, which start from the same x_T as the DDPM digits; compare rows there. ` +
         `MNIST-FD is against the 1,000 held-out digits and biased by sample size: real training digits score ${Object.entries(floors)
           .map(([n, v]) => `${v.toFixed(2)} at n = ${n}`)
-          .join(', ')} (the floors: one seeded random draw of training digits each, not balanced by class, so a generator that is asked for exactly n/10 digits of every class and is as good as real digits can score a little below them). ln 10 = 2.303 is a perfectly even class histogram.`,
+          .join(', ')} (the floors: one seeded random draw of training digits each, not balanced by class, so a generator that is asked for exactly n/10 digits of every class and is as good as real digits can score below them). ln 10 = 2.303 is a perfectly even class histogram.`,
     ];
     const measured = (k: string, t: { ratio?: number; value?: number; count?: number }) =>
       t.ratio !== undefined ? `ratio ${t.ratio.toFixed(3)} at n = ${t.count}` : k === 'training-time' ? `${(t.value ?? NaN).toFixed(1)} min` : fmtPct(t.value ?? NaN);
