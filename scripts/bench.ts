@@ -150,13 +150,9 @@ async function benchUNet(backend: 'wasm' | 'cpu', opts: { batch: number; repeats
 }
 
 /** unet-mnist training throughput (examples/s) with its batch on `threads` threads, one fresh run of `steps` steps. */
-async function benchTrainingRun(threads: number, steps: number, scratch: string): Promise<{ ms: number; batch: number }> {
+async function benchTrainingRun(data: import('../src/core/data').MnistData, threads: number, steps: number, scratch: string): Promise<{ ms: number; batch: number }> {
   const { runTraining } = await import('./lib/trainer');
-  const { decodeMnistFile } = await import('../src/core/data');
-  const { DATA_FILE, prepareData } = await import('./prepare-data');
   const job = (await import('./jobs/unet-mnist')).default;
-  prepareData();
-  const data = await decodeMnistFile(new Uint8Array(readFileSync(DATA_FILE)), DATA_FILE);
   const r = await runTraining({
     job,
     data,
@@ -177,13 +173,17 @@ const SECTIONS: Record<string, Section> = {
       await initBackend({ order: ['wasm'] });
       const steps = numberArg(args, 'steps', 100);
       const repeats = numberArg(args, 'repeats', 3);
+      const { decodeMnistFile } = await import('../src/core/data');
+      const { DATA_FILE, prepareData } = await import('./prepare-data');
+      prepareData();
+      const data = await decodeMnistFile(new Uint8Array(readFileSync(DATA_FILE)), DATA_FILE);
       const scratch = mkdtempSync(join(os.tmpdir(), 'bench-parallel-'));
       const times: Record<'1' | '2', number[]> = { '1': [], '2': [] };
       let batch = 0;
       try {
         for (let i = 0; i < repeats; i++) {
           for (const threads of [1, 2] as const) {
-            const r = await benchTrainingRun(threads, steps, scratch);
+            const r = await benchTrainingRun(data, threads, steps, scratch);
             times[threads].push(r.ms / steps);
             batch = r.batch;
           }

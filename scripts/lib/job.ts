@@ -97,7 +97,7 @@ export type Shard = Record<string, Int32Array | Float32Array | Uint8Array | unde
 export interface ShardedStep {
   /** Draw step `step`'s whole batch from ctx.rng, in the order the unsplit loss draws it (so a resume replays). */
   draw(step: number): Shard;
-  /** Split a draw into `parts` shards of (nearly) equal size along the batch. */
+  /** Split a draw into `parts` shards of equal size along the batch (the trainer makes the batch a multiple of `parts`). */
   split(draw: Shard, parts: number): Shard[];
   /** The mean loss over one shard's examples; runs inside tf.variableGrads (a tidy). */
   loss(shard: Shard): tf.Scalar;

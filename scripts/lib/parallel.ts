@@ -98,11 +98,6 @@ interface Helper {
 export class GradientPool {
   private constructor(private readonly helpers: Helper[]) {}
 
-  /** Number of helper threads (the main thread computes one more shard). */
-  get size(): number {
-    return this.helpers.length;
-  }
-
   /** Start `count` helpers and wait until each has built its model; `paramCount` checks they built the same one. */
   static async start(count: number, init: PoolInit, paramCount: number): Promise<GradientPool> {
     const helpers: Helper[] = [];
