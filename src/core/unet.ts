@@ -61,12 +61,12 @@ export interface UNetConfig {
 }
 
 /**
- * MNIST 28×28×1: levels 28/14/7 with 32 channels each, self-attention at 7×7, 10 classes + ∅;
- * 170,241 parameters, ~50M multiply-adds per image. (32/64/64 would be 474,689 parameters and ~90M.)
+ * The shipped unet-mnist (models/unet-mnist/config.json): 28×28×1, levels 28/14/7 with 16/32/32 channels,
+ * self-attention at 7×7, 10 classes + ∅; 128,961 parameters. (32/32/32 would be 170,241.)
  */
 export const MNIST_UNET_CONFIG: Readonly<UNetConfig> = {
   inputShape: [28, 28, 1],
-  channels: [32, 32, 32],
+  channels: [16, 32, 32],
   numResBlocks: 1,
   attention: true,
   tembDim: 64,
@@ -74,11 +74,11 @@ export const MNIST_UNET_CONFIG: Readonly<UNetConfig> = {
   numClasses: 10,
 };
 
-/** Latents 7×7×4 (e.g. a small autoencoder's code): one level of 48 channels, two res blocks each way, attention, 10 classes + ∅; 251,604 parameters. */
+/** The shipped latent-mnist denoiser (models/latent-mnist/denoiser/config.json): latents 7×7×4, one level of 64 channels, one res block each way, attention, 10 classes + ∅; 232,388 parameters. */
 export const LATENT_UNET_CONFIG: Readonly<UNetConfig> = {
   inputShape: [7, 7, 4],
-  channels: [48],
-  numResBlocks: 2,
+  channels: [64],
+  numResBlocks: 1,
   attention: true,
   tembDim: 64,
   groups: 8,

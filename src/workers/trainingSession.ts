@@ -22,7 +22,7 @@ import { createUNet, MNIST_UNET_CONFIG, type UNet, type UNetConfig } from '../co
 export const LAB_PRESETS: Record<'tiny' | 'small', UNetConfig> = {
   /** Two levels (28, 14), 16/32 channels, no attention: about 64k parameters. */
   tiny: { inputShape: [28, 28, 1], channels: [16, 32], numResBlocks: 1, attention: false, tembDim: 32, groups: 8, numClasses: 0 },
-  /** The shipped unet-mnist's shape without its class embedding (about 170k parameters). */
+  /** The shipped unet-mnist's shape without its class embedding (128,257 parameters). */
   small: { ...MNIST_UNET_CONFIG, inputShape: [28, 28, 1], channels: [...MNIST_UNET_CONFIG.channels], numClasses: 0 },
 };
 
