@@ -24,22 +24,7 @@ export { img2imgStart, img2imgTimesteps } from './samplers/partial';
 /** Number of DDIM steps when none is given. */
 export const EDIT_DEFAULT_STEPS = 20;
 
-/** Which half of the image inpainting keeps (the other half is regenerated). */
-export type KeepHalf = 'left' | 'right' | 'top' | 'bottom';
-export const KEEP_HALVES: readonly KeepHalf[] = ['left', 'right', 'top', 'bottom'];
-
-/** A keep mask of h × w values, row-major: 1 in the kept half, 0 in the half to regenerate. */
-export function halfMask(keep: KeepHalf, h: number, w: number): Float32Array {
-  if (!KEEP_HALVES.includes(keep)) throw new RangeError(`unknown mask "${String(keep)}"`);
-  const out = new Float32Array(h * w);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const kept = keep === 'left' ? x < w / 2 : keep === 'right' ? x >= w / 2 : keep === 'top' ? y < h / 2 : y >= h / 2;
-      out[y * w + x] = kept ? 1 : 0;
-    }
-  }
-  return out;
-}
+export { halfMask, KEEP_HALVES, type KeepHalf } from './masks';
 
 interface EditOptions {
   /** Number of DDIM steps over the part of the schedule that is run (fewer when that part is shorter). */
