@@ -13,11 +13,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmGradKernels } from './kernels';
+import { BACKEND_NAMES, isBackendName, type BackendName } from './backendNames';
 
-export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
+export type { BackendName } from './backendNames';
 
 /** The default ladder, fastest first. */
-export const BACKEND_ORDER: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
+export const BACKEND_ORDER: readonly BackendName[] = BACKEND_NAMES;
 
 /** One rung's outcome, reported through `onAttempt`. */
 export interface BackendAttempt {
@@ -146,6 +147,6 @@ export function fallbackBackend(failed: BackendName, opts: InitBackendOptions = 
 
 /** The active backend's name as a BackendName, or null when tfjs runs something else or nothing yet. */
 export function currentBackend(): BackendName | null {
-  const name = tf.engine().backendName as string | null; // tf.getBackend() would initialise one
-  return name !== null && (BACKEND_ORDER as readonly string[]).includes(name) ? (name as BackendName) : null;
+  const name: unknown = tf.engine().backendName; // tf.getBackend() would initialise one
+  return isBackendName(name) ? name : null;
 }

@@ -9,7 +9,8 @@
  *
  * Per-example coefficients are gathered in JavaScript from the schedule's Float64Arrays and uploaded as an
  * [N, 1, 1, 1] tensor (no tf.gather: its gradient is missing on wasm). Every returned tensor is new and
- * belongs to the caller; inputs are never disposed.
+ * belongs to the caller; inputs are never disposed. The same x_t on plain arrays, for code without tfjs (widgets,
+ * build-time figures), is `qSampleArray` in ./qsample.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Schedule } from './types';

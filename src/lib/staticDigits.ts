@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { parseMnist, MNIST_PIXELS } from '../core/data';
+import { parseMnist, MNIST_PIXELS } from '../core/mnistFormat';
 
 export interface StaticDigits {
   /** base64 of `labels.length` × 784 uint8 pixels (0 = black … 255 = ink). */

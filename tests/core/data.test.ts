@@ -1,25 +1,11 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { gzipSync, crc32 as zlibCrc32 } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  MNIST_HEADER_BYTES,
-  SeededRandom,
-  batchTensor,
-  crc32,
-  decodeMnistFile,
-  encodeMnist,
-  fetchMnist,
-  gunzip,
-  labelsOf,
-  parseMnist,
-  stratifiedSplit,
-  toFloatBatch,
-  type MnistData,
-  type Split,
-} from '../../src/core/data';
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as data_ from '../../src/core/data';
+import { batchTensor, decodeMnistFile, encodeMnist, labelsOf, stratifiedSplit, type MnistData, type Split } from '../../src/core/data';
+import * as format from '../../src/core/mnistFormat';
+import { Mulberry32Rng } from '../../src/core/rng';
 import { DATA_FILE, SPLIT_SEED, TEST_PER_CLASS, prepareData, readSourceDigits } from '../../scripts/prepare-data';
 import { useBackend } from '../helpers/backends';
 
@@ -111,115 +97,28 @@ describe('the shipped MNIST file', () => {
       expect(Buffer.compare(data.test.images.subarray(b * 784, (b + 1) * 784), source.images.subarray(i * 784, (i + 1) * 784))).toBe(0);
     }
   });
-});
-
-describe('stratifiedSplit', () => {
-  const labels = Uint8Array.from({ length: 200 }, (_, i) => i % 10);
-
-  it('gives the same indices for the same seed and different ones for another seed', () => {
-    const a = stratifiedSplit(labels, 3, 7);
-    const b = stratifiedSplit(labels, 3, 7);
-    const c = stratifiedSplit(labels, 3, 8);
-    expect(Array.from(a.test)).toEqual(Array.from(b.test));
-    expect(Array.from(a.train)).toEqual(Array.from(b.train));
-    expect(Array.from(a.test)).not.toEqual(Array.from(c.test));
-  });
-
-  it('partitions the indices with the requested number held out per class', () => {
-    const { train, test } = stratifiedSplit(labels, 3, 1);
-    expect([...train, ...test].sort((x, y) => x - y)).toEqual(Array.from({ length: 200 }, (_, i) => i));
-    const perClass = new Array(10).fill(0);
-    for (const i of test) perClass[labels[i]]++;
-    expect(perClass).toEqual(new Array(10).fill(3));
-  });
-
-  it('refuses a class too small to hold out from', () => {
-    expect(() => stratifiedSplit(Uint8Array.from([0, 0, 1]), 2, 0)).toThrow(/class 1 has 1 examples/);
-  });
-});
-
-describe('the binary format', () => {
-  const file = encodeMnist({ train: toySplit(5), test: toySplit(3, 100), seed: 42 });
-
-  it('round-trips: parse(encode(x)) returns the same pixels, labels, counts and seed', () => {
-    const back = parseMnist(file);
-    expect(back.train.count).toBe(5);
-    expect(back.test.count).toBe(3);
-    expect(back.seed).toBe(42);
-    expect(Array.from(back.train.images)).toEqual(Array.from(toySplit(5).images));
-    expect(Array.from(back.test.labels)).toEqual([0, 1, 2]);
-    expect(file.length).toBe(MNIST_HEADER_BYTES + 8 * 785);
-  });
-
-  it('computes the same CRC-32 as zlib', () => {
-    const bytes = new TextEncoder().encode('The quick brown fox jumps over the lazy dog');
-    expect(crc32(bytes)).toBe(0x414fa339);
-    expect(crc32(file)).toBe(zlibCrc32(file));
-  });
-
-  it('rejects a truncated file with a message that says so and names the file', () => {
-    expect(() => parseMnist(file.subarray(0, file.length - 10), 'mnist.bin')).toThrow(/^mnist\.bin: truncated: .* the header promises/);
-    expect(() => parseMnist(file.subarray(0, 12), 'mnist.bin')).toThrow(/truncated: 12 bytes, smaller than the 32-byte header/);
-  });
-
-  it('rejects a file with a flipped byte as corrupt', () => {
-    const bad = file.slice();
-    bad[MNIST_HEADER_BYTES + 100] ^= 0xff;
-    expect(() => parseMnist(bad, 'mnist.bin')).toThrow(/mnist\.bin: corrupt: CRC-32/);
-  });
-
-  it('rejects a wrong magic, a newer version and a still-compressed file', () => {
-    const wrongMagic = file.slice();
-    wrongMagic[0] = 0x50;
-    expect(() => parseMnist(wrongMagic)).toThrow(/not a Diffusion Lab MNIST file/);
-    const v2 = file.slice();
-    new DataView(v2.buffer).setUint32(4, 2, true);
-    expect(() => parseMnist(v2)).toThrow(/format version 2/);
-    expect(() => parseMnist(new Uint8Array(gzipSync(file)))).toThrow(/still gzip-compressed/);
-  });
-
-  it('decodes gzip with DecompressionStream and reports a truncated gzip stream clearly', async () => {
-    const gz = new Uint8Array(gzipSync(file));
-    expect(Array.from(await gunzip(gz))).toEqual(Array.from(file));
-    expect((await decodeMnistFile(gz)).train.count).toBe(5);
-    expect((await decodeMnistFile(file)).test.count).toBe(3); // already inflated (e.g. by Content-Encoding)
-    await expect(decodeMnistFile(gz.subarray(0, gz.length >> 1), 'x.gz')).rejects.toThrow(/^x\.gz: gzip stream is corrupt or truncated/);
-  });
-
-  describe('over HTTP', () => {
-    let server: Server;
-    let base: string;
-    beforeAll(async () => {
-      const gz = gzipSync(file);
-      server = createServer((req, res) => {
-        if (req.url === '/mnist.bin.gz') res.end(gz);
-        else res.writeHead(404).end();
-      });
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  it('is the recorded file: the split and the encoding give the bytes the shipped models were trained and evaluated on', () => {
+    const split = stratifiedSplit(source.labels, TEST_PER_CLASS, SPLIT_SEED);
+    const gather = (idx: Int32Array): Split => ({
+      images: Uint8Array.from({ length: idx.length * 784 }, (_, k) => source.images[idx[Math.floor(k / 784)] * 784 + (k % 784)]),
+      labels: Uint8Array.from(idx, (i) => source.labels[i]),
+      count: idx.length,
     });
-    afterAll(() => new Promise<void>((r) => server.close(() => r())));
-
-    it('fetches and decodes the file, and names the URL on a 404', async () => {
-      expect((await fetchMnist(`${base}/mnist.bin.gz`)).train.count).toBe(5);
-      await expect(fetchMnist(`${base}/missing.gz`)).rejects.toThrow(/missing\.gz: HTTP 404/);
-    });
+    const raw = encodeMnist({ train: gather(split.train), test: gather(split.test), seed: SPLIT_SEED });
+    expect(createHash('sha256').update(raw).digest('hex')).toBe('ac30159d89a2fd6f1643e9a477643c30a073d24bc966cc980fa9a5df0e91a677');
   });
 });
 
-describe('batch helpers', () => {
+describe('the tfjs module', () => {
+  it('re-exports the tfjs-free format and the training jobs\' stream unchanged', () => {
+    expect(data_.parseMnist).toBe(format.parseMnist);
+    expect(data_.toFloatBatch).toBe(format.toFloatBatch);
+    expect(data_.SeededRandom).toBe(Mulberry32Rng);
+  });
+});
+
+describe('batchTensor', () => {
   const split = toySplit(4);
-
-  it('scale pixels to [−1, 1] as v/127.5 − 1 in the order of the indices', () => {
-    const x = toFloatBatch(split, [2, 0]);
-    expect(x.length).toBe(2 * 784);
-    for (const [b, i] of [[0, 2], [1, 0]]) {
-      for (const k of [0, 1, 100, 783]) expect(x[b * 784 + k]).toBeCloseTo(split.images[i * 784 + k] / 127.5 - 1, 6);
-    }
-    const extremes = toFloatBatch({ images: Uint8Array.from({ length: 784 }, (_, k) => (k % 2 ? 255 : 0)), labels: Uint8Array.of(0), count: 1 }, [0]);
-    expect([extremes[0], extremes[1]]).toEqual([-1, 1]);
-    expect(() => toFloatBatch(split, [4])).toThrow(RangeError);
-  });
 
   it('build an NHWC tensor [n, 28, 28, 1] and int32 labels without leaking tensors', async () => {
     const before = tf.memory().numTensors;
@@ -230,26 +129,5 @@ describe('batch helpers', () => {
     t.dispose();
     expect(tf.memory().numTensors).toBe(before);
     expect(Array.from(labelsOf(split, [1, 3, 3]))).toEqual([1, 3, 3]);
-  });
-});
-
-describe('SeededRandom', () => {
-  it('repeats its stream from a saved state and gives roughly standard normals', () => {
-    const r = new SeededRandom(123);
-    r.next();
-    const saved = r.state;
-    const a = [r.next(), r.next(), r.int(10)];
-    r.state = saved;
-    expect([r.next(), r.next(), r.int(10)]).toEqual(a);
-    const n = 20000;
-    let s = 0;
-    let s2 = 0;
-    for (let i = 0; i < n; i++) {
-      const z = r.normal();
-      s += z;
-      s2 += z * z;
-    }
-    expect(Math.abs(s / n)).toBeLessThan(0.03);
-    expect(Math.abs(s2 / n - 1)).toBeLessThan(0.05);
   });
 });

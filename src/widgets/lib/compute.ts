@@ -5,11 +5,9 @@
  * `?backend=wasm` (or a comma-separated list such as `webgl,cpu`) in the page URL restricts the backend
  * ladder; unknown names are ignored.
  */
-import type { BackendName } from '../../core/backends';
+import { BACKEND_NAMES as KNOWN, type BackendName } from '../../core/backendNames';
 import type { ComputeApi, WorkerEvent } from '../../workers/api';
 import { createClient, isAbortError, type Client, type Port } from '../../workers/rpc';
-
-const KNOWN: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
 
 /** Backends named in `?backend=`, in order, unknown names dropped. */
 export function backendOrderFromUrl(search: string): BackendName[] | undefined {

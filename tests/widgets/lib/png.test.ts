@@ -1,6 +1,6 @@
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { encodeGreyPng, greyDataUrl, toGrey } from '../../../src/widgets/lib/png';
+import { greyDataUrl, toGrey } from '../../../src/widgets/lib/png';
 
 /** Decode a greyscale 8-bit PNG with Node's zlib (an independent inflater) and check every CRC. */
 function decode(png: Uint8Array): { width: number; height: number; pixels: Uint8Array } {
@@ -43,25 +43,7 @@ function decode(png: Uint8Array): { width: number; height: number; pixels: Uint8
   return { width, height, pixels };
 }
 
-describe('the PNG encoder', () => {
-  it('round-trips a 28×28 greyscale image through an independent zlib inflater', () => {
-    const grey = Uint8Array.from({ length: 784 }, (_, i) => (i * 37) % 256);
-    const { width, height, pixels } = decode(encodeGreyPng(grey, 28, 28));
-    expect([width, height]).toEqual([28, 28]);
-    expect([...pixels]).toEqual([...grey]);
-  });
-
-  it('handles images larger than one stored deflate block', () => {
-    const grey = Uint8Array.from({ length: 300 * 250 }, (_, i) => (i * 7) % 251);
-    const { pixels } = decode(encodeGreyPng(grey, 300, 250));
-    expect(pixels.length).toBe(grey.length);
-    expect(pixels[70_000]).toBe(grey[70_000]);
-  });
-
-  it('rejects a pixel count that does not match the size', () => {
-    expect(() => encodeGreyPng(new Uint8Array(10), 4, 4)).toThrow(/10 pixels for 4×4/);
-  });
-
+describe('greyscale data URLs', () => {
   it('maps [−1, 1] to 0…255 with clipping', () => {
     expect([...toGrey([-2, -1, 0, 1, 3])]).toEqual([0, 0, 128, 255, 255]);
   });
