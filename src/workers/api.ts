@@ -1,12 +1,179 @@
 /**
- * The compute worker's catalogue: every request a widget can make, with its params, result and progress.
- * Everything here is plain, serialisable data; images are Float32Arrays of 28×28 pixels in [−1, 1], row-major,
- * concatenated when there are several.
+ * The compute catalogue: every request a widget can make, declared once. `REQUESTS` gives each request's
+ * parameters (type, default, bounds: src/workers/params.ts); the worker cleans every request against it before
+ * a handler runs, so handlers hold no clamps. `WIDGET_STATE` says which values each widget keeps in its URL,
+ * under which key, by pointing at those same declarations (or at a view-only one declared here), and widgets
+ * take their controls' min/max/step from them. Results and progress payloads are plain data; images are
+ * Float32Arrays of 28×28 pixels in [−1, 1], row-major, concatenated when there are several.
  */
 import type { BackendAttempt, BackendName } from '../core/backends';
-import type { KeepHalf } from '../core/img2img';
-import type { ScheduleKind } from '../core/types';
-import type { LabProgress, LabSettings } from './trainingSession';
+import { BACKEND_NAMES } from '../core/backendNames';
+import { KEEP_HALVES } from '../core/masks';
+import { bool, bytes, choice, enums, float, int, ints, model, oneOf, optional, pixels, text, withDefault, type CleanOf, type ParamsOf } from './params';
+
+// ---- shared declarations ---------------------------------------------------------------------------------
+
+const PIXELS = 28 * 28;
+/** A 28×28 image in [−1, 1] (the handler checks it against the model's input shape). */
+const IMAGE = pixels(PIXELS);
+const SEED = int(1, 0, 99_999);
+const DIGIT = int(3, 0, 9);
+/** The class to condition on, or −1 for none (the null class ∅). */
+const CLASS_OR_NONE = int(-1, -1, 9);
+const T_MAX = 1000;
+const SCHEDULE = oneOf(['linear', 'cosine'], 'linear');
+const VARIANCE = oneOf(['beta', 'betaTilde'], 'beta');
+/** Least time between two progress reports that carry images. */
+const REPORT_MS = int(60, 16, 2000);
+
+export const REQUESTS = {
+  /** Pick the backend (first call wins; later calls report the current one). */
+  init: { order: optional(enums(BACKEND_NAMES)) },
+  /** x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε for each t in `ts`, with the same seeded ε for every t. */
+  noise: { x0: IMAGE, schedule: SCHEDULE, T: int(T_MAX, 1, T_MAX), ts: ints([0], 0, T_MAX, 32), seed: SEED },
+  /** One reverse DDPM step of a U-Net taken apart (Ho et al. 2020, eq. 11); the conditional model runs its ∅ branch. */
+  inspect: {
+    model: model('unet-mnist'),
+    x0: IMAGE,
+    t: int(400, 1, T_MAX),
+    seed: withDefault(SEED, 3),
+    zSeed: withDefault(SEED, 4),
+    variance: VARIANCE,
+  },
+  /** One side of the sampler race: `count` samples of a U-Net (shipped, or 'training-lab') by DDPM or DDIM. */
+  race: {
+    model: model('unet-mnist'),
+    sampler: oneOf(['ddpm', 'ddim'], 'ddim'),
+    steps: int(50, 1, T_MAX),
+    eta: float(0, 0, 1, 0.1),
+    variance: withDefault(VARIANCE, 'betaTilde'),
+    seed: withDefault(SEED, 7),
+    count: int(9, 1, 16),
+    reportMs: REPORT_MS,
+  },
+  /**
+   * Classifier-free guidance on the latent model: `count` latents of `digit` by DDIM from one seeded z_T,
+   * ε̃ = (1+w) ε(z, c) − w ε(z, ∅) (∅ replaced by `negative` when ≥ 0), decoded and judged by classifier-mnist.
+   */
+  guide: {
+    model: model('latent-mnist'),
+    digit: DIGIT,
+    w: float(3, 0, 10, 0.1),
+    seed: withDefault(SEED, 11),
+    count: int(16, 1, 36),
+    steps: int(25, 5, 100),
+    negative: CLASS_OR_NONE,
+  },
+  /** The latent model's autoencoder on one image, with `sigma` × seeded N(0, I) added to the scaled latent. */
+  autoencode: { model: model('latent-mnist'), x: IMAGE, sigma: float(0, 0, 1.5, 0.05), seed: SEED },
+  /**
+   * Editing a digit with a pixel U-Net (src/core/img2img.ts), DDIM η = 0 with x̂_0 clipped, conditioned on `digit`
+   * (−1: ∅). 'img2img' starts at t0 = round(strength·T); 'inpaint' keeps the half `keep` and regenerates the rest.
+   */
+  img2img: {
+    model: model('unet-mnist'),
+    mode: oneOf(['img2img', 'inpaint'], 'img2img'),
+    x0: IMAGE,
+    strength: float(0.6, 0, 1, 0.01),
+    steps: int(20, 5, 100),
+    digit: withDefault(CLASS_OR_NONE, 8),
+    keep: oneOf(KEEP_HALVES, 'left'),
+    seed: withDefault(SEED, 4),
+    reportMs: withDefault(REPORT_MS, 80),
+  },
+  /** Build a fresh training session (disposing any previous one); `pretrained` starts from models/unet-mnist. */
+  'lab.create': {
+    size: oneOf(['tiny', 'small'], 'tiny'),
+    batchSize: choice([8, 16, 32, 64], 32),
+    lr: choice([0.0003, 0.001, 0.002], 0.002),
+    schedule: SCHEDULE,
+    seed: SEED,
+    pretrained: bool(false),
+  },
+  /** Train until cancelled (pause) or `maxSteps` more steps; progress carries the loss and sample grids. */
+  'lab.run': { maxSteps: optional(int(1, 1, 1e9)), lossEvery: int(5, 1, 1000), sampleEvery: int(100, 0, 100_000) },
+  /** A sample grid from the current weights. */
+  'lab.samples': { count: int(16, 1, 64), steps: int(20, 1, 100) },
+  /** The session as checkpoint bytes (src/core/checkpoint.ts), for IndexedDB or a file. */
+  'lab.checkpoint': {},
+  /** Replace the session by one decoded from checkpoint bytes; invalid bytes are refused with a clear error. */
+  'lab.restore': { bytes: bytes(64 * 2 ** 20), source: text('the checkpoint', 200) },
+  /** ε̂ of the session's model for images at timestep t. */
+  'lab.predict': { x: pixels(PIXELS, PIXELS * 64), t: int(300, 1, T_MAX) },
+  /** Stop a running `lab.run` (it then resolves) and report the exact state it stopped in. */
+  'lab.pause': {},
+  'lab.reset': {},
+  /** The session's state (steps, settings, loss history, backend). */
+  'lab.info': {},
+  /** Tensor bookkeeping, for tests and the console. */
+  memory: {},
+} as const;
+
+/** What each widget keeps in its URL (`<widget id>.<key>`), each value one of the declarations above. */
+export const WIDGET_STATE = {
+  scrub: { digit: DIGIT, t: int(250, 0, T_MAX), schedule: REQUESTS.noise.schedule, seed: REQUESTS.noise.seed },
+  sched: { t: int(500, 0, T_MAX), digit: withDefault(DIGIT, 7), show: oneOf(['alphaBar', 'beta', 'logSnr'], 'alphaBar'), seed: withDefault(SEED, 2) },
+  inspect: {
+    digit: withDefault(DIGIT, 5),
+    t: REQUESTS.inspect.t,
+    seed: REQUESTS.inspect.seed,
+    z: REQUESTS.inspect.zSeed,
+    variance: REQUESTS.inspect.variance,
+  },
+  lab: {
+    size: REQUESTS['lab.create'].size,
+    batch: REQUESTS['lab.create'].batchSize,
+    lr: REQUESTS['lab.create'].lr,
+    schedule: REQUESTS['lab.create'].schedule,
+    seed: REQUESTS['lab.create'].seed,
+    pretrained: REQUESTS['lab.create'].pretrained,
+  },
+  race: {
+    model: oneOf(['shipped', 'trained'], 'shipped'),
+    count: choice([1, 4, 9, 16], REQUESTS.race.count.default),
+    steps: choice([10, 20, 50, 100, 200], REQUESTS.race.steps.default),
+    eta: REQUESTS.race.eta,
+    seed: REQUESTS.race.seed,
+    view: oneOf(['x', 'x0'], 'x'),
+  },
+  guide: {
+    digit: REQUESTS.guide.digit,
+    w: REQUESTS.guide.w,
+    seed: REQUESTS.guide.seed,
+    negative: REQUESTS.guide.negative,
+    steps: REQUESTS.guide.steps,
+  },
+  ae: { digit: DIGIT, sigma: REQUESTS.autoencode.sigma, seed: REQUESTS.autoencode.seed },
+  img2img: {
+    mode: REQUESTS.img2img.mode,
+    digit: DIGIT,
+    target: REQUESTS.img2img.digit,
+    strength: REQUESTS.img2img.strength,
+    keep: REQUESTS.img2img.keep,
+    steps: REQUESTS.img2img.steps,
+    seed: REQUESTS.img2img.seed,
+  },
+} as const;
+
+/** Which request parameter a widget's URL value feeds, where it feeds one (checked to lie within its bounds). */
+export const WIDGET_FEEDS: Partial<Record<keyof typeof WIDGET_STATE, { request: keyof typeof REQUESTS; params: Record<string, string> }>> = {
+  race: { request: 'race', params: { count: 'count', steps: 'steps', eta: 'eta', seed: 'seed' } },
+};
+
+// ---- results ------------------------------------------------------------------------------------------------
+
+export type LabSettings = Omit<CleanOf<(typeof REQUESTS)['lab.create']>, 'pretrained'>;
+
+export interface LabProgress {
+  step: number;
+  /** Mean loss over the steps since the last report. */
+  loss: number;
+  examplesPerSecond: number;
+  elapsedMs: number;
+  /** Present when a fresh sample grid was drawn at this step. */
+  samples?: Float32Array;
+  samplesStep?: number;
+}
 
 /** What the page knows about the lab's session. */
 export interface LabInfo {
@@ -28,158 +195,90 @@ export type WorkerEvent =
   | { type: 'backend'; backend: BackendName; attempts: BackendAttempt[] }
   | { type: 'fallback'; from: BackendName; to: BackendName; reason: string };
 
-export type ComputeApi = {
-  /** Pick the backend (first call wins; later calls report the current one). */
-  init: { params: { order?: BackendName[] }; result: BackendInfo };
-  /** Digits from the held-out split: by index, or the `nth` example of a class. */
-  digits: {
-    params: { indices?: number[]; label?: number; nth?: number };
-    result: { pixels: Float32Array; labels: Int32Array; indices: Int32Array; count: number };
-  };
-  /** x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε for each t in `ts`, with the same seeded ε for every t. */
-  noise: {
-    params: { x0: Float32Array; schedule: ScheduleKind; T: number; ts: number[]; seed: number };
-    result: { images: Float32Array; eps: Float32Array };
-  };
-  /**
-   * One reverse step of a shipped U-Net, taken apart (Ho et al. 2020, eq. 11): x_t from x_0 and a seeded ε,
-   * the predicted ε̂, the implied x̂_0, the posterior mean μ̃ and a sampled x_{t−1}.
-   */
+interface Results {
+  init: BackendInfo;
+  noise: { images: Float32Array };
   inspect: {
-    params: { model: string; x0: Float32Array; t: number; seed: number; zSeed: number; variance: 'beta' | 'betaTilde' };
-    result: {
-      xt: Float32Array;
-      eps: Float32Array;
-      epsPred: Float32Array;
-      x0Pred: Float32Array;
-      mean: Float32Array;
-      xPrev: Float32Array;
-      /** mean((ε − ε̂)²) */
-      epsMse: number;
-      sigma: number;
-      coef: { sqrtAlphaBar: number; sqrtOneMinusAlphaBar: number; beta: number; alpha: number };
-      modelName: string;
-    };
+    xt: Float32Array;
+    eps: Float32Array;
+    epsPred: Float32Array;
+    x0Pred: Float32Array;
+    mean: Float32Array;
+    xPrev: Float32Array;
+    /** mean((ε − ε̂)²) */
+    epsMse: number;
+    sigma: number;
+    coef: { sqrtAlphaBar: number; sqrtOneMinusAlphaBar: number; beta: number; alpha: number };
+    modelName: string;
   };
-  /**
-   * One side of the sampler race: `count` samples of a U-Net (shipped, or 'training-lab') from seeded noise,
-   * by DDPM (all T steps) or DDIM (`steps`, `eta`). Progress reports the current x_t and x̂_0 at most every
-   * `reportMs` milliseconds, and the network evaluations and wall time so far.
-   */
-  race: {
-    params: {
-      model: string;
-      sampler: 'ddpm' | 'ddim';
-      steps: number;
-      eta: number;
-      variance: 'beta' | 'betaTilde';
-      seed: number;
-      count: number;
-      reportMs?: number;
-    };
-    result: { x0: Float32Array; nfe: number; elapsedMs: number; steps: number };
-    progress: { index: number; steps: number; t: number; x: Float32Array; x0Pred: Float32Array; nfe: number; elapsedMs: number };
-  };
-  /**
-   * Classifier-free guidance on the latent model: `count` latents of digit `digit` by DDIM from one seeded
-   * x_T, ε̃ = (1+w) ε(z, c) − w ε(z, ∅) (∅ replaced by `negative` when given), decoded by the autoencoder and
-   * measured by classifier-mnist.
-   */
+  race: { x0: Float32Array; nfe: number; elapsedMs: number; steps: number };
   guide: {
-    params: { model: string; digit: number; w: number; seed: number; count: number; steps: number; negative: number | null };
-    result: {
-      images: Float32Array;
-      /** Scaled latents, NHWC [count, h, w, c]. */
-      latents: Float32Array;
-      latentShape: [number, number, number];
-      predicted: Int32Array;
-      /** Share classified as `digit`. */
-      accuracy: number;
-      meanConfidence: number;
-      /** Mean pairwise distance of the classifier's features (within-class diversity). */
-      diversity: number;
-      elapsedMs: number;
-    };
+    images: Float32Array;
+    /** Scaled latents, NHWC [count, h, w, c]. */
+    latents: Float32Array;
+    latentShape: [number, number, number];
+    predicted: Int32Array;
+    /** Share classified as `digit`. */
+    accuracy: number;
+    meanConfidence: number;
+    /** Mean pairwise distance of the classifier's features (within-class diversity). */
+    diversity: number;
+    elapsedMs: number;
   };
-  /**
-   * The latent model's autoencoder on one image: scaled latent z·s = s·E(x), plus `sigma` times seeded standard
-   * normal noise (σ in units of the scaled latent's std, which the scale factor makes ≈ 1), decoded by D.
-   */
   autoencode: {
-    params: { model: string; x: Float32Array; sigma: number; seed: number };
-    result: {
-      /** Scaled latent of x, NHWC [h, w, c] (no noise). */
-      latent: Float32Array;
-      /** The latent that was decoded: `latent` + σ ε. */
-      noisyLatent: Float32Array;
-      latentShape: [number, number, number];
-      imageShape: [number, number, number];
-      /** D(z) of the noisy latent (the clean latent's decoding when σ = 0). */
-      decoded: Float32Array;
-      /** D(z) of the clean latent. */
-      reconstruction: Float32Array;
-      /** mean over pixels of (decoded − x)². */
-      mse: number;
-      /** mean over pixels of (reconstruction − x)². */
-      mseClean: number;
-      /** Multiplier s applied to E(x), from the autoencoder's file. */
-      latentScale: number;
-      modelName: string;
-    };
+    /** Scaled latent of x, NHWC [h, w, c] (no noise). */
+    latent: Float32Array;
+    /** The latent that was decoded: `latent` + σ ε. */
+    noisyLatent: Float32Array;
+    latentShape: [number, number, number];
+    imageShape: [number, number, number];
+    /** D(z) of the noisy latent. */
+    decoded: Float32Array;
+    /** D(z) of the clean latent. */
+    reconstruction: Float32Array;
+    /** mean over pixels of (decoded − x)². */
+    mse: number;
+    /** mean over pixels of (reconstruction − x)². */
+    mseClean: number;
+    /** Multiplier s applied to E(x), from the autoencoder's file. */
+    latentScale: number;
+    modelName: string;
   };
-  /**
-   * Editing a digit with a shipped pixel U-Net (src/core/img2img.ts), DDIM η = 0 with x̂_0 clipped, conditioned on
-   * `digit` or on the null class (∅) when `digit` is null. 'img2img': start at t0 = round(strength·T) from
-   * x_{t0} = q(x_{t0} | x_0). 'inpaint': keep the half `keep` of x_0, regenerate the rest from noise at T.
-   * Progress reports the current x and x̂_0 at most every `reportMs` milliseconds (and after the last step).
-   */
   img2img: {
-    params: {
-      model: string;
-      mode: 'img2img' | 'inpaint';
-      x0: Float32Array;
-      strength: number;
-      steps: number;
-      digit: number | null;
-      keep: KeepHalf;
-      seed: number;
-      reportMs?: number;
-    };
-    result: {
-      image: Float32Array;
-      /** x_{t0} (img2img only). */
-      start: Float32Array | null;
-      t0: number;
-      timesteps: number[];
-      /** The keep mask, 1 = kept (inpaint only). */
-      mask: Float32Array | null;
-      nfe: number;
-      elapsedMs: number;
-    };
-    /** `done` of `steps` steps taken; x = x_t after the last of them. */
-    progress: { done: number; steps: number; t: number; x: Float32Array; x0Pred: Float32Array };
+    image: Float32Array;
+    /** x_{t0} (img2img only). */
+    start: Float32Array | null;
+    t0: number;
+    timesteps: number[];
+    /** The keep mask, 1 = kept (inpaint only). */
+    mask: Float32Array | null;
+    nfe: number;
+    elapsedMs: number;
   };
-  /** Build a fresh training session (disposing any previous one); `pretrained` starts from models/unet-mnist. */
-  'lab.create': { params: { settings: LabSettings; pretrained?: boolean }; result: LabInfo };
-  /** Train until cancelled (pause) or `maxSteps` more steps; progress carries the loss and sample grids. */
-  'lab.run': {
-    params: { maxSteps?: number; lossEvery?: number; sampleEvery?: number; failAfter?: number };
-    result: LabInfo;
-    progress: LabProgress;
-  };
-  /** A sample grid from the current weights. */
-  'lab.samples': { params: { count: number; steps: number }; result: { images: Float32Array } };
-  /** The session as checkpoint bytes (src/core/checkpoint.ts), for IndexedDB or a file. */
-  'lab.checkpoint': { params: null; result: { bytes: Uint8Array; step: number } };
-  /** Replace the session by one decoded from checkpoint bytes; invalid bytes are refused with a clear error. */
-  'lab.restore': { params: { bytes: Uint8Array; source: string }; result: LabInfo };
-  /** ε̂ of the session's model for images at timestep t. */
-  'lab.predict': { params: { x: Float32Array; t: number }; result: { eps: Float32Array } };
-  /** Stop a running `lab.run` (it then resolves) and report the exact state it stopped in. */
-  'lab.pause': { params: null; result: LabInfo };
-  'lab.reset': { params: null; result: { ok: true } };
-  /** The session's state (steps, settings, loss history, backend). */
-  'lab.info': { params: null; result: LabInfo };
-  /** Tensor bookkeeping, for tests and the debug badge. */
-  memory: { params: null; result: { numTensors: number; numBytes: number; backend: BackendName | null } };
+  'lab.create': LabInfo;
+  'lab.run': LabInfo;
+  'lab.samples': { images: Float32Array };
+  'lab.checkpoint': { bytes: Uint8Array; step: number };
+  'lab.restore': LabInfo;
+  'lab.predict': { eps: Float32Array };
+  'lab.pause': LabInfo;
+  'lab.reset': { ok: true };
+  'lab.info': LabInfo;
+  memory: { numTensors: number; numBytes: number; backend: BackendName | null };
+}
+
+interface Progress {
+  /** The current x_t and x̂_0 (at most every `reportMs`), network evaluations and wall time so far. */
+  race: { index: number; steps: number; t: number; x: Float32Array; x0Pred: Float32Array; nfe: number; elapsedMs: number };
+  /** `done` of `steps` steps taken; x = x_t after the last of them. */
+  img2img: { done: number; steps: number; t: number; x: Float32Array; x0Pred: Float32Array };
+  'lab.run': LabProgress;
+}
+
+export type RequestKind = keyof typeof REQUESTS;
+/** Params as a caller sends them (defaults may be left out), clean params as a handler receives them. */
+export type ComputeApi = {
+  [K in RequestKind]: { params: ParamsOf<(typeof REQUESTS)[K]>; clean: CleanOf<(typeof REQUESTS)[K]>; result: Results[K] } & (K extends keyof Progress
+    ? { progress: Progress[K] }
+    : unknown);
 };

@@ -10,12 +10,11 @@
  * terminating this worker (Stop button or time limit) and starts a fresh one.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BACKEND_ORDER, currentBackend, initBackend, type BackendName } from '../core/backends';
-import { batchTensor, fetchMnist, labelsOf, type MnistData } from '../core/data';
+import { BACKEND_ORDER, currentBackend, type BackendName } from '../core/backends';
+import { batchTensor, labelsOf, type MnistData } from '../core/data';
 import { epsFromX0, posteriorMean, posteriorVariance, qSample, x0FromEps } from '../core/forward';
-import { loadUNet, type LoadedUNet } from '../core/models';
-import { decodeScaled, encodeScaled, loadLatentModel, type LatentModel } from '../core/autoencoder';
-import { embed, loadClassifier, type Classifier } from '../core/classifier';
+import { decodeScaled, encodeScaled } from '../core/autoencoder';
+import { embed } from '../core/classifier';
 import { classifierFreeGuidance, conditioned, scaleFromW, unconditional, wFromScale } from '../core/guidance';
 import { makeNoise, makeRng } from '../core/noise';
 import { ddpmSigma, samplers } from '../core/samplers';
@@ -36,7 +35,8 @@ import {
   type ShowOptions,
   type ToKernel,
 } from './kernelProtocol';
-import { modelUrl, siteRoot, wasmPaths } from './runtime';
+import { Resources } from './resources';
+import { siteRoot, wasmPaths } from './runtime';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 const post = (msg: FromKernel, transfer: Transferable[] = []) => scope.postMessage(msg, transfer);
@@ -114,39 +114,14 @@ async function showNow(value: unknown, opts: ShowOptions): Promise<void> {
 
 // ---- backend, data and models --------------------------------------------------------------------------
 let order: BackendName[] = [...BACKEND_ORDER];
-let backend: Promise<BackendName> | null = null;
-function ensureBackend(): Promise<BackendName> {
-  if (!backend) {
-    post({ type: 'status', text: 'starting TensorFlow.js…' });
-    backend = initBackend({ order, wasmPaths, timeoutMs: 20_000 }).then((b) => {
-      post({ type: 'ready', backend: b });
-      return b;
-    });
-    backend.catch(() => (backend = null));
-  }
-  return backend;
+const resources = new Resources({ root: siteRoot, wasmPaths, onEvent: (e) => e.type === 'backend' && post({ type: 'ready', backend: e.backend }) });
+let backendRequested = false;
+function ensureBackend(): Promise<unknown> {
+  if (!backendRequested) post({ type: 'status', text: 'starting TensorFlow.js…' });
+  backendRequested = true;
+  return resources.ensureBackend(order);
 }
-
-/** Tensors held by loaded models: not counted as left behind by the cell that loaded them. */
-let modelTensors = 0;
-function once<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
-  let p = cache.get(key);
-  if (!p) {
-    const before = tf.memory().numTensors;
-    p = load().then((v) => {
-      modelTensors += tf.memory().numTensors - before;
-      return v;
-    });
-    cache.set(key, p);
-    p.catch(() => cache.delete(key));
-  }
-  return p;
-}
-const unets = new Map<string, Promise<LoadedUNet>>();
-const latents = new Map<string, Promise<LatentModel>>();
-const classifiers = new Map<string, Promise<Classifier>>();
-let mnist: Promise<MnistData> | null = null;
-const loadMnist = () => (mnist ??= fetchMnist(new URL('data/mnist.bin.gz', siteRoot).href).catch((e) => ((mnist = null), Promise.reject(e))));
+const loadMnist = () => resources.mnist();
 
 /** Indices of `count` (1…256) held-out digits, of one class if `label` is given, skipping the first `start`. */
 async function pickHeldOut(count: number, label: number | undefined, start: number): Promise<{ test: MnistData['test']; picked: number[] }> {
@@ -195,9 +170,9 @@ const api: Record<string, unknown> = Object.assign(Object.create(null), {
   encodeScaled,
   embed,
   // shipped models and data (loaded once per kernel)
-  loadModel: (name = 'unet-mnist') => once(unets, name, () => loadUNet(modelUrl(name))),
-  loadLatentModel: (name = 'latent-mnist') => once(latents, name, () => loadLatentModel(modelUrl(name))),
-  loadClassifier: (name = 'classifier-mnist') => once(classifiers, name, () => loadClassifier(modelUrl(name))),
+  loadModel: (name = 'unet-mnist') => resources.unet(name),
+  loadLatentModel: (name = 'latent-mnist') => resources.latent(name),
+  loadClassifier: (name = 'classifier-mnist') => resources.classifier(name),
   digits,
   digitLabels,
   backend: () => currentBackend(),
@@ -213,11 +188,11 @@ async function run(id: number, js: string, declared: string[]): Promise<void> {
   outputs = 0;
   const started = performance.now();
   let before = 0;
-  let modelsBefore = modelTensors;
+  let modelsBefore = resources.modelTensors;
   try {
     await ensureBackend();
     before = tf.memory().numTensors;
-    modelsBefore = modelTensors;
+    modelsBefore = resources.modelTensors;
     for (const name of declared) if (!Object.prototype.hasOwnProperty.call(state, name)) state[name] = undefined;
     pending.clear();
     const result = await makeCellFunction(js, id)(state);
@@ -225,7 +200,7 @@ async function run(id: number, js: string, declared: string[]): Promise<void> {
     // show() calls the cell did not await still belong to it (their errors too).
     while (pending.size) await Promise.all([...pending]);
     const numTensors = tf.memory().numTensors;
-    post({ type: 'done', id, ms: performance.now() - started, newTensors: numTensors - before - (modelTensors - modelsBefore), numTensors: numTensors - modelTensors });
+    post({ type: 'done', id, ms: performance.now() - started, newTensors: numTensors - before - (resources.modelTensors - modelsBefore), numTensors: numTensors - resources.modelTensors });
   } catch (e) {
     const err = e instanceof Error ? e : new Error(formatValue(e));
     const pos = cellPosition(err.stack, cellFileName(id), await lineOffset);
@@ -253,8 +228,8 @@ scope.addEventListener('message', (e: MessageEvent<ToKernel>) => {
     queue = queue.then(() => run(msg.id, String(msg.js), Array.isArray(msg.declared) ? msg.declared.map(String) : []));
   } else if (msg.type === 'restart') {
     // Report what the cells left behind; the page then terminates this worker, which frees it all.
-    const mem = backend ? tf.memory() : { numTensors: 0, numBytes: 0 };
+    const mem = backendRequested ? tf.memory() : { numTensors: 0, numBytes: 0 };
     state = Object.create(api);
-    post({ type: 'restarted', numTensors: Math.max(0, mem.numTensors - modelTensors), numBytes: mem.numBytes });
+    post({ type: 'restarted', numTensors: Math.max(0, mem.numTensors - resources.modelTensors), numBytes: mem.numBytes });
   }
 });

@@ -159,12 +159,20 @@ export interface HandlerContext<P> {
   progress(data: P): void;
 }
 
+/** What a handler receives: the catalogue's clean params when it declares them, else the params as sent. */
+type CleanParams<A extends ApiShape, K extends Kind<A>> = A[K] extends { clean: infer C } ? C : A[K]['params'];
+
 export type Handlers<A extends ApiShape> = {
-  [K in Kind<A>]: (params: A[K]['params'], ctx: HandlerContext<Progress<A, K>>) => Promise<A[K]['result']> | A[K]['result'];
+  [K in Kind<A>]: (params: CleanParams<A, K>, ctx: HandlerContext<Progress<A, K>>) => Promise<A[K]['result']> | A[K]['result'];
 };
 
+export interface ServeOptions {
+  /** Validates and cleans a request's params before its handler runs; throws (with a message naming the parameter) to refuse it. */
+  clean?: (kind: string, params: unknown) => unknown;
+}
+
 /** The worker side: serve `handlers` on `port`; returns a function to broadcast unsolicited events. */
-export function serve<A extends ApiShape>(port: Port, handlers: Handlers<A>): (data: unknown) => void {
+export function serve<A extends ApiShape>(port: Port, handlers: Handlers<A>, opts: ServeOptions = {}): (data: unknown) => void {
   const running = new Map<number, AbortController>();
   port.addEventListener('message', (ev: MessageEvent) => {
     const msg = ev.data as ToWorker;
@@ -177,7 +185,7 @@ export function serve<A extends ApiShape>(port: Port, handlers: Handlers<A>): (d
     const { id, kind, params } = msg;
     const controller = new AbortController();
     running.set(id, controller);
-    const handler = (handlers as Record<string, Handlers<A>[Kind<A>]>)[kind];
+    const handler = (handlers as unknown as Record<string, (params: unknown, ctx: HandlerContext<never>) => unknown>)[kind];
     const ctx: HandlerContext<never> = {
       signal: controller.signal,
       progress: (data) => {
@@ -186,8 +194,8 @@ export function serve<A extends ApiShape>(port: Port, handlers: Handlers<A>): (d
     };
     Promise.resolve()
       .then(() => {
-        if (!handler) throw new Error(`The compute worker has no request kind '${kind}'.`);
-        return handler(params as never, ctx);
+        if (!handler || !Object.prototype.hasOwnProperty.call(handlers, kind)) throw new Error(`The compute worker has no request kind '${kind}'.`);
+        return handler((opts.clean ? opts.clean(kind, params) : params) as never, ctx);
       })
       .then(
         (data) => {

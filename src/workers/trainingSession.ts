@@ -2,7 +2,7 @@
  * The training lab's model, optimiser and data inside the compute worker. Everything tensor-shaped lives here;
  * the page only sends settings and receives numbers and images.
  *
- * Speed rules (issue 6): the training split is uploaded to the backend once; batches are gathered on the
+ * Speed rules: the training split is uploaded to the backend once; batches are gathered on the
  * device; the loss is read asynchronously, at most every `lossEvery` steps (never dataSync); the loop yields to
  * the worker's event queue between steps so a pause (cancel) is seen at once.
  */
@@ -15,8 +15,11 @@ import { makeNoise, makeRng, type Rng } from '../core/noise';
 import { samplers } from '../core/samplers';
 import { makeSchedule } from '../core/schedules';
 import { createTrainer, type Trainer } from '../core/train';
-import type { Schedule, ScheduleKind } from '../core/types';
+import type { Schedule } from '../core/types';
 import { createUNet, MNIST_UNET_CONFIG, type UNet, type UNetConfig } from '../core/unet';
+import type { LabProgress, LabSettings } from './api';
+
+export type { LabProgress, LabSettings };
 
 /** Model sizes the lab offers. `tiny` shows digits within minutes on a laptop; `small` is the shipped model's shape. */
 export const LAB_PRESETS: Record<'tiny' | 'small', UNetConfig> = {
@@ -25,25 +28,6 @@ export const LAB_PRESETS: Record<'tiny' | 'small', UNetConfig> = {
   /** The shipped unet-mnist's shape without its class embedding (128,257 parameters). */
   small: { ...MNIST_UNET_CONFIG, inputShape: [28, 28, 1], channels: [...MNIST_UNET_CONFIG.channels], numClasses: 0 },
 };
-
-export interface LabSettings {
-  size: 'tiny' | 'small';
-  batchSize: number;
-  lr: number;
-  schedule: ScheduleKind;
-  seed: number;
-}
-
-export interface LabProgress {
-  step: number;
-  /** Mean loss over the steps since the last report. */
-  loss: number;
-  examplesPerSecond: number;
-  elapsedMs: number;
-  /** Present when a fresh sample grid was drawn at this step. */
-  samples?: Float32Array;
-  samplesStep?: number;
-}
 
 /** Yield to the worker's message queue (a macrotask, without setTimeout's 4 ms clamp). */
 export function yieldToEvents(): Promise<void> {
@@ -128,8 +112,8 @@ export class TrainingSession {
     lossEvery?: number;
     sampleEvery?: number;
     maxSteps?: number;
-    /** Test hook: throw a simulated device loss before this many further steps. */
-    failAfter?: number;
+    /** Called before each step with the steps done so far in this run (tests inject faults here). */
+    beforeStep?: (done: number) => void;
   }): Promise<void> {
     const lossEvery = Math.max(1, opts.lossEvery ?? 5);
     const sampleEvery = Math.max(0, opts.sampleEvery ?? 100);
@@ -162,7 +146,7 @@ export class TrainingSession {
     };
     try {
       while (!opts.signal.aborted && this.step < stopAt) {
-        if (opts.failAfter !== undefined && done >= opts.failAfter) throw new Error('GPU device was lost (simulated by the test hook)');
+        opts.beforeStep?.(done);
         window.push(this.trainStep(data));
         this.step++;
         done++;
@@ -217,21 +201,11 @@ export class TrainingSession {
     };
   }
 
-  /** Rebuild a session from a checkpoint (possibly on another backend). */
-  static fromCheckpoint(ck: Checkpoint, train: Split, fallback: LabSettings): TrainingSession {
-    const s = ck.state.settings;
-    const settings: LabSettings = {
-      size: s.size === 'small' ? 'small' : 'tiny',
-      batchSize: Number(s.batchSize) || fallback.batchSize,
-      lr: Number(s.lr) || fallback.lr,
-      schedule: ck.metadata.schedule.kind,
-      seed: Number.isInteger(s.seed) ? Number(s.seed) : fallback.seed,
-    };
+  /** Rebuild a session from a checkpoint (possibly on another backend) with its clean settings. */
+  static fromCheckpoint(ck: Checkpoint, train: Split, settings: LabSettings): TrainingSession {
     const values: Record<string, Float32Array> = {};
     for (const [name, w] of Object.entries(ck.weights)) values[name] = w.data;
-    const session = new TrainingSession(settings, train, ck.metadata.config, values, ck.state);
-    session.elapsedMs = 0;
-    return session;
+    return new TrainingSession({ ...settings, schedule: ck.metadata.schedule.kind }, train, ck.metadata.config, values, ck.state);
   }
 
   dispose(): void {

@@ -5,9 +5,9 @@
  * `?backend=wasm` (or a comma-separated list such as `webgl,cpu`) in the page URL restricts the backend
  * ladder; unknown names are ignored.
  */
-import { BACKEND_NAMES as KNOWN, type BackendName } from '../../core/backendNames';
+import { isBackendName, type BackendName } from '../../core/backendNames';
 import type { ComputeApi, WorkerEvent } from '../../workers/api';
-import { createClient, isAbortError, type Client, type Port } from '../../workers/rpc';
+import { createClient, type Client, type Port } from '../../workers/rpc';
 
 /** Backends named in `?backend=`, in order, unknown names dropped. */
 export function backendOrderFromUrl(search: string): BackendName[] | undefined {
@@ -16,62 +16,81 @@ export function backendOrderFromUrl(search: string): BackendName[] | undefined {
   const order = raw
     .split(',')
     .map((s) => s.trim().toLowerCase())
-    .filter((s): s is BackendName => (KNOWN as readonly string[]).includes(s));
+    .filter(isBackendName);
   return order.length ? [...new Set(order)] : undefined;
 }
 
-let client: Client<ComputeApi> | null = null;
-let worker: Worker | null = null;
-let initialised: Promise<unknown> | null = null;
+/** What the page knows about the worker's backend. */
+export interface BackendState {
+  backend: BackendName | null;
+  /** Set after a fallback: which backend failed, why, and where compute went. */
+  notice: string | null;
+}
+
+/** A Svelte-compatible store of the backend state that replays the current value to late subscribers. */
+export interface BackendStore {
+  subscribe(run: (state: BackendState) => void): () => void;
+}
+
+/** The connection over one port: the typed client and the backend store fed by the worker's events. */
+export function connect(port: Port, order?: BackendName[]): { client: Client<ComputeApi>; backend: BackendStore; ready: Promise<unknown> } {
+  const client = createClient<ComputeApi>(port);
+  let state: BackendState = { backend: null, notice: null };
+  const subscribers = new Set<(s: BackendState) => void>();
+  client.onEvent((data) => {
+    const e = data as WorkerEvent;
+    if (e?.type === 'backend') state = { backend: e.backend, notice: state.notice };
+    else if (e?.type === 'fallback') state = { backend: e.to, notice: `${e.from} failed (${e.reason}); now running on ${e.to}.` };
+    else return;
+    for (const s of subscribers) s(state);
+  });
+  const ready = client.request('init', { order });
+  ready.catch(() => {});
+  return {
+    client,
+    ready,
+    backend: {
+      subscribe(run) {
+        subscribers.add(run);
+        run(state);
+        return () => subscribers.delete(run);
+      },
+    },
+  };
+}
+
+let connection: ReturnType<typeof connect> | null = null;
+
+/** The page's connection, made on first use. */
+function pageConnection(): ReturnType<typeof connect> {
+  if (!connection) {
+    const worker = new Worker(new URL('../../workers/compute.worker.ts', import.meta.url), { type: 'module', name: 'diffusion-lab-compute' });
+    worker.addEventListener('error', (e) => console.warn('compute worker error:', e.message));
+    const c = connect(worker as unknown as Port, backendOrderFromUrl(location.search));
+    connection = c;
+    // A handle for the console and the end-to-end tests: tensor counts and the backend in use.
+    (globalThis as unknown as { diffusionLab?: object }).diffusionLab = {
+      memory: () => c.client.request('memory', {}),
+      backend: () => c.client.request('init', {}),
+      request: (kind: keyof ComputeApi, params: unknown) => c.client.request(kind, params as never),
+    };
+  }
+  return connection;
+}
 
 /** The shared client; creates the worker and starts backend initialisation on first use. */
 export function compute(): Client<ComputeApi> {
-  if (!client) {
-    worker = new Worker(new URL('../../workers/compute.worker.ts', import.meta.url), { type: 'module', name: 'diffusion-lab-compute' });
-    client = createClient<ComputeApi>(worker as unknown as Port);
-    worker.addEventListener('error', (e) => console.warn('compute worker error:', e.message));
-    initialised = client.request('init', { order: backendOrderFromUrl(location.search) });
-    initialised.catch(() => {});
-    // A handle for the console and the end-to-end tests: tensor counts and the backend in use.
-    (globalThis as unknown as { diffusionLab?: object }).diffusionLab = {
-      memory: () => client!.request('memory', null),
-      backend: () => client!.request('init', {}),
-      request: (kind: keyof ComputeApi, params: unknown) => client!.request(kind, params as never),
-    };
-  }
-  return client;
+  return pageConnection().client;
 }
 
 /** Resolves with the backend in use once the worker is ready. */
 export async function computeReady(): Promise<ComputeApi['init']['result']> {
-  const c = compute();
-  await initialised;
-  return c.request('init', {});
+  const c = pageConnection();
+  await c.ready;
+  return c.client.request('init', {});
 }
 
-/** Subscribe to worker events (backend chosen, fallbacks); returns an unsubscribe function. */
-export function onComputeEvent(listener: (event: WorkerEvent) => void): () => void {
-  return compute().onEvent((data) => listener(data as WorkerEvent));
-}
-
-/**
- * The usual widget request: send it under `key` (a newer request with the same key cancels this one) and
- * route the outcome — `ok` with the result, `fail` with a readable message. A superseded (aborted) request
- * reports nothing, so only the latest settings ever reach the widget.
- */
-export function latest<K extends keyof ComputeApi>(
-  kind: K,
-  params: ComputeApi[K]['params'],
-  key: string,
-  handlers: {
-    ok(result: ComputeApi[K]['result']): void;
-    fail(message: string): void;
-    onProgress?: (data: ComputeApi[K] extends { progress: infer P } ? P : never) => void;
-  },
-): void {
-  compute()
-    .request(kind, params, { key, onProgress: handlers.onProgress as never })
-    .then(handlers.ok, (e: unknown) => {
-      if (!isAbortError(e)) handlers.fail(e instanceof Error ? e.message : String(e));
-    });
+/** The backend store of the page's worker (replays the current backend to each new subscriber). */
+export function backendStore(): BackendStore {
+  return pageConnection().backend;
 }

@@ -1,52 +1,15 @@
 /**
- * Widget state in the URL, declared once per widget (TensorFlow Playground style): each parameter has a type,
- * a default and bounds. Reading never throws: a malformed value falls back to the default, an out-of-range
- * number is clamped, an unknown enum value is ignored. Writing uses history.replaceState, so scrubbing does
- * not flood the back button. Keys are namespaced by widget (`scrub.t=500`).
+ * Widget state in the URL, from the declarations in the compute catalogue (src/workers/api.ts, WIDGET_STATE):
+ * each value has a type, a default and bounds there. Reading never throws: a malformed value falls back to the
+ * default, an out-of-range number is clamped, an unknown option is ignored. Writing uses history.replaceState,
+ * so scrubbing does not flood the back button. Keys are namespaced by widget (`scrub.t=500`).
  */
+import { formatUrlValue, parseUrlValue, type UrlSpec, type UrlSpecs, type ValueOf } from '../../workers/params';
 
-export type ParamSpec =
-  | { type: 'int'; default: number; min: number; max: number }
-  | { type: 'float'; default: number; min: number; max: number }
-  | { type: 'enum'; default: string; values: readonly string[] }
-  | { type: 'bool'; default: boolean };
+export type StateOf<S extends UrlSpecs> = { -readonly [K in keyof S]: ValueOf<S[K]> };
+export type { UrlSpec, UrlSpecs };
 
-type ValueOf<P extends ParamSpec> = P extends { type: 'int' | 'float' }
-  ? number
-  : P extends { type: 'enum'; values: readonly (infer V)[] }
-    ? V
-    : P extends { type: 'bool' }
-      ? boolean
-      : never;
-
-export type StateOf<S extends Record<string, ParamSpec>> = { [K in keyof S]: ValueOf<S[K]> };
-
-function parseOne(spec: ParamSpec, raw: string | null): unknown {
-  if (raw === null) return spec.default;
-  switch (spec.type) {
-    case 'int':
-    case 'float': {
-      const trimmed = raw.trim();
-      if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(trimmed)) return spec.default;
-      let v = Number(trimmed);
-      if (!Number.isFinite(v)) return spec.default;
-      if (spec.type === 'int') v = Math.round(v);
-      return Math.min(spec.max, Math.max(spec.min, v));
-    }
-    case 'enum':
-      return spec.values.includes(raw) ? raw : spec.default;
-    case 'bool':
-      return raw === '1' || raw === 'true' ? true : raw === '0' || raw === 'false' ? false : spec.default;
-  }
-}
-
-function formatOne(spec: ParamSpec, value: unknown): string {
-  if (spec.type === 'bool') return value ? '1' : '0';
-  if (spec.type === 'float') return String(Math.round(Number(value) * 1e4) / 1e4);
-  return String(value);
-}
-
-export interface UrlState<S extends Record<string, ParamSpec>> {
+export interface UrlState<S extends UrlSpecs> {
   readonly prefix: string;
   readonly spec: S;
   defaults(): StateOf<S>;
@@ -58,7 +21,7 @@ export interface UrlState<S extends Record<string, ParamSpec>> {
   write(state: StateOf<S>): void;
 }
 
-export function defineUrlState<S extends Record<string, ParamSpec>>(prefix: string, spec: S): UrlState<S> {
+export function defineUrlState<S extends UrlSpecs>(prefix: string, spec: S): UrlState<S> {
   const key = (name: string) => `${prefix}.${name}`;
   const defaults = () => Object.fromEntries(Object.entries(spec).map(([k, p]) => [k, p.default])) as StateOf<S>;
   return {
@@ -72,14 +35,14 @@ export function defineUrlState<S extends Record<string, ParamSpec>>(prefix: stri
       } catch {
         return defaults();
       }
-      return Object.fromEntries(Object.entries(spec).map(([k, p]) => [k, parseOne(p, params.get(key(k)))])) as StateOf<S>;
+      return Object.fromEntries(Object.entries(spec).map(([k, p]) => [k, parseUrlValue(p, params.get(key(k)))])) as StateOf<S>;
     },
     format(state, search) {
       const params = new URLSearchParams(search);
       for (const [k, p] of Object.entries(spec)) {
         const v = (state as Record<string, unknown>)[k];
         if (v === p.default || v === undefined) params.delete(key(k));
-        else params.set(key(k), formatOne(p, v));
+        else params.set(key(k), formatUrlValue(p, v));
       }
       const s = params.toString();
       return s ? `?${s}` : '';
@@ -90,4 +53,9 @@ export function defineUrlState<S extends Record<string, ParamSpec>>(prefix: stri
       if (query !== location.search) history.replaceState(history.state, '', `${location.pathname}${query}${location.hash}`);
     },
   };
+}
+
+/** A new seed within the spec's bounds, a fixed jump from the current one ("New noise" buttons). */
+export function nextSeed(spec: Extract<UrlSpec, { type: 'int' }>, seed: number): number {
+  return spec.min + ((seed - spec.min) * 7919 + 17) % (spec.max - spec.min + 1);
 }

@@ -5,7 +5,7 @@ const state = defineUrlState('scrub', {
   t: { type: 'int', default: 250, min: 0, max: 1000 },
   digit: { type: 'int', default: 3, min: 0, max: 9 },
   schedule: { type: 'enum', default: 'linear', values: ['linear', 'cosine'] as const },
-  gain: { type: 'float', default: 0.5, min: 0, max: 2 },
+  gain: { type: 'float', default: 0.5, min: 0, max: 2, step: 0.01 },
   playing: { type: 'bool', default: false },
 });
 

@@ -1,0 +1,257 @@
+/**
+ * The compute worker's handlers, one per request of the catalogue (api.ts). Each receives clean parameters —
+ * `serve` has validated and clamped them against their declaration — and returns plain data. Tensor work runs
+ * inside tf.tidy or with explicit disposal, results are read with `await data()`, and model work goes through
+ * `Resources.withFallback`, so a broken backend is replaced and the models reloaded on the next one.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { currentBackend } from '../core/backends';
+import { decodeScaled, encodeScaled } from '../core/autoencoder';
+import { embed } from '../core/classifier';
+import { qSample } from '../core/forward';
+import { classifierFreeGuidance, conditioned, unconditional } from '../core/guidance';
+import { img2img, inpaint } from '../core/img2img';
+import { halfMask } from '../core/masks';
+import { withinClassDiversity } from '../core/metrics';
+import type { LoadedUNet } from '../core/models';
+import { makeNoise } from '../core/noise';
+import { ddpmSigma, ddpmStep, samplers } from '../core/samplers';
+import { makeSchedule } from '../core/schedules';
+import type { Denoiser, StepInfo } from '../core/types';
+import type { ComputeApi } from './api';
+import type { LabController } from './lab';
+import type { Handlers } from './rpc';
+import type { Resources } from './resources';
+import { yieldToEvents } from './trainingSession';
+
+/** A denoiser that counts its network evaluations (the race and img2img report them). */
+function countingDenoiser(denoiser: Denoiser): { denoiser: Denoiser; calls: () => number } {
+  let calls = 0;
+  return {
+    denoiser: (x, t) => {
+      calls++;
+      return denoiser(x, t);
+    },
+    calls: () => calls,
+  };
+}
+
+/**
+ * A sampler onStep that reads x_t and x̂_0 back at most every `everyMs` (and always at the last step) for a
+ * progress report, and yields to the worker's message queue between steps so a cancel or a superseding
+ * request gets in. The arrays are copies: GPU backends hand out their cached array, which must not be
+ * transferred.
+ */
+function throttledSteps(everyMs: number, report: (info: StepInfo, x: Float32Array, x0Pred: Float32Array) => void): (info: StepInfo) => Promise<void> {
+  let last = -Infinity;
+  return async (info) => {
+    const now = performance.now();
+    if (now - last >= everyMs || info.index === info.steps - 1) {
+      last = now;
+      const [x, x0Pred] = (await Promise.all([info.x.data(), info.x0Pred.data()])) as Float32Array[];
+      report(info, x.slice(), x0Pred.slice());
+    }
+    await yieldToEvents();
+  };
+}
+
+/** [1, h, w, c] of a model's input, after checking that `values` holds one such image. */
+function imageShape(kind: string, inputShape: readonly number[], values: Float32Array): [number, number, number, number] {
+  const [h, w, c] = inputShape;
+  if (values.length !== h * w * c) throw new RangeError(`${kind}: the model takes ${h}×${w}×${c} images, got ${values.length} values`);
+  return [1, h, w, c];
+}
+
+/**
+ * Read every tensor asynchronously into arrays of our own, then dispose them all. (GPU backends hand out their
+ * cached array; transferring that to the page would detach it under a tensor still in use.)
+ */
+async function readAll(tensors: tf.Tensor[]): Promise<Float32Array[]> {
+  try {
+    return await Promise.all(tensors.map(async (t) => Float32Array.from(await t.data())));
+  } finally {
+    for (const t of tensors) t.dispose();
+  }
+}
+
+export function createHandlers(res: Resources, lab: LabController): Handlers<ComputeApi> {
+  /** A U-Net by name; 'training-lab' is the model the reader is training in this tab. */
+  const unetOf = (name: string): Promise<LoadedUNet> => (name === 'training-lab' ? Promise.resolve(lab.model()) : res.unet(name));
+
+  return {
+    init: ({ order }) => res.ensureBackend(order),
+
+    noise: ({ x0, schedule: kind, T, ts, seed }) =>
+      res.withFallback(async () => {
+        const schedule = makeSchedule(kind, T);
+        if (ts.some((t) => t > T)) throw new RangeError(`noise: every t must be at most T = ${T}`);
+        const shape = imageShape('noise', [28, 28, 1], x0);
+        const eps = makeNoise(seed).normalArray(x0.length);
+        const images = tf.tidy(() => {
+          const repeat = [ts.length, 1, 1, 1];
+          return qSample(schedule, tf.tile(tf.tensor4d(x0, shape), repeat), ts, tf.tile(tf.tensor4d(eps, shape), repeat));
+        });
+        const [out] = await readAll([images]);
+        return { images: out };
+      }),
+
+    inspect: ({ model, x0, t, seed, zSeed, variance }) =>
+      res.withFallback(async () => {
+        const { unet, schedule, metadata } = await unetOf(model);
+        const shape = imageShape('inspect', metadata.config.inputShape, x0);
+        const eps = makeNoise(seed).normalArray(x0.length);
+        const z = makeNoise(zSeed).normalArray(x0.length);
+        const out = tf.tidy(() => {
+          const epsT = tf.tensor4d(eps, shape);
+          const xt = qSample(schedule, tf.tensor4d(x0, shape), [t], epsT);
+          // No class label: a conditional model runs its ∅ (unconditional) branch.
+          const epsPred = unet.model(xt, tf.tensor1d([t], 'int32'));
+          // The core DDPM step twice: with z for x_{t−1}, with zero noise for the posterior mean μ̃.
+          const mean = ddpmStep(xt, epsPred, schedule, t, { variance, z: tf.zerosLike(xt) }).x;
+          const { x: xPrev, x0Pred } = ddpmStep(xt, epsPred, schedule, t, { variance, z: tf.tensor4d(z, shape) });
+          return [xt, epsPred, x0Pred, mean, xPrev, tf.mean(tf.squaredDifference(epsT, epsPred))];
+        });
+        const [xt, epsPred, x0Pred, mean, xPrev, mse] = await readAll(out);
+        return {
+          xt, eps, epsPred, x0Pred, mean, xPrev,
+          epsMse: mse[0],
+          sigma: ddpmSigma(schedule, t, variance),
+          coef: { sqrtAlphaBar: schedule.sqrtAlphaBar[t], sqrtOneMinusAlphaBar: schedule.sqrtOneMinusAlphaBar[t], beta: schedule.beta[t], alpha: schedule.alpha[t] },
+          modelName: metadata.name,
+        };
+      }),
+
+    race: ({ model, sampler, steps, eta, variance, seed, count, reportMs }, { signal, progress }) =>
+      res.withFallback(async () => {
+        const { unet, schedule, metadata } = await unetOf(model);
+        const [h, w, c] = metadata.config.inputShape;
+        const noise = makeNoise(seed);
+        const xT = noise.normal([count, h, w, c]) as tf.Tensor4D;
+        const start = performance.now();
+        // A class-conditional model draws one digit of each class in turn (0, 1, 2, …), as the evaluation does.
+        const k = metadata.config.numClasses;
+        const counted = countingDenoiser(k > 0 ? conditioned(unet.model, Array.from({ length: count }, (_, i) => i % Math.min(10, k))) : unconditional(unet.model));
+        try {
+          const x0 = await samplers[sampler](counted.denoiser, xT, schedule, {
+            noise,
+            steps,
+            eta,
+            variance,
+            clipX0: true,
+            signal,
+            // the yield between steps also lets the other racer in
+            onStep: throttledSteps(reportMs, (info, x, x0Pred) =>
+              progress({ index: info.index, steps: info.steps, t: info.tPrev, x, x0Pred, nfe: counted.calls(), elapsedMs: performance.now() - start }),
+            ),
+          });
+          const [out] = await readAll([x0]);
+          return { x0: out, nfe: counted.calls(), elapsedMs: performance.now() - start, steps: counted.calls() };
+        } finally {
+          xT.dispose();
+        }
+      }),
+
+    guide: ({ model, digit, w, seed, count, steps, negative }, { signal }) =>
+      res.withFallback(async () => {
+        const [lm, clf] = await Promise.all([res.latent(model), res.classifier('classifier-mnist')]);
+        const start = performance.now();
+        const k = lm.metadata.denoiser.config.numClasses;
+        const [h, wd, ch] = lm.metadata.denoiser.config.inputShape;
+        const noise = makeNoise(seed);
+        const zT = noise.normal([count, h, wd, ch]) as tf.Tensor4D;
+        const denoiser = classifierFreeGuidance(lm.unet.model, { classes: digit, w, nullClass: k, negative: negative < 0 ? undefined : negative });
+        let z: tf.Tensor4D | null = null;
+        try {
+          z = await samplers.ddim(denoiser, zT, lm.schedule, { noise, steps, eta: 0, signal, onStep: () => yieldToEvents() });
+          const x = decodeScaled(lm, z);
+          const emb = await embed(clf, x);
+          const [images, latents] = await readAll([x, z]);
+          z = null;
+          let confidence = 0;
+          let hits = 0;
+          for (let i = 0; i < count; i++) {
+            confidence += emb.probs[i * 10 + digit];
+            if (emb.predicted[i] === digit) hits++;
+          }
+          const diversity = count > 1 ? withinClassDiversity({ data: emb.features, rows: count, cols: emb.dim }, new Int32Array(count).fill(digit)).mean : 0;
+          return {
+            images,
+            latents,
+            latentShape: [h, wd, ch] as [number, number, number],
+            predicted: emb.predicted,
+            accuracy: hits / count,
+            meanConfidence: confidence / count,
+            diversity,
+            elapsedMs: performance.now() - start,
+          };
+        } finally {
+          zT.dispose();
+          z?.dispose();
+        }
+      }),
+
+    autoencode: ({ model, x, sigma, seed }) =>
+      res.withFallback(async () => {
+        const lm = await res.latent(model);
+        const shape = imageShape('autoencode', lm.autoencoder.config.inputShape, x);
+        const latentShape: [number, number, number] = [...lm.autoencoder.latentShape];
+        const eps = sigma > 0 ? makeNoise(seed).normalArray(latentShape[0] * latentShape[1] * latentShape[2]) : null;
+        const out = tf.tidy(() => {
+          const image = tf.tensor4d(x, shape);
+          const z = encodeScaled(lm, image);
+          const zNoisy = eps ? tf.add(z, tf.mul(tf.tensor4d(eps, [1, ...latentShape]), sigma)) as tf.Tensor4D : z;
+          const rec = decodeScaled(lm, z);
+          const dec = eps ? decodeScaled(lm, zNoisy) : rec;
+          return [z, zNoisy, dec, rec, tf.mean(tf.squaredDifference(dec, image)), tf.mean(tf.squaredDifference(rec, image))];
+        });
+        const [latent, noisyLatent, decoded, reconstruction, mse, mseClean] = await readAll(out);
+        return {
+          latent, noisyLatent, decoded, reconstruction,
+          latentShape,
+          imageShape: shape.slice(1) as [number, number, number],
+          mse: mse[0],
+          mseClean: mseClean[0],
+          latentScale: lm.latentScale,
+          modelName: lm.metadata.autoencoder.name,
+        };
+      }),
+
+    img2img: ({ model, mode, x0, strength, steps, digit, keep, seed, reportMs }, { signal, progress }) =>
+      res.withFallback(async () => {
+        const { unet, schedule, metadata } = await unetOf(model);
+        const shape = imageShape('img2img', metadata.config.inputShape, x0);
+        const k = metadata.config.numClasses;
+        const { denoiser, calls } = countingDenoiser(k > 0 ? conditioned(unet.model, [digit < 0 ? null : digit], k) : unconditional(unet.model));
+        const noise = makeNoise(seed);
+        const start = performance.now();
+        const onStep = throttledSteps(reportMs, (info, x, x0Pred) => progress({ done: info.index + 1, steps: info.steps, t: info.tPrev, x, x0Pred }));
+        const image = tf.tensor4d(x0, shape);
+        const mask = mode === 'inpaint' ? halfMask(keep, shape[1], shape[2]) : null;
+        const keepT = mask ? tf.tensor4d(mask, [1, shape[1], shape[2], 1]) : null;
+        try {
+          if (keepT) {
+            const r = await inpaint(denoiser, schedule, image, { keep: keepT, steps, noise, clipX0: true, signal, onStep });
+            const [out] = await readAll([r.x]);
+            return { image: out, start: null, t0: schedule.T, timesteps: r.timesteps, mask, nfe: calls(), elapsedMs: performance.now() - start };
+          }
+          const r = await img2img(denoiser, schedule, image, { strength, steps, noise, clipX0: true, signal, onStep });
+          const [out, xStart] = await readAll([r.x, r.xStart]);
+          return { image: out, start: xStart, t0: r.t0, timesteps: r.timesteps, mask: null, nfe: calls(), elapsedMs: performance.now() - start };
+        } finally {
+          image.dispose();
+          keepT?.dispose();
+        }
+      }),
+
+    'lab.create': (p) => lab.create(p),
+    'lab.run': (p, { signal, progress }) => lab.run(p, signal, progress),
+    'lab.pause': () => lab.pause(),
+    'lab.samples': (p) => lab.samples(p),
+    'lab.checkpoint': () => lab.checkpoint(),
+    'lab.restore': (p) => lab.restore(p),
+    'lab.predict': (p) => lab.predict(p),
+    'lab.info': async () => lab.info(),
+    'lab.reset': () => lab.reset(),
+    memory: async () => ({ ...tf.memory(), backend: currentBackend() }),
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * What a worker loads once and keeps: the tfjs backend, the MNIST split and the shipped models, each fetched
+ * on first use. Shared by the compute worker and the notebook kernel.
+ *
+ * Backend failure: `withFallback` runs a piece of work and, when the backend itself breaks (a lost GPU device,
+ * a lost WebGL context), moves to the next rung of the ladder, drops every cached model — their tensors lived on
+ * the broken backend — and runs the work once more, which reloads the models from their files on the new one.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { BACKEND_ORDER, currentBackend, fallbackBackend, initBackend, type BackendAttempt, type BackendName, type InitBackendOptions } from '../core/backends';
+import { loadLatentModel, type LatentModel } from '../core/autoencoder';
+import { loadClassifier, type Classifier } from '../core/classifier';
+import { fetchMnist, type MnistData } from '../core/data';
+import { loadUNet, type LoadedUNet } from '../core/models';
+import type { BackendInfo, WorkerEvent } from './api';
+import { MODEL_NAME } from './params';
+
+export interface ResourceOptions {
+  /** The site's root URL: data/ and models/ live under it. */
+  root: string;
+  /** Where the wasm binaries live (browser bundles; Node needs none). */
+  wasmPaths?: InitBackendOptions['wasmPaths'];
+  /** The backends to try when `ensureBackend` is not given an order (default: the whole ladder). */
+  order?: readonly BackendName[];
+  /** Reads data and model files (tests pass one that reads the disk). */
+  fetch?: typeof fetch;
+  /** Backend chosen, backend fallen back. */
+  onEvent?: (event: WorkerEvent) => void;
+  /** Give up on one rung of the ladder after this long (default 20 s). */
+  timeoutMs?: number;
+}
+
+/** Errors that mean the backend itself broke (a lost GPU device, a context loss), not the request. */
+export function isBackendFailure(e: unknown): boolean {
+  const msg = e instanceof Error ? `${e.name} ${e.message}` : String(e);
+  return /device (was )?lost|context (was )?lost|CONTEXT_LOST|GPUDevice|webgl.*(lost|fail)|out of memory/i.test(msg);
+}
+
+type Disposable = { dispose(): void };
+
+export class Resources {
+  private backendReady: Promise<BackendInfo> | null = null;
+  private mnistData: Promise<MnistData> | null = null;
+  private readonly models = new Map<string, Promise<{ value: unknown } & Disposable>>();
+  private switching: Promise<BackendName> | null = null;
+  /** Tensors held by loaded models (the notebook does not count them as a cell's leftovers). */
+  modelTensors = 0;
+
+  constructor(private readonly opts: ResourceOptions) {}
+
+  /** Initialise the backend ladder once (the first caller's order wins); every handler awaits this first. */
+  ensureBackend(order?: readonly BackendName[]): Promise<BackendInfo> {
+    if (!this.backendReady) {
+      const attempts: BackendAttempt[] = [];
+      const ready = initBackend({
+        order: order?.length ? order : (this.opts.order ?? BACKEND_ORDER),
+        wasmPaths: this.opts.wasmPaths,
+        timeoutMs: this.opts.timeoutMs ?? 20_000,
+        onAttempt: (a) => attempts.push(a),
+      }).then((backend) => {
+        this.opts.onEvent?.({ type: 'backend', backend, attempts });
+        return { backend, attempts };
+      });
+      this.backendReady = ready;
+      ready.catch(() => {
+        if (this.backendReady === ready) this.backendReady = null;
+      });
+    }
+    return this.backendReady;
+  }
+
+  /** A file under the site root. */
+  url(path: string): string {
+    return new URL(path, this.opts.root).href;
+  }
+
+  /** A shipped model's folder URL; only plain names (no paths, no other origins). */
+  modelUrl(name: string): string {
+    if (!MODEL_NAME.test(name)) throw new Error(`"${name}" is not a model name`);
+    return this.url(`models/${name}/`);
+  }
+
+  /** The MNIST split (plain arrays: it survives a backend change). */
+  mnist(): Promise<MnistData> {
+    if (!this.mnistData) {
+      const p = fetchMnist(this.url('data/mnist.bin.gz'), this.opts.fetch);
+      this.mnistData = p;
+      p.catch(() => {
+        if (this.mnistData === p) this.mnistData = null;
+      });
+    }
+    return this.mnistData;
+  }
+
+  unet(name: string): Promise<LoadedUNet> {
+    return this.cached(`unet:${name}`, () => loadUNet(this.modelUrl(name), this.opts.fetch), (m) => m.unet);
+  }
+
+  latent(name: string): Promise<LatentModel> {
+    return this.cached(`latent:${name}`, () => loadLatentModel(this.modelUrl(name), this.opts.fetch), (m) => m);
+  }
+
+  classifier(name: string): Promise<Classifier> {
+    return this.cached(`classifier:${name}`, () => loadClassifier(this.modelUrl(name), this.opts.fetch), (m) => m);
+  }
+
+  /** Load once per key on the current backend; a failed load is forgotten so the next request tries again. */
+  private async cached<T>(key: string, load: () => Promise<T>, disposable: (v: T) => Disposable): Promise<T> {
+    let entry = this.models.get(key);
+    if (!entry) {
+      const loading = this.ensureBackend().then(async () => {
+        const before = tf.memory().numTensors;
+        const value = await load();
+        this.modelTensors += tf.memory().numTensors - before;
+        return { value, dispose: () => disposable(value).dispose() };
+      });
+      entry = loading;
+      this.models.set(key, loading);
+      loading.catch(() => {
+        if (this.models.get(key) === loading) this.models.delete(key);
+      });
+    }
+    return (await entry).value as T;
+  }
+
+  /** How many models are loaded or loading (tests). */
+  get cachedModels(): number {
+    return this.models.size;
+  }
+
+  /** Forget every loaded model, disposing what can be disposed (a broken backend may refuse). */
+  drop(): void {
+    const entries = [...this.models.values()];
+    this.models.clear();
+    this.modelTensors = 0;
+    for (const e of entries) {
+      e.then(
+        (m) => {
+          try {
+            m.dispose();
+          } catch {
+            /* its backend is gone */
+          }
+        },
+        () => {},
+      );
+    }
+  }
+
+  /**
+   * The backend `from` broke (`reason`): initialise the next rung, drop the cached models and announce it. Resolves to
+   * the backend now in use; concurrent failures of the same backend switch once.
+   */
+  async fallback(from: BackendName, reason: string): Promise<BackendName> {
+    if (this.switching) return this.switching;
+    const now = currentBackend();
+    if (now && now !== from) return now;
+    const switching = fallbackBackend(from, { wasmPaths: this.opts.wasmPaths, order: this.opts.order ?? BACKEND_ORDER }).then((to) => {
+      this.backendReady = Promise.resolve({ backend: to, attempts: [] });
+      this.drop();
+      this.opts.onEvent?.({ type: 'fallback', from, to, reason });
+      return to;
+    });
+    this.switching = switching;
+    try {
+      return await switching;
+    } finally {
+      this.switching = null;
+    }
+  }
+
+  /** Run `work` on the current backend; if the backend breaks, fall back one rung (models reloaded) and retry once. */
+  async withFallback<T>(work: () => Promise<T>): Promise<T> {
+    const { backend } = await this.ensureBackend();
+    try {
+      return await work();
+    } catch (e) {
+      if (!isBackendFailure(e)) throw e;
+      await this.fallback(currentBackend() ?? backend, e instanceof Error ? e.message : String(e));
+      return work();
+    }
+  }
+}
