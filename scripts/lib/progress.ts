@@ -1,4 +1,5 @@
 /** Node-only: a one-line training progress bar on stderr (redrawn in place on a TTY, a line every ~10 s otherwise). */
+import { formatSig } from '../../src/core/format';
 
 export interface ProgressState {
   step: number;
@@ -24,11 +25,11 @@ export function formatDuration(ms: number): string {
   return `${h > 0 ? `${h}:` : ''}${mm}:${String(s).padStart(2, '0')}`;
 }
 
-/** A loss with 4 significant digits (exponent form when tiny). */
+/** A loss with 4 significant digits, trailing zeros kept (exponent form when tiny), ASCII for terminals. */
 export function formatLoss(loss: number | undefined): string {
   if (loss === undefined) return '…';
   if (!Number.isFinite(loss)) return String(loss);
-  return Math.abs(loss) >= 1e-3 || loss === 0 ? loss.toPrecision(4) : loss.toExponential(2);
+  return formatSig(loss, { trailingZeros: true, sciFrom: Infinity, ascii: true });
 }
 
 /** The progress line: `[####......] 120/600  20%  loss 0.1234  3.20 it/s  elapsed 0:37  ETA 2:30`. */

@@ -1,28 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { lossCurveSvg, niceTicks, smooth } from '../../scripts/lib/svg';
+import { lossCurveSvg } from '../../scripts/lib/svg';
 
 /** The (x, y) pairs of the first <path d="M…L…"> in the SVG. */
 function firstPath(svg: string): [number, number][] {
   const d = /<path d="([^"]+)"/.exec(svg)![1];
   return d.split(/[ML]/).filter(Boolean).map((p) => p.split(',').map(Number) as [number, number]);
 }
-
-describe('niceTicks', () => {
-  it('gives round steps of 1, 2 or 5 × 10^k inside the range', () => {
-    expect(niceTicks(0, 1000, 5)).toEqual([0, 200, 400, 600, 800, 1000]);
-    expect(niceTicks(0.13, 0.97, 4)).toEqual([0.2, 0.4, 0.6, 0.8]);
-    expect(niceTicks(3, 3)).toEqual([3]);
-  });
-});
-
-describe('smooth', () => {
-  it('is a bias-corrected exponential moving average (a constant stays constant)', () => {
-    expect(smooth([2, 2, 2], 0.9)).toEqual([2, 2, 2].map((v) => expect.closeTo(v, 12)));
-    const s = smooth([0, 1], 0.5);
-    expect(s[0]).toBe(0);
-    expect(s[1]).toBeCloseTo((0.5 * 0.5 * 0 + 0.5 * 1) / (0.5 * 0.5 + 0.5), 12);
-  });
-});
 
 describe('lossCurveSvg', () => {
   const points: [number, number][] = [[10, 2.3], [20, 1.0], [30, 0.4], [40, 0.1], [50, NaN], [60, 0.05]];
@@ -51,5 +34,19 @@ describe('lossCurveSvg', () => {
     const svg = lossCurveSvg(points, { title: 'a < b & "c"', smoothing: 0.5 });
     expect(svg).toContain('a &lt; b &amp; &quot;c&quot;');
     expect(svg.match(/<path /g)!.length).toBe(2);
+  });
+
+  it('labels round ticks: 1, 2, 5 × 10^k on a log axis over two decades, steps of 1, 2 or 5 × 10^k on x', () => {
+    const svg = lossCurveSvg([[0, 1.5], [500, 0.3], [1000, 0.03]], { smoothing: 0 });
+    const labels = [...svg.matchAll(/text-anchor="(end|middle)"[^>]*fill="#444">([^<]+)</g)].map((m) => [m[1], m[2]]);
+    expect(labels.filter(([a]) => a === 'end').map(([, l]) => l)).toEqual(['0.05', '0.1', '0.2', '0.5', '1']);
+    expect(labels.filter(([a]) => a === 'middle').map(([, l]) => l)).toEqual(['0', '200', '400', '600', '800', '1000']);
+  });
+
+  it('smooths long histories by default with a bias-corrected EMA', () => {
+    const many = Array.from({ length: 300 }, (_, i) => [i, 1 + (i % 2)] as [number, number]);
+    const svg = lossCurveSvg(many);
+    expect(svg.match(/<path /g)!.length).toBe(2);
+    expect(lossCurveSvg(many.slice(0, 50)).match(/<path /g)!.length).toBe(1);
   });
 });

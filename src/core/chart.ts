@@ -1,0 +1,124 @@
+/**
+ * Chart geometry without a DOM (d3's scales and line generator): axes with their ticks and labels, and SVG path
+ * data. The model-card SVG (scripts/lib/svg.ts), the build-time loss curve and the widgets' live charts all draw
+ * from here, so the same losses give the same picture everywhere.
+ */
+import { line, scaleLinear, scaleLog } from 'd3';
+import { emaSeries } from './ema';
+import { formatSig } from './format';
+
+export type Point = readonly [number, number];
+
+export interface Frame {
+  width: number;
+  height: number;
+  margin: { top: number; right: number; bottom: number; left: number };
+}
+
+export interface Tick {
+  value: number;
+  /** Position along the axis, in the frame's coordinates. */
+  at: number;
+  label: string;
+}
+
+/** A scale (value → coordinate) with its ticks. */
+export interface Axis {
+  (value: number): number;
+  readonly log: boolean;
+  readonly domain: readonly [number, number];
+  readonly ticks: readonly Tick[];
+}
+
+export interface AxisOptions {
+  /** Logarithmic scale (the domain must be positive). */
+  log?: boolean;
+  /** About how many ticks a linear axis gets (default 5); a log axis puts them at every k × 10^k within one decade, at 1, 2, 5 × 10^k up to three, at 10^k beyond. */
+  ticks?: number;
+  /** Explicit tick values instead. */
+  tickValues?: readonly number[];
+  /** Tick label (default formatSig with 3 significant digits, scientific below 10⁻³ and from 10⁶). */
+  label?: (value: number) => string;
+  /** Keep values outside the domain at the edge. */
+  clamp?: boolean;
+}
+
+const defaultLabel = (v: number) => formatSig(v, { digits: 3, sciFrom: 1e6 });
+
+/** The leading digit of a positive number (3 for 0.30000000000000004). */
+function leadingDigit(v: number): number {
+  return Math.round(v / 10 ** Math.floor(Math.log10(v) + 1e-9));
+}
+
+/** An axis mapping `domain` onto `range` (for y, pass the range bottom first). */
+export function axis(domain: readonly [number, number], range: readonly [number, number], opts: AxisOptions = {}): Axis {
+  const log = opts.log ?? false;
+  if (log && !(domain[0] > 0 && domain[1] > 0)) throw new RangeError(`a log axis needs a positive domain, got ${domain.join('…')}`);
+  const scale = (log ? scaleLog() : scaleLinear()).domain([domain[0], domain[1]]).range([range[0], range[1]]).clamp(opts.clamp ?? false);
+  let values: number[];
+  if (opts.tickValues) values = [...opts.tickValues];
+  else if (log) {
+    const decades = Math.log10(domain[1] / domain[0]);
+    const keep = decades <= 1 ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : decades <= 3 ? [1, 2, 5] : [1];
+    values = scale.ticks().filter((v) => keep.includes(leadingDigit(v))).map((v) => Number(v.toPrecision(12)));
+  } else values = scale.ticks(opts.ticks ?? 5);
+  const label = opts.label ?? defaultLabel;
+  const f = (value: number) => scale(value);
+  return Object.assign(f, { log, domain: [domain[0], domain[1]] as const, ticks: values.map((value) => ({ value, at: scale(value), label: label(value) })) });
+}
+
+/** SVG path data through `points` (one decimal), or '' for none. */
+export function pathOf(points: readonly Point[], x: Axis, y: Axis): string {
+  return line<Point>().x((p) => x(p[0])).y((p) => y(p[1])).digits(1)(points) ?? '';
+}
+
+export interface LossChartOptions {
+  /** Smoothed line: EMA with this weight on the past (0: none). */
+  smoothing?: number;
+  /** Log-scale y (default: when every loss is positive and they span more than a factor of 5). */
+  logY?: boolean;
+  /** The x axis reaches at least this far (default 1), so a chart with few readings is not a point. */
+  minX?: number;
+  /** Ticks of the linear x axis (default 6). */
+  xTicks?: number;
+}
+
+export interface LossChartGeometry {
+  /** The points drawn: finite, and positive on a log axis. */
+  points: Point[];
+  /** The same steps with the smoothed losses (empty without smoothing). */
+  smoothed: Point[];
+  x: Axis;
+  y: Axis;
+  /** Path data of the readings and of the smoothed line. */
+  raw: string;
+  smooth: string;
+}
+
+/** The geometry of a loss-against-step chart in `frame`. */
+export function lossChart(readings: readonly Point[], frame: Frame, opts: LossChartOptions = {}): LossChartGeometry {
+  const finite = readings.filter(([s, l]) => Number.isFinite(s) && Number.isFinite(l));
+  const positive = finite.length > 0 && finite.every(([, l]) => l > 0);
+  const losses = finite.map(([, l]) => l);
+  const lo0 = losses.length ? Math.min(...losses) : 0;
+  const hi0 = losses.length ? Math.max(...losses) : 1;
+  const logY = opts.logY ?? (positive && hi0 / lo0 > 5);
+  const points = logY ? finite.filter(([, l]) => l > 0) : finite;
+  const ys = points.map(([, l]) => l);
+  const { width, height, margin: m } = frame;
+  const steps = points.map(([s]) => s);
+  const x = axis([Math.min(0, ...steps), Math.max(opts.minX ?? 1, ...steps)], [m.left, width - m.right], { ticks: opts.xTicks ?? 6 });
+  let yDomain: [number, number];
+  if (logY) {
+    const lo = ys.length ? Math.min(...ys) : 0.01;
+    const hi = ys.length ? Math.max(...ys) : 1;
+    yDomain = [lo * 0.8, Math.max(hi * 1.2, lo * 2)];
+  } else {
+    const pad = (hi0 - lo0) * 0.05 || Math.abs(hi0) * 0.1 || 1;
+    yDomain = [lo0 >= 0 ? 0 : lo0 - pad, hi0 + pad];
+  }
+  const y = axis(yDomain, [height - m.bottom, m.top], { log: logY, ticks: 5, clamp: logY });
+  const w = opts.smoothing ?? 0;
+  const smoothed: Point[] = w > 0 ? emaSeries(ys, w).map((v, i) => [points[i][0], v]) : [];
+  return { points, smoothed, x, y, raw: pathOf(points, x, y), smooth: pathOf(smoothed, x, y) };
+}
