@@ -25,6 +25,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import { enableTfjsCoreEsm } from './lib/tfjsNode';
 
 // Must precede importing src/core/train.ts (it registers tfjs-core's gradients from its ESM dist).
@@ -39,27 +40,29 @@ const { makeSchedule } = await import('../src/core/schedules');
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
 
-type Args = Record<string, string | boolean>;
+/** Every option a section reads (node:util parseArgs refuses any other). */
+const OPTIONS = {
+  steps: { type: 'string' },
+  repeats: { type: 'string' },
+  rounds: { type: 'string' },
+  batch: { type: 'string' },
+  size: { type: 'string' },
+  channels: { type: 'string' },
+  'cpu-batch': { type: 'string' },
+  'skip-cpu': { type: 'boolean' },
+  'no-write': { type: 'boolean' },
+} as const;
+
+type Args = Partial<Record<keyof typeof OPTIONS, string | boolean>>;
 
 interface Section {
   description: string;
   run(args: Args): Promise<Record<string, unknown>>;
 }
 
-function parseArgs(argv: string[]): { sections: string[]; args: Args } {
-  const sections: string[] = [];
-  const args: Args = {};
-  for (const a of argv) {
-    const m = /^--([^=]+)(?:=(.*))?$/.exec(a);
-    if (m) args[m[1]] = m[2] ?? true;
-    else sections.push(a);
-  }
-  return { sections, args };
-}
-
-function numberArg(args: Args, name: string, fallback: number): number {
+function numberArg(args: Args, name: keyof typeof OPTIONS, fallback: number): number {
   const v = args[name];
-  if (v === undefined || v === true) return fallback;
+  if (v === undefined || typeof v === 'boolean') return fallback;
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${v}`);
   return n;
@@ -325,7 +328,14 @@ const SECTIONS: Record<string, Section> = {
   },
 };
 
-const { sections, args } = parseArgs(process.argv.slice(2));
+let parsed: { positionals: string[]; values: Args };
+try {
+  parsed = parseArgs({ args: process.argv.slice(2), options: OPTIONS, allowPositionals: true });
+} catch (e) {
+  console.error(`${(e as Error).message}; options: ${Object.keys(OPTIONS).map((k) => `--${k}`).join(', ')}`);
+  process.exit(2);
+}
+const { positionals: sections, values: args } = parsed;
 const chosen = sections.length > 0 ? sections : Object.keys(SECTIONS);
 for (const name of chosen) {
   if (!(name in SECTIONS)) {

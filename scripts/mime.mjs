@@ -1,4 +1,5 @@
-// Content types for the files this site serves (dev middleware and the static server share it).
+// Content types for the model files that scripts/astro-models.mjs serves at /models/ in `astro dev`
+// (the built site is served by Astro's preview server, which has its own table).
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',

@@ -69,12 +69,9 @@ export async function benchLab(tf: Tf, opts: LabBenchOptions): Promise<Record<st
   if (!existsSync(join(opts.root, 'dist', 'widgets', 'index.html'))) {
     throw new Error('bench lab needs the built site: run `npm run build` first');
   }
-  // @ts-ignore — plain ES module
-  const { startServer } = await import('../serve.mjs');
-  const { chromium } = await import('playwright-core');
-  const { findBrowser, CHROMIUM_ARGS } = await import('../../tests/e2e/harness');
-  const server = await startServer({ dir: join(opts.root, 'dist'), port: 0 });
-  const browser = await chromium.launch({ executablePath: findBrowser(), headless: true, args: CHROMIUM_ARGS });
+  const { launchChromium, serveDist } = await import('../../tests/e2e/harness');
+  const server = await serveDist();
+  const browser = await launchChromium();
   const bare = await bareRunner(tf, opts.root, opts.size, opts.batch);
   try {
     const page = await browser.newPage();

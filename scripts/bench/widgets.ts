@@ -15,19 +15,12 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 type Dl = { diffusionLab: { request(kind: string, params: unknown): Promise<unknown> } };
 
-async function widgetReady(page: Page, selector: string) {
-  await page.locator(selector).scrollIntoViewIfNeeded();
-  await page.waitForSelector(`${selector}[data-status="ready"]`, { timeout: 120_000 });
-}
-
 export async function benchWidgets(root: string, rounds: number): Promise<Record<string, unknown>> {
   if (!existsSync(join(root, 'dist', 'widgets', 'index.html'))) throw new Error('bench widgets needs the built site: run `npm run build` first');
-  // @ts-ignore — plain ES module
-  const { startServer } = await import('../serve.mjs');
-  const { chromium } = await import('playwright-core');
-  const { findBrowser, CHROMIUM_ARGS } = await import('../../tests/e2e/harness');
-  const server = await startServer({ dir: join(root, 'dist'), port: 0 });
-  const browser = await chromium.launch({ executablePath: findBrowser(), headless: true, args: CHROMIUM_ARGS });
+  const { launchChromium, ready, serveDist } = await import('../../tests/e2e/harness');
+  const widgetReady = (page: Page, selector: string) => ready(page, selector, 120_000);
+  const server = await serveDist();
+  const browser = await launchChromium();
   const fresh = async <T>(path: string, f: (page: Page) => Promise<T>): Promise<T> => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();

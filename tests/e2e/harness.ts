@@ -1,13 +1,15 @@
 /**
- * End-to-end harness: finds a Chromium, serves the built site (dist/) on a free local port, and opens pages
- * that record every console error, page error, failed request and request to another origin.
- * It never downloads a browser.
+ * End-to-end harness: finds a Chromium, serves the built site (dist/) with Astro's preview server on a free local
+ * port, opens pages that record every console error, page error, failed request and request to another origin,
+ * and wraps the page's `diffusionLab` handle. It never downloads a browser. The per-file hooks are in ./useSite.ts
+ * (this module is also imported by the benchmarks, outside Vitest).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, accessSync, constants } from 'node:fs';
+import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
+import { createServer, type AddressInfo } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { startServer } from '../../scripts/serve.mjs';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const DIST = join(ROOT, 'dist');
@@ -55,17 +57,45 @@ export const CHROMIUM_ARGS = [
   '--enable-unsafe-webgpu',
 ];
 
+/** Headless Chromium with the quiet, offline flags (or others). */
+export function launchChromium(args: readonly string[] = CHROMIUM_ARGS): Promise<Browser> {
+  return chromium.launch({ executablePath: findBrowser(), headless: true, args: [...args] });
+}
+
+/** A port of 127.0.0.1 that nothing listens on right now. */
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const probe = createServer().once('error', fail);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => done(port));
+    });
+  });
+}
+
+/** Serve dist/ with Astro's preview server (what `npm run preview` runs) on a free port of 127.0.0.1. */
+export async function serveDist(): Promise<{ url: string; close(): Promise<void> }> {
+  if (!existsSync(join(DIST, 'index.html'))) throw new Error('dist/ has no build: run `npm run build` first.');
+  process.env.ASTRO_TELEMETRY_DISABLED ??= '1'; // no request to any other origin, Astro's usage report included
+  const { preview } = await import('astro');
+  const port = await freePort();
+  const server = await preview({ root: ROOT, logLevel: 'error', server: { host: '127.0.0.1', port } });
+  // Vite moves to the next port if another process took this one meanwhile; the HTTP server knows the real one.
+  const address = (server as { server?: Server }).server?.address();
+  const actual = address && typeof address === 'object' ? address.port : port;
+  return { url: `http://127.0.0.1:${actual}`, close: () => server.stop() };
+}
+
 export interface Site {
   url: string;
   browser: Browser;
   close(): Promise<void>;
 }
 
-/** Serve dist/ and launch Chromium. Call `close()` in afterAll. */
+/** Serve dist/ and launch Chromium. Call `close()` in afterAll (./useSite.ts does both). */
 export async function openSite(): Promise<Site> {
-  if (!existsSync(join(DIST, 'index.html'))) throw new Error('dist/ has no build: run `npm run build` first.');
-  const server = await startServer({ dir: DIST, port: 0 });
-  const browser = await chromium.launch({ executablePath: findBrowser(), headless: true, args: CHROMIUM_ARGS });
+  const server = await serveDist();
+  const browser = await launchChromium();
   return {
     url: server.url,
     browser,
@@ -186,3 +216,30 @@ export async function hydrateAll(page: Page, timeoutMs = 120_000): Promise<void>
 export async function brokenWidgets(page: Page): Promise<string[]> {
   return page.$$eval('[data-widget][data-status="error"]', (ws) => ws.map((w) => `${w.getAttribute('data-widget')}: ${w.querySelector('.error')?.textContent ?? ''}`));
 }
+
+/** Wait until the widget `selector` says its compute is ready (scrolling it into view, which hydrates it). */
+export async function ready(page: Page, selector: string, timeout = 180_000): Promise<void> {
+  await page.locator(selector).scrollIntoViewIfNeeded();
+  await page.waitForSelector(`${selector}[data-status="ready"]`, { timeout });
+}
+
+/** The page's console handle to the compute worker (src/widgets/lib/compute.ts), as `window` has it. */
+export interface LabWindow {
+  diffusionLab: {
+    memory(): Promise<WorkerMemory>;
+    backend(): Promise<{ attempts: { name: string; ok: boolean }[] }>;
+    request(kind: string, params: unknown): Promise<any>;
+  };
+}
+
+export type WorkerMemory = { numTensors: number; numBytes: number; backend: string | null };
+
+/** The worker's tensor count, bytes and backend. */
+export const memory = (page: Page): Promise<WorkerMemory> => page.evaluate(() => (window as unknown as LabWindow).diffusionLab.memory());
+
+/** The backend the worker chose and the rungs it tried. */
+export const backendInfo = (page: Page) => page.evaluate(() => (window as unknown as LabWindow).diffusionLab.backend());
+
+/** Send one request to the compute worker from the page; resolves with its result. */
+export const request = (page: Page, kind: string, params: unknown) =>
+  page.evaluate(([k, p]) => (window as unknown as LabWindow).diffusionLab.request(k as string, p), [kind, params] as const);

@@ -1,22 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Page } from 'playwright-core';
-import { openPage, openSite, screenshotPath, type Site } from './harness';
+import { describe, expect, it } from 'vitest';
+import { openPage, ready, screenshotPath } from './harness';
+import { useSite } from './useSite';
 
-let site: Site;
-beforeAll(async () => {
-  site = await openSite();
-});
-afterAll(async () => {
-  await site?.close();
-});
+const site = useSite();
 
 const AE = '[data-widget="autoencoder-lab"]';
 const I2I = '[data-widget="img2img-lab"]';
-
-async function ready(page: Page, selector: string) {
-  await page.locator(selector).scrollIntoViewIfNeeded();
-  await page.waitForSelector(`${selector}[data-status="ready"]`, { timeout: 180_000 });
-}
 
 describe('the autoencoder lab (lesson 9)', () => {
   it('encodes a digit into 4 latent channels, decodes it, and degrades as latent noise grows', async () => {

@@ -1,24 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Page } from 'playwright-core';
-import { openPage, openSite, screenshotPath, type Site } from './harness';
+import { describe, expect, it } from 'vitest';
+import { openPage, ready, screenshotPath } from './harness';
+import { useSite } from './useSite';
 
-let site: Site;
-beforeAll(async () => {
-  site = await openSite();
-});
-afterAll(async () => {
-  await site?.close();
-});
+const site = useSite();
 
 const INSPECTOR = '[data-widget="one-step-inspector"]';
 const RACE = '[data-widget="sampler-race"]';
 const GUIDE = '[data-widget="guidance-lab"]';
 const SCRUB = '[data-widget="forward-scrubber"]';
-
-async function ready(page: Page, selector: string) {
-  await page.locator(selector).scrollIntoViewIfNeeded();
-  await page.waitForSelector(`${selector}[data-status="ready"]`, { timeout: 180_000 });
-}
 
 describe('the one-step inspector', () => {
   it('shows x_t, ε, ε̂, x̂0, μ̃ and x_{t−1} from the shipped model, and links pictures to formula terms', async () => {

@@ -1,14 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { openPage, openSite, screenshotPath, type Site } from './harness';
+import { openPage, screenshotPath } from './harness';
+import { useSite } from './useSite';
 
-let site: Site;
-beforeAll(async () => {
-  site = await openSite();
-});
-afterAll(async () => {
-  await site?.close();
-});
+const site = useSite();
 
 // wasm: headless Chromium's WebGL is SwiftShader (slow); the kernel uses the same backend ladder as the widgets.
 const PAGE = '/notebook/?backend=wasm';

@@ -1,13 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { brokenWidgets, hydrateAll, openPage, openSite, screenshotPath, seriousAxeViolations, sitePaths, type Site } from './harness';
+import { describe, expect, it } from 'vitest';
+import { brokenWidgets, hydrateAll, openPage, screenshotPath, seriousAxeViolations, sitePaths } from './harness';
+import { useSite } from './useSite';
 
-let site: Site;
-beforeAll(async () => {
-  site = await openSite();
-});
-afterAll(async () => {
-  await site?.close();
-});
+const site = useSite();
 
 const paths = sitePaths();
 

@@ -1,28 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { openPage, openSite, screenshotPath, type Site } from './harness';
+import { memory, openPage, ready, request, screenshotPath, type LabWindow } from './harness';
+import { useSite } from './useSite';
 
-let site: Site;
-beforeAll(async () => {
-  site = await openSite();
-});
-afterAll(async () => {
-  await site?.close();
-});
+const site = useSite();
 
 const LAB = '[data-widget="training-lab"]';
 // The tiny model at batch 8 on wasm: small enough for headless Chromium on a shared 2-core machine.
 const PAGE = '/widgets/?backend=wasm&lab.batch=8#training-lab';
 
-type Lab = { diffusionLab: { request(kind: string, params: unknown): Promise<any>; memory(): Promise<{ numTensors: number; backend: string }> } };
-const request = (page: Page, kind: string, params: unknown) =>
-  page.evaluate(([k, p]) => (window as unknown as Lab).diffusionLab.request(k as string, p), [kind, params] as const);
 const step = async (page: Page) => Number(await page.locator(LAB).getAttribute('data-step'));
 
 async function openLab(page: Page, path = PAGE) {
   await page.goto(site.url + path);
-  await page.locator(LAB).scrollIntoViewIfNeeded();
-  await page.waitForSelector(`${LAB}[data-status="ready"]`, { timeout: 120_000 });
+  await ready(page, LAB, 120_000);
 }
 
 /** A fixed probe batch: two held-out-like images (a bar and a ring) at t = 300. */
@@ -37,7 +28,7 @@ const probe = () => {
 };
 const predict = async (page: Page) => {
   const r = await page.evaluate(async (xs) => {
-    const out = await (window as unknown as Lab).diffusionLab.request('lab.predict', { x: new Float32Array(xs), t: 300 });
+    const out = await (window as unknown as LabWindow).diffusionLab.request('lab.predict', { x: new Float32Array(xs), t: 300 });
     return Array.from(out.eps as Float32Array);
   }, probe());
   return r as number[];
@@ -110,9 +101,9 @@ describe('the training lab', () => {
       await openLab(page);
       await request(page, 'lab.create', { settings: { size: 'tiny', batchSize: 4, lr: 0.001, schedule: 'cosine', seed: 2 } });
       await request(page, 'lab.run', { maxSteps: 10, sampleEvery: 100 });
-      const before = await page.evaluate(() => (window as unknown as Lab).diffusionLab.memory());
+      const before = await memory(page);
       const info = await request(page, 'lab.run', { maxSteps: 200, sampleEvery: 100, lossEvery: 5 });
-      const after = await page.evaluate(() => (window as unknown as Lab).diffusionLab.memory());
+      const after = await memory(page);
       expect(info.step).toBe(210);
       expect(after.backend).toBe('wasm');
       expect(after.numTensors).toBe(before.numTensors);

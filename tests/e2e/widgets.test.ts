@@ -1,29 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium } from 'playwright-core';
-import { CHROMIUM_ARGS, findBrowser, openPage, openSite, screenshotPath, type Site } from './harness';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { CHROMIUM_ARGS, backendInfo, launchChromium, memory, openPage, ready, screenshotPath } from './harness';
+import { useSite } from './useSite';
 
-let site: Site;
-beforeAll(async () => {
-  site = await openSite();
-});
-afterAll(async () => {
-  await site?.close();
-});
+const site = useSite();
 
 const GALLERY = '/widgets/';
 const scrubber = '[data-widget="forward-scrubber"]';
 const lab = '[data-widget="schedule-lab"]';
 
-type Memory = { numTensors: number; numBytes: number; backend: string | null };
-const memory = (page: import('playwright-core').Page) =>
-  page.evaluate(() => (window as unknown as { diffusionLab: { memory(): Promise<Memory> } }).diffusionLab.memory());
-
-async function ready(page: import('playwright-core').Page, selector: string) {
-  await page.locator(selector).scrollIntoViewIfNeeded();
-  await page.waitForSelector(`${selector}[data-status="ready"]`, { timeout: 120_000 });
-}
-
-const mainImage = (page: import('playwright-core').Page) => page.locator(`${scrubber} .main-image img`).getAttribute('src');
+const mainImage = (page: Page) => page.locator(`${scrubber} .main-image img`).getAttribute('src');
 
 describe('the forward-noising scrubber', () => {
   it('shows the clean digit before compute is ready, then x_t from the worker', async () => {
@@ -33,7 +19,7 @@ describe('the forward-noising scrubber', () => {
       // Server-rendered: a real digit image is in the HTML before hydration.
       const html = await (await page.request.get(site.url + GALLERY)).text();
       expect(html).toMatch(/data-widget="forward-scrubber"[\s\S]*?<img[^>]+src="data:image\/png;base64,/);
-      await ready(page, scrubber);
+      await ready(page, scrubber, 120_000);
       expect(await page.locator(`${scrubber} .badge`).textContent()).toMatch(/webgpu|webgl|wasm|cpu/);
       expect(problems.pageErrors).toEqual([]);
     } finally {
@@ -45,7 +31,7 @@ describe('the forward-noising scrubber', () => {
     const { context, page, problems } = await openPage(site, { width: 390, height: 844 });
     try {
       await page.goto(site.url + GALLERY);
-      await ready(page, scrubber);
+      await ready(page, scrubber, 120_000);
       const slider = page.locator(`${scrubber} input[type="range"]`);
       await expect.poll(() => mainImage(page)).toMatch(/^data:image\/png/);
       const before = await mainImage(page);
@@ -74,7 +60,7 @@ describe('the forward-noising scrubber', () => {
     const { context, page, problems } = await openPage(site);
     try {
       await page.goto(site.url + GALLERY + '?backend=wasm');
-      await ready(page, scrubber);
+      await ready(page, scrubber, 120_000);
       const slider = page.locator(`${scrubber} input[type="range"]`);
       await slider.focus();
       for (let i = 0; i < 5; i++) await page.keyboard.press('ArrowRight'); // warm up
@@ -96,7 +82,7 @@ describe('the forward-noising scrubber', () => {
     const { context, page } = await openPage(site);
     try {
       await page.goto(site.url + GALLERY + '?scrub.t=900');
-      await ready(page, scrubber);
+      await ready(page, scrubber, 120_000);
       await page.getByRole('button', { name: /play/i }).first().click();
       await expect.poll(() => page.locator(`${scrubber} input[type="range"]`).inputValue(), { timeout: 15_000 }).toBe('1000');
     } finally {
@@ -110,7 +96,7 @@ describe('the schedule lab', () => {
     const { context, page, problems } = await openPage(site);
     try {
       await page.goto(site.url + GALLERY);
-      await ready(page, lab);
+      await ready(page, lab, 120_000);
       const plot = page.locator(`${lab} svg.plot`);
       const box = (await plot.boundingBox())!;
       const images = () => page.locator(`${lab} .now img`).evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).src));
@@ -133,20 +119,16 @@ describe('the schedule lab', () => {
 
 describe('backend fallback', () => {
   it('runs on wasm when WebGPU and WebGL are unavailable', async () => {
-    const browser = await chromium.launch({
-      executablePath: findBrowser(),
-      headless: true,
-      // No WebGPU adapter, and no GL at all (--disable-3d-apis alone leaves WebGL on in workers' OffscreenCanvas).
-      args: [...CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'), '--use-gl=disabled', '--disable-3d-apis'],
-    });
+    // No WebGPU adapter, and no GL at all (--disable-3d-apis alone leaves WebGL on in workers' OffscreenCanvas).
+    const browser = await launchChromium([...CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'), '--use-gl=disabled', '--disable-3d-apis']);
     try {
       const page = await browser.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(String(e)));
       await page.goto(site.url + GALLERY);
-      await ready(page, scrubber);
+      await ready(page, scrubber, 120_000);
       expect(await page.locator(`${scrubber} .badge`).textContent()).toBe('wasm');
-      const info = await page.evaluate(() => (window as unknown as { diffusionLab: { backend(): Promise<{ attempts: { name: string; ok: boolean }[] }> } }).diffusionLab.backend());
+      const info = await backendInfo(page);
       expect(info.attempts.map((a) => `${a.name}:${a.ok}`).slice(-1)).toEqual(['wasm:true']);
       expect(info.attempts.filter((a) => a.ok)).toHaveLength(1);
       expect(errors).toEqual([]);
