@@ -4,6 +4,11 @@
  * tfjs-core's Node bundle does not include (bundlers and Vitest resolve these imports themselves).
  * Call `enableTfjsCoreEsm()` before importing anything that imports src/core/nn/registerGradients.ts
  * (e.g. src/core/train.ts) — i.e. import those modules dynamically after the call.
+ *
+ * No resolver the scripts can run under needs it less: tsx alone adds the extensions but resolves
+ * `./gradients` (both `gradients.js` and a `gradients/` folder exist) as the folder and fails with
+ * ERR_UNSUPPORTED_DIR_IMPORT; Node's own ESM resolver adds no extensions (ERR_MODULE_NOT_FOUND at
+ * `./gradients/Abs_grad`) and Node 20 has no `--experimental-specifier-resolution=node` any more.
  */
 import { register } from 'node:module';
 
