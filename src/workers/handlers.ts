@@ -130,7 +130,7 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
         const start = performance.now();
         // A class-conditional model draws one digit of each class in turn (0, 1, 2, …), as the evaluation does.
         const k = metadata.config.numClasses;
-        const counted = countingDenoiser(k > 0 ? conditioned(unet.model, Array.from({ length: count }, (_, i) => i % Math.min(10, k))) : unconditional(unet.model));
+        const counted = countingDenoiser(k > 0 ? conditioned(unet.model, Array.from({ length: count }, (_, i) => i % k)) : unconditional(unet.model));
         try {
           const x0 = await samplers[sampler](counted.denoiser, xT, schedule, {
             noise,

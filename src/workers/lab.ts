@@ -134,7 +134,7 @@ export class LabController {
         }
         this.session = TrainingSession.fromCheckpoint(good, (await this.res.mnist()).train, session.settings);
         this.lastGood = good;
-        if (remaining !== undefined) remaining = Math.max(0, remaining - (session.step - startStep));
+        if (remaining !== undefined) remaining -= session.step - startStep;
       }
     }
   }

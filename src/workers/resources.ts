@@ -128,22 +128,17 @@ export class Resources {
     return this.models.size;
   }
 
-  /** Forget every loaded model, disposing what can be disposed (a broken backend may refuse). */
-  drop(): void {
+  /** Forget every loaded model and dispose it (a broken backend may refuse; its memory goes with it). */
+  async drop(): Promise<void> {
     const entries = [...this.models.values()];
     this.models.clear();
     this.modelTensors = 0;
-    for (const e of entries) {
-      e.then(
-        (m) => {
-          try {
-            m.dispose();
-          } catch {
-            /* its backend is gone */
-          }
-        },
-        () => {},
-      );
+    for (const e of await Promise.allSettled(entries)) {
+      try {
+        if (e.status === 'fulfilled') e.value.dispose();
+      } catch {
+        /* its backend is gone */
+      }
     }
   }
 
@@ -155,9 +150,9 @@ export class Resources {
     if (this.switching) return this.switching;
     const now = currentBackend();
     if (now && now !== from) return now;
-    const switching = fallbackBackend(from, { wasmPaths: this.opts.wasmPaths, order: this.opts.order ?? BACKEND_ORDER }).then((to) => {
+    const switching = fallbackBackend(from, { wasmPaths: this.opts.wasmPaths, order: this.opts.order ?? BACKEND_ORDER }).then(async (to) => {
       this.backendReady = Promise.resolve({ backend: to, attempts: [] });
-      this.drop();
+      await this.drop();
       this.opts.onEvent?.({ type: 'fallback', from, to, reason });
       return to;
     });
