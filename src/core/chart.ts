@@ -33,7 +33,7 @@ export interface Axis {
 export interface AxisOptions {
   /** Logarithmic scale (the domain must be positive). */
   log?: boolean;
-  /** About how many ticks a linear axis gets (default 5); a log axis puts them at every k × 10^k within one decade, at 1, 2, 5 × 10^k up to three, at 10^k beyond. */
+  /** About how many ticks a linear axis gets (default 5); a log axis puts them at every k × 10^n within half a decade, at 1, 2, 3, 5 × 10^n up to 1.5 decades, 1, 2, 5 × 10^n up to 3, and 10^n beyond. */
   ticks?: number;
   /** Explicit tick values instead. */
   tickValues?: readonly number[];
@@ -45,9 +45,10 @@ export interface AxisOptions {
 
 const defaultLabel = (v: number) => formatSig(v, { digits: 3, sciFrom: 1e6 });
 
-/** The leading digit of a positive number (3 for 0.30000000000000004). */
-function leadingDigit(v: number): number {
-  return Math.round(v / 10 ** Math.floor(Math.log10(v) + 1e-9));
+/** Whether a positive number is k × 10^n for one of the digits `ks` (0.30000000000000004 counts as 3 × 10⁻¹). */
+function isMultipleOf(v: number, ks: readonly number[]): boolean {
+  const mantissa = v / 10 ** Math.floor(Math.log10(v) + 1e-9);
+  return ks.some((k) => Math.abs(mantissa - k) < 1e-6);
 }
 
 /** An axis mapping `domain` onto `range` (for y, pass the range bottom first). */
@@ -59,8 +60,10 @@ export function axis(domain: readonly [number, number], range: readonly [number,
   if (opts.tickValues) values = [...opts.tickValues];
   else if (log) {
     const decades = Math.log10(domain[1] / domain[0]);
-    const keep = decades <= 1 ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : decades <= 3 ? [1, 2, 5] : [1];
-    values = scale.ticks().filter((v) => keep.includes(leadingDigit(v))).map((v) => Number(v.toPrecision(12)));
+    const keep = decades <= 0.5 ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : decades <= 1.5 ? [1, 2, 3, 5] : decades <= 3 ? [1, 2, 5] : [1];
+    values = scale.ticks().filter((v) => isMultipleOf(v, keep));
+    if (values.length < 2) values = scale.ticks(opts.ticks ?? 5); // a sliver of a decade: d3's linear-style ticks
+    values = values.map((v) => Number(v.toPrecision(12)));
   } else values = scale.ticks(opts.ticks ?? 5);
   const label = opts.label ?? defaultLabel;
   const f = (value: number) => scale(value);

@@ -15,14 +15,18 @@ describe('axis', () => {
     expect(axis([0.13, 0.97], [0, 1], { ticks: 4 }).ticks.map((t) => t.value)).toEqual([0.2, 0.4, 0.6, 0.8]);
   });
 
-  it('maps a log domain so that equal ratios are equal distances, with every multiple within a decade, 1-2-5 ticks up to three and powers of ten beyond', () => {
+  it('maps a log domain so that equal ratios are equal distances, with more ticks the narrower the range and powers of ten beyond three decades', () => {
     const y = axis([0.01, 1], [190, 10], { log: true });
     expect(y(0.1)).toBeCloseTo(100, 9);
     expect(y(0.01) - y(0.1)).toBeCloseTo(y(0.1) - y(1), 9);
     expect(y.ticks.map((t) => t.value)).toEqual([0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1]);
     expect(y.ticks.map((t) => t.label)).toEqual(['0.01', '0.02', '0.05', '0.1', '0.2', '0.5', '1']);
     expect(axis([1e-4, 10], [0, 1], { log: true }).ticks.map((t) => t.value)).toEqual([1e-4, 1e-3, 0.01, 0.1, 1, 10]);
-    expect(axis([0.05, 0.3], [0, 1], { log: true }).ticks.map((t) => t.value)).toEqual([0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.2, 0.3]);
+    expect(axis([0.05, 0.3], [0, 1], { log: true }).ticks.map((t) => t.value)).toEqual([0.05, 0.1, 0.2, 0.3]);
+    expect(axis([0.15, 0.4], [0, 1], { log: true }).ticks.map((t) => t.value)).toEqual([0.2, 0.3, 0.4]);
+    const sliver = axis([0.111, 0.129], [0, 1], { log: true }).ticks.map((t) => t.value);
+    expect(sliver.length).toBeGreaterThanOrEqual(2);
+    for (const v of sliver) expect(v >= 0.111 && v <= 0.129).toBe(true);
     expect(() => axis([0, 1], [0, 1], { log: true })).toThrow(RangeError);
   });
 
