@@ -99,7 +99,7 @@ describe('the training lab', () => {
     const { context, page } = await openPage(site);
     try {
       await openLab(page);
-      await request(page, 'lab.create', { settings: { size: 'tiny', batchSize: 4, lr: 0.001, schedule: 'cosine', seed: 2 } });
+      await request(page, 'lab.create', { size: 'tiny', batchSize: 8, lr: 0.001, schedule: 'cosine', seed: 2 });
       await request(page, 'lab.run', { maxSteps: 10, sampleEvery: 100 });
       const before = await memory(page);
       const info = await request(page, 'lab.run', { maxSteps: 200, sampleEvery: 100, lossEvery: 5 });
@@ -112,21 +112,8 @@ describe('the training lab', () => {
     }
   });
 
-  it('falls back to the next backend when the device is lost, resuming from the last checkpoint', async () => {
-    const { context, page, problems } = await openPage(site);
-    try {
-      await openLab(page, '/widgets/?backend=wasm,cpu&lab.batch=8#training-lab');
-      await request(page, 'lab.create', { settings: { size: 'tiny', batchSize: 2, lr: 0.001, schedule: 'linear', seed: 4 } });
-      const info = await request(page, 'lab.run', { maxSteps: 3, failAfter: 2, sampleEvery: 0, lossEvery: 1 });
-      expect(info.backend).toBe('cpu');
-      expect(info.step).toBeGreaterThanOrEqual(1);
-      await expect.poll(() => page.locator(`${LAB} .notice`).textContent()).toMatch(/wasm backend failed.*cpu/);
-      await expect.poll(() => page.locator(`${LAB} .badge`).textContent()).toBe('cpu');
-      expect(problems.pageErrors).toEqual([]);
-    } finally {
-      await context.close();
-    }
-  });
+  // Device loss and resuming on the next backend: tests/workers/lab.test.ts injects the fault through the
+  // controller's test-only hook (the page offers no way to break its own backend).
 
   it('pauses when the tab is hidden', async () => {
     const { context, page } = await openPage(site);

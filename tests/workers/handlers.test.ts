@@ -62,7 +62,7 @@ describe('compute handlers', () => {
     const before = tf.memory().numTensors;
     const reports: number[] = [];
     const fn = handlers.race as (p: unknown, c: typeof ctx) => Promise<ComputeApi['race']['result']>;
-    const raced = await fn(cleanParams('race', REQUESTS.race, { sampler: 'ddim', steps: 3, count: 2, reportMs: 16 }), { ...ctx, progress: (p: { index: number }) => reports.push(p.index) });
+    const raced = await fn(cleanParams('race', REQUESTS.race, { sampler: 'ddim', steps: 3, count: 2, reportMs: 16 }), { ...ctx, progress: ((p: { index: number }) => void reports.push(p.index)) as () => void });
     expect(raced.nfe).toBe(3);
     expect(raced.x0).toHaveLength(2 * 784);
     expect(reports.at(-1)).toBe(2);
