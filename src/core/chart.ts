@@ -84,6 +84,8 @@ export interface LossChartOptions {
   minX?: number;
   /** Ticks of the linear x axis (default 6). */
   xTicks?: number;
+  /** Tick labels of both axes (default as `axis`). */
+  label?: (value: number) => string;
 }
 
 export interface LossChartGeometry {
@@ -110,7 +112,7 @@ export function lossChart(readings: readonly Point[], frame: Frame, opts: LossCh
   const ys = points.map(([, l]) => l);
   const { width, height, margin: m } = frame;
   const steps = points.map(([s]) => s);
-  const x = axis([Math.min(0, ...steps), Math.max(opts.minX ?? 1, ...steps)], [m.left, width - m.right], { ticks: opts.xTicks ?? 6 });
+  const x = axis([Math.min(0, ...steps), Math.max(opts.minX ?? 1, ...steps)], [m.left, width - m.right], { ticks: opts.xTicks ?? 6, label: opts.label });
   let yDomain: [number, number];
   if (logY) {
     const lo = ys.length ? Math.min(...ys) : 0.01;
@@ -120,7 +122,7 @@ export function lossChart(readings: readonly Point[], frame: Frame, opts: LossCh
     const pad = (hi0 - lo0) * 0.05 || Math.abs(hi0) * 0.1 || 1;
     yDomain = [lo0 >= 0 ? 0 : lo0 - pad, hi0 + pad];
   }
-  const y = axis(yDomain, [height - m.bottom, m.top], { log: logY, ticks: 5, clamp: logY });
+  const y = axis(yDomain, [height - m.bottom, m.top], { log: logY, ticks: 5, clamp: logY, label: opts.label });
   const w = opts.smoothing ?? 0;
   const smoothed: Point[] = w > 0 ? emaSeries(ys, w).map((v, i) => [points[i][0], v]) : [];
   return { points, smoothed, x, y, raw: pathOf(points, x, y), smooth: pathOf(smoothed, x, y) };

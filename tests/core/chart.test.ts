@@ -83,6 +83,12 @@ describe('lossChart', () => {
     expect(vertices(c.smooth).length).toBe(3);
   });
 
+  it('labels both axes with a given formatter', () => {
+    const c = lossChart([[0, 1], [14000, 0.01]], frame, { label: (v) => `<${v}>` });
+    expect(c.x.ticks.at(-1)?.label).toBe('<14000>');
+    expect(c.y.ticks.every((t) => t.label === `<${t.value}>`)).toBe(true);
+  });
+
   it('gives an empty chart for no readings', () => {
     const c = lossChart([], frame);
     expect([c.points.length, c.raw, c.smooth]).toEqual([0, '', '']);
