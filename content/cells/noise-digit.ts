@@ -9,6 +9,6 @@ const strip = tf.concat(frames);
 show(strip, { cols: ts.length, range: [-1, 1], label: `t = ${ts.join(', ')}` });
 
 for (const t of ts) {
-  console.log(`t = ${t}: signal √ᾱ = ${schedule.sqrtAlphaBar[t].toFixed(3)}, noise √(1−ᾱ) = ${schedule.sqrtOneMinusAlphaBar[t].toFixed(3)}`);
+  console.log(`t = ${t}: signal √ᾱ = ${schedule.sqrtAlphaBar[t].toFixed(5)}, noise √(1−ᾱ) = ${schedule.sqrtOneMinusAlphaBar[t].toFixed(5)}`);
 }
 tf.dispose([x0, eps, strip, ...frames]);

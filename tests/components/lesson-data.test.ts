@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GLOSSARY, lettersOf, mathOf, splitMath, usesSymbol, type GlossaryEntry } from '../../src/components/lesson/glossary';
-import { citationsIn, REFERENCES } from '../../src/components/lesson/references';
+import { citationsIn, referenceProblems, REFERENCES, type Reference } from '../../src/components/lesson/references';
 
 const LESSONS = join(process.cwd(), 'content', 'lessons');
 const lessonBodies = (): Map<string, string> =>
@@ -90,6 +90,42 @@ describe('references', () => {
     const body = 'See [Ho](../../references/#ho2020), then [DDIM](../../references/#song2021ddim) and [Ho again](../../references/#ho2020).';
     expect(citationsIn(body)).toEqual(['ho2020', 'song2021ddim']);
     expect(citationsIn('no citations here')).toEqual([]);
+  });
+
+  it('have a key, a year, a venue and an arXiv id that agree with each other', () => {
+    const problems = REFERENCES.flatMap((r) => referenceProblems(r).map((p) => `${r.key}: ${p}`));
+    expect(problems).toEqual([]);
+  });
+
+  it('flag the inconsistencies the check is for', () => {
+    const base: Reference = { key: 'lu2022', authors: 'Cheng Lu', year: 2022, title: 'DPM-Solver', venue: 'NeurIPS 2022', arxiv: '2206.00927', note: '' };
+    expect(referenceProblems(base)).toEqual([]);
+    expect(referenceProblems({ ...base, key: 'poole2022', year: 2023, venue: 'ICLR 2023' }).join()).toMatch(/names 2022/);
+    expect(referenceProblems({ ...base, key: 'ho2022', venue: 'NeurIPS 2021 Workshop on Deep Generative Models' }).join()).toMatch(/does not name the year/);
+    expect(referenceProblems({ ...base, key: 'saharia2021', year: 2021, venue: 'IEEE TPAMI 2021', arxiv: '2204.07636' }).join()).toMatch(/before the arXiv posting/);
+    expect(referenceProblems({ ...base, key: 'x2030', year: 2030, venue: '2030', arxiv: '2211.01095' }).join()).toMatch(/more than 3 years after/);
+    expect(referenceProblems({ ...base, arxiv: '2213.01095' }).join()).toMatch(/YYMM/);
+  });
+
+  it('are cited with their own year and first author, and by a name their title or note contains', () => {
+    const byKey = new Map(REFERENCES.map((r) => [r.key, r]));
+    const wrong: string[] = [];
+    for (const [slug, body] of lessonBodies()) {
+      for (const m of body.matchAll(/\[([^\]]+)\]\(\.\.\/\.\.\/references\/#([A-Za-z0-9_-]+)\)/g)) {
+        const [, text, key] = m;
+        const r = byKey.get(key);
+        if (!r) continue;
+        const year = /\b(\d{4})\b/.exec(text)?.[1];
+        if (year !== undefined) {
+          const surname = text.replace(/\s*(et al\.?|&|and)\s*.*$/, '').replace(/\s*\d{4}.*$/, '').split(/[\s,]+/).pop() ?? '';
+          if (Number(year) !== r.year) wrong.push(`${slug}: "${text}" → ${key} (${r.year})`);
+          if (!r.authors.includes(surname)) wrong.push(`${slug}: "${text}" → ${key}: no author ${surname}`);
+        } else if (!`${r.title} ${r.note}`.toLowerCase().includes(text.toLowerCase()) && !r.authors.includes(text.split(/[\s,&]+/)[0])) {
+          wrong.push(`${slug}: "${text}" → ${key}: neither an author nor the title or note`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
   });
 
   it('cover every citation the lessons make', () => {

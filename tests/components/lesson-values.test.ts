@@ -6,7 +6,10 @@ import {
   formatNumber,
   getPath,
   lossSummary,
+  manifestParamCount,
+  minSnrMeanWeight,
   noiseImage,
+  pixelStats,
   scheduleValue,
   smooth,
   totalParams,
@@ -72,6 +75,29 @@ describe('scheduleValue', () => {
     expect(scheduleValue('linear', 'sqrtSnr', 0)).toBe(Infinity);
   });
 
+  it('gives both DDPM choices of σ_t and how far apart they put x_{t−1} in grey levels per unit of z', () => {
+    const { alphaBar, beta } = referenceAlphaBar('linear');
+    for (const t of [2, 10, 100, 1000]) {
+      const betaTilde = (beta[t] * (1 - alphaBar[t - 1])) / (1 - alphaBar[t]);
+      expect(scheduleValue('linear', 'sqrtBetaTilde', t)).toBeCloseTo(Math.sqrt(betaTilde), 12);
+      expect(scheduleValue('linear', 'sigmaGapGrey', t)).toBeCloseTo((Math.sqrt(beta[t]) - Math.sqrt(betaTilde)) * 127.5, 9);
+    }
+    // The figures lesson 4 states: under half a grey level at t = 2, about a sixth at t = 10.
+    expect(scheduleValue('linear', 'sigmaGapGrey', 2)).toBeCloseTo(0.4547, 3);
+    expect(scheduleValue('linear', 'sigmaGapGrey', 10)).toBeCloseTo(0.163, 3);
+  });
+
+  it('finds the steps whose SNR is at most a level, and the first of them', () => {
+    for (const [kind, level] of [['linear', 5], ['cosine', 1]] as const) {
+      const { alphaBar } = referenceAlphaBar(kind);
+      const at = alphaBar.map((a, t) => t >= 1 && a / (1 - a) <= level);
+      expect(scheduleValue(kind, 'stepsSnrAtMost', undefined, 1000, level)).toBe(at.filter(Boolean).length);
+      expect(scheduleValue(kind, 'firstTSnrAtMost', undefined, 1000, level)).toBe(at.indexOf(true));
+    }
+    expect(scheduleValue('linear', 'stepsSnrAtMost', undefined, 1000, 5)).toBe(870);
+    expect(() => scheduleValue('linear', 'stepsSnrAtMost')).toThrow(RangeError);
+  });
+
   it('rejects a missing or out-of-range t instead of rendering a wrong number', () => {
     expect(() => scheduleValue('linear', 'alphaBar')).toThrow(RangeError);
     expect(() => scheduleValue('linear', 'alphaBar', 1001)).toThrow(RangeError);
@@ -91,14 +117,42 @@ describe('formatNumber', () => {
     expect(formatNumber(-Infinity)).toBe('−∞');
     expect(formatNumber(Number.NaN)).toBe('—');
     expect(formatNumber(0.1234, { percent: true, digits: 1 })).toBe('12.3%');
-    expect(formatNumber(0.0004, { percent: true })).toBe('0%');
+    expect(formatNumber(0.0004, { percent: true })).toBe('0.04%');
+  });
+
+  it('never rounds a decay, probability or ratio onto 0, ±1, 0 % or 100 % unless it is exactly that', () => {
+    expect(formatNumber(0.9995, { digits: 3 })).toBe('0.9995');
+    expect(formatNumber(0.9995, { percent: true })).toBe('99.95%');
+    expect(formatNumber(0.99999, { digits: 2 })).toBe('0.99999');
+    expect(formatNumber(1.0004, { digits: 2 })).toBe('1.0004');
+    expect(formatNumber(-0.9996, { digits: 3 })).toBe('−0.9996');
+    expect(formatNumber(0.004, { digits: 2 })).toBe('0.004');
+    expect(formatNumber(1, { digits: 3 })).toBe('1.000');
+    expect(formatNumber(0, { digits: 2 })).toBe('0.00');
+    expect(formatNumber(1, { percent: true })).toBe('100%');
+    expect(formatNumber(0.6, { digits: 0, bounds: [] })).toBe('1'); // a caller may lift the guard
+    expect(formatNumber(0.996, { digits: 1, percent: true })).toBe('99.6%');
+    expect(formatNumber(0.0101, { digits: 0, percent: true })).toBe('1%'); // 1 % is not a bound of a percentage
+    // A sweep over values near the bounds at every precision the lessons use.
+    const near = [1e-9, 1e-6, 4e-4, 0.004, 0.0049, 0.4, 0.6, 0.95, 0.996, 0.9995, 0.99999, 0.9999999, 1.0000001, 1.0004, 1.004];
+    for (const v of [...near, ...near.map((x) => -x)]) {
+      for (const digits of [0, 1, 2, 3, 4]) {
+        const text = formatNumber(v, { digits, sciBelow: 0 });
+        const shown = Number(text.replace('−', '-').replace(/,/g, ''));
+        expect([0, 1, -1].includes(shown), `${v} with ${digits} digits shows ${text}`).toBe(false);
+        const pct = formatNumber(v, { digits, percent: true });
+        const shownPct = Number(pct.replace('−', '-').replace('%', ''));
+        expect([0, 100].includes(shownPct), `${v} as a percentage with ${digits} digits shows ${pct}`).toBe(false);
+      }
+    }
   });
 
   it('switches to m × 10ⁿ below 10⁻³ and never prints a negative zero', () => {
     expect(formatNumber(4.0358e-5)).toBe('4.04 × 10⁻⁵');
     expect(formatNumber(-0.00042, { sig: 2 })).toBe('−4.2 × 10⁻⁴');
     expect(formatNumber(2.429e-9, { sig: 2 })).toBe('2.4 × 10⁻⁹');
-    expect(formatNumber(-0.0004, { digits: 2, sciBelow: 0 })).toBe('0.00');
+    expect(formatNumber(-0, { digits: 2, sciBelow: 0 })).toBe('0.00');
+    expect(formatNumber(-0.0004, { digits: 2, sciBelow: 0 })).toBe('−0.0004');
     expect(formatNumber(0)).toBe('0');
   });
 });
@@ -186,5 +240,34 @@ describe('loss helpers', () => {
     expect(s[3]).toBeGreaterThan(0);
     expect(s[3]).toBeLessThan(1);
     expect(s[4]).toBeGreaterThan(s[3]);
+  });
+});
+
+describe('minSnrMeanWeight', () => {
+  it('is E_t[min(SNR_t, γ)/SNR_t] over t = 1…T, 1 without weighting', () => {
+    const { alphaBar } = referenceAlphaBar('linear');
+    let sum = 0;
+    for (let t = 1; t <= 1000; t++) {
+      const snr = alphaBar[t] / (1 - alphaBar[t]);
+      sum += Math.min(snr, 5) / snr;
+    }
+    expect(minSnrMeanWeight('linear', 1000, 5)).toBeCloseTo(sum / 1000, 9);
+    expect(minSnrMeanWeight('linear', 1000, 5)).toBeCloseTo(0.913, 3);
+    expect(minSnrMeanWeight('linear', 1000, 0)).toBe(1);
+  });
+});
+
+describe('pixelStats and manifestParamCount', () => {
+  it('measure pixels on the [−1, 1] scale', () => {
+    const s = pixelStats([0, 255]);
+    expect(s.mean).toBeCloseTo(0, 12);
+    expect(s.std).toBeCloseTo(1, 12);
+    expect(pixelStats([0, 0, 0, 255]).mean).toBeCloseTo(-0.5, 12);
+  });
+
+  it('count the values of every weight in a model.json', () => {
+    const json = { weightsManifest: [{ weights: [{ shape: [3, 3, 1, 16] }, { shape: [16] }] }, { weights: [{ shape: [] }] }] };
+    expect(manifestParamCount(json)).toBe(144 + 16 + 1);
+    expect(() => manifestParamCount({})).toThrow(/weightsManifest/);
   });
 });

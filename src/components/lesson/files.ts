@@ -4,8 +4,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { MNIST_UNET_CONFIG, type UNetConfig } from '../../core/unet';
-import { getPath } from './values';
+import { gunzipSync } from 'node:zlib';
+import { parseMnist } from '../../core/data';
+import { countUNetParams, MNIST_UNET_CONFIG, type UNetConfig } from '../../core/unet';
+import { getPath, manifestParamCount, pixelStats, totalParams, unetParamBreakdown } from './values';
 
 const cache = new Map<string, unknown>();
 const warned = new Set<string>();
@@ -63,4 +65,64 @@ export function shippedUNetConfig(): { config: UNetConfig; source: 'models/unet-
     return { config: MNIST_UNET_CONFIG, source: 'MNIST_UNET_CONFIG' };
   }
   return { config: c as UNetConfig, source: rel };
+}
+
+/** The shipped models a parameter count on the site may name: folders under models/ holding a model.json. */
+export const SHIPPED_MODELS = ['unet-mnist', 'latent-mnist/denoiser', 'latent-mnist/autoencoder', 'classifier-mnist'] as const;
+export type ShippedModel = (typeof SHIPPED_MODELS)[number];
+
+/** A U-Net configuration from a model.json's userDefinedMetadata.config, or null when it is not one. */
+function unetConfigFrom(c: unknown): UNetConfig | null {
+  const u = c as Partial<UNetConfig> | undefined;
+  const ok =
+    u !== undefined &&
+    u !== null &&
+    Array.isArray(u.inputShape) &&
+    Array.isArray(u.channels) &&
+    typeof u.numResBlocks === 'number' &&
+    typeof u.attention === 'boolean' &&
+    typeof u.tembDim === 'number' &&
+    typeof u.groups === 'number' &&
+    typeof u.numClasses === 'number';
+  return ok ? (u as UNetConfig) : null;
+}
+
+/**
+ * The parameter count of a shipped model, read from models/<model>/model.json: the whole network (the values its
+ * weights file holds), or one part of a U-Net (unetParamBreakdown of the config stored in the same file, checked
+ * to add up to the file's count). Null (with a warning) when the file is missing; a part of something that is not a
+ * U-Net, an unknown part, or a config that disagrees with the weights fails the build: those are mistakes.
+ */
+export function shippedParamCount(model: ShippedModel, part?: string): number | null {
+  if (!(SHIPPED_MODELS as readonly string[]).includes(model)) throw new Error(`no shipped model "${model}" (${SHIPPED_MODELS.join(', ')})`);
+  const rel = `models/${model}/model.json`;
+  const json = readJson(rel);
+  if (json === undefined) return null;
+  const total = manifestParamCount(json);
+  if (part === undefined) return total;
+  const cfg = unetConfigFrom(getPath(json, 'userDefinedMetadata.config'));
+  if (!cfg) throw new Error(`${rel}: parts are only defined for U-Nets`);
+  const parts = unetParamBreakdown(cfg);
+  if (totalParams(parts) !== total || countUNetParams(cfg) !== total) {
+    throw new Error(`${rel}: its config counts ${countUNetParams(cfg)} parameters, its weights ${total}`);
+  }
+  const p = parts.find((x) => x.key === part);
+  if (!p) throw new Error(`${rel}: no part "${part}" (${parts.map((x) => x.key).join(', ')})`);
+  return p.params;
+}
+
+let pixelCache: { mean: number; std: number } | undefined;
+
+/** Mean and standard deviation of the training digits' pixels on the [−1, 1] scale (public/data/mnist.bin.gz). */
+export function trainingPixelStats(): { mean: number; std: number } {
+  if (pixelCache) return pixelCache;
+  const file = resolve(process.cwd(), 'public/data/mnist.bin.gz');
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(gunzipSync(readFileSync(file)));
+  } catch (e) {
+    throw new Error(`${file} is missing or unreadable: run \`node --import tsx scripts/prepare-data.ts\` (npm run build does). ${(e as Error).message}`);
+  }
+  pixelCache = pixelStats(parseMnist(bytes, file).train.images);
+  return pixelCache;
 }

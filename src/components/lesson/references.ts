@@ -36,15 +36,17 @@ export const REFERENCES: readonly Reference[] = [
   { key: 'goodfellow2014', authors: 'Ian Goodfellow, Jean Pouget-Abadie, Mehdi Mirza, Bing Xu, David Warde-Farley, Sherjil Ozair, Aaron Courville, Yoshua Bengio', year: 2014, title: 'Generative Adversarial Nets', venue: 'NeurIPS 2014', arxiv: '1406.2661', note: 'GANs: a generator and a discriminator trained against each other.' },
   { key: 'kingma2014', authors: 'Diederik P. Kingma, Max Welling', year: 2014, title: 'Auto-Encoding Variational Bayes', venue: 'ICLR 2014', arxiv: '1312.6114', note: 'The variational autoencoder and the evidence lower bound.' },
   { key: 'dhariwal2021', authors: 'Prafulla Dhariwal, Alex Nichol', year: 2021, title: 'Diffusion Models Beat GANs on Image Synthesis', venue: 'NeurIPS 2021', arxiv: '2105.05233', note: 'An improved U-Net and classifier guidance; diffusion overtakes GANs on ImageNet.' },
-  { key: 'ho2022', authors: 'Jonathan Ho, Tim Salimans', year: 2022, title: 'Classifier-Free Diffusion Guidance', venue: 'NeurIPS 2021 Workshop on Deep Generative Models', arxiv: '2207.12598', note: 'Guidance without a classifier: ε̃ = (1 + w) ε(x, c) − w ε(x, ∅); the FID/IS trade-off.' },
+  { key: 'ho2022', authors: 'Jonathan Ho, Tim Salimans', year: 2022, title: 'Classifier-Free Diffusion Guidance', venue: 'arXiv preprint, 2022 (first presented at the NeurIPS 2021 Workshop on Deep Generative Models and Downstream Applications)', arxiv: '2207.12598', note: 'Guidance without a classifier: ε̃ = (1 + w) ε(x, c) − w ε(x, ∅); the FID/IS trade-off.' },
   { key: 'saharia2022', authors: 'Chitwan Saharia, William Chan, Saurabh Saxena, Lala Li, Jay Whang, Emily Denton, et al.', year: 2022, title: 'Photorealistic Text-to-Image Diffusion Models with Deep Language Understanding', venue: 'NeurIPS 2022', arxiv: '2205.11487', note: 'Imagen; dynamic thresholding for strong guidance.' },
-  { key: 'lu2022', authors: 'Cheng Lu, Yuhao Zhou, Fan Bao, Jianfei Chen, Chongxuan Li, Jun Zhu', year: 2022, title: 'DPM-Solver++: Fast Solver for Guided Sampling of Diffusion Probabilistic Models', venue: 'arXiv preprint, 2022', arxiv: '2211.01095', note: 'High-order multistep ODE solver in the data-prediction form, 10 to 20 steps, stable under guidance.' },
+  { key: 'lu2022', authors: 'Cheng Lu, Yuhao Zhou, Fan Bao, Jianfei Chen, Chongxuan Li, Jun Zhu', year: 2022, title: 'DPM-Solver: A Fast ODE Solver for Diffusion Probabilistic Model Sampling in Around 10 Steps', venue: 'NeurIPS 2022', arxiv: '2206.00927', note: 'A high-order solver for the diffusion ODE that integrates its linear part exactly: good samples in 10 to 20 steps.' },
+  { key: 'lu2025', authors: 'Cheng Lu, Yuhao Zhou, Fan Bao, Jianfei Chen, Chongxuan Li, Jun Zhu', year: 2025, title: 'DPM-Solver++: Fast Solver for Guided Sampling of Diffusion Probabilistic Models', venue: 'Machine Intelligence Research 22, 730–751 (2025)', arxiv: '2211.01095', note: 'DPM-Solver in the data-prediction form, multistep, stable under strong guidance; first posted on arXiv in 2022.' },
+  { key: 'lu2022ode', authors: 'Cheng Lu, Kaiwen Zheng, Fan Bao, Jianfei Chen, Chongxuan Li, Jun Zhu', year: 2022, title: 'Maximum Likelihood Training for Score-Based Diffusion ODEs by High-Order Denoising Score Matching', venue: 'ICML 2022', arxiv: '2206.08265', note: 'Matching the score is not enough for the probability-flow ODE: its distribution also depends on the errors of the score’s derivatives.' },
   { key: 'karras2022', authors: 'Tero Karras, Miika Aittala, Timo Aila, Samuli Laine', year: 2022, title: 'Elucidating the Design Space of Diffusion-Based Generative Models', venue: 'NeurIPS 2022', arxiv: '2206.00364', note: 'EDM: Heun sampling, step-size design, preconditioning.' },
   { key: 'rombach2022', authors: 'Robin Rombach, Andreas Blattmann, Dominik Lorenz, Patrick Esser, Björn Ommer', year: 2022, title: 'High-Resolution Image Synthesis with Latent Diffusion Models', venue: 'CVPR 2022', arxiv: '2112.10752', note: 'Latent diffusion: an autoencoder, diffusion on its latents, cross-attention conditioning; the basis of Stable Diffusion.' },
   { key: 'radford2021', authors: 'Alec Radford, Jong Wook Kim, Chris Hallacy, Aditya Ramesh, Gabriel Goh, Sandhini Agarwal, et al.', year: 2021, title: 'Learning Transferable Visual Models From Natural Language Supervision', venue: 'ICML 2021', arxiv: '2103.00020', note: 'CLIP: image and text encoders trained contrastively on image–caption pairs.' },
   { key: 'meng2022', authors: 'Chenlin Meng, Yutong He, Yang Song, Jiaming Song, Jiajun Wu, Jun-Yan Zhu, Stefano Ermon', year: 2022, title: 'SDEdit: Guided Image Synthesis and Editing with Stochastic Differential Equations', venue: 'ICLR 2022', arxiv: '2108.01073', note: 'Image-to-image: noise an input part of the way, then denoise.' },
   { key: 'lugmayr2022', authors: 'Andreas Lugmayr, Martin Danelljan, Andres Romero, Fisher Yu, Radu Timofte, Luc Van Gool', year: 2022, title: 'RePaint: Inpainting using Denoising Diffusion Probabilistic Models', venue: 'CVPR 2022', arxiv: '2201.09865', note: 'Inpainting with an unconditional model by replacing the known region at every step.' },
-  { key: 'saharia2021', authors: 'Chitwan Saharia, Jonathan Ho, William Chan, Tim Salimans, David J. Fleet, Mohammad Norouzi', year: 2021, title: 'Image Super-Resolution via Iterative Refinement', venue: 'IEEE Transactions on Pattern Analysis and Machine Intelligence', arxiv: '2104.07636', note: 'SR3: super-resolution by conditioning on the upscaled low-resolution image.' },
+  { key: 'saharia2023', authors: 'Chitwan Saharia, Jonathan Ho, William Chan, Tim Salimans, David J. Fleet, Mohammad Norouzi', year: 2023, title: 'Image Super-Resolution via Iterative Refinement', venue: 'IEEE Transactions on Pattern Analysis and Machine Intelligence 45(4), 4713–4726 (2023)', arxiv: '2104.07636', note: 'SR3: super-resolution by conditioning on the upscaled low-resolution image.' },
   { key: 'zhang2023', authors: 'Lvmin Zhang, Anyi Rao, Maneesh Agrawala', year: 2023, title: 'Adding Conditional Control to Text-to-Image Diffusion Models', venue: 'ICCV 2023', arxiv: '2302.05543', note: 'ControlNet: a trainable copy of the encoder joined by zero convolutions to a frozen model.' },
   { key: 'song2023', authors: 'Yang Song, Prafulla Dhariwal, Mark Chen, Ilya Sutskever', year: 2023, title: 'Consistency Models', venue: 'ICML 2023', arxiv: '2303.01469', note: 'Mapping any point of an ODE path to its end: one-step generation.' },
   { key: 'lipman2023', authors: 'Yaron Lipman, Ricky T. Q. Chen, Heli Ben-Hamu, Maximilian Nickel, Matt Le', year: 2023, title: 'Flow Matching for Generative Modeling', venue: 'ICLR 2023', arxiv: '2210.02747', note: 'Regressing a network onto the velocity of chosen paths from noise to data.' },
@@ -54,9 +56,35 @@ export const REFERENCES: readonly Reference[] = [
   { key: 'kong2021', authors: 'Zhifeng Kong, Wei Ping, Jiaji Huang, Kexin Zhao, Bryan Catanzaro', year: 2021, title: 'DiffWave: A Versatile Diffusion Model for Audio Synthesis', venue: 'ICLR 2021', arxiv: '2009.09761', note: 'Diffusion on raw audio waveforms.' },
   { key: 'liu2023audio', authors: 'Haohe Liu, Zehua Chen, Yi Yuan, Xinhao Mei, Xubo Liu, Danilo Mandic, Wenwu Wang, Mark D. Plumbley', year: 2023, title: 'AudioLDM: Text-to-Audio Generation with Latent Diffusion Models', venue: 'ICML 2023', arxiv: '2301.12503', note: 'Latent diffusion for sound, conditioned on text.' },
   { key: 'ho2022video', authors: 'Jonathan Ho, Tim Salimans, Alexey Gritsenko, William Chan, Mohammad Norouzi, David J. Fleet', year: 2022, title: 'Video Diffusion Models', venue: 'NeurIPS 2022', arxiv: '2204.03458', note: 'Diffusion for video with attention across frames.' },
-  { key: 'poole2022', authors: 'Ben Poole, Ajay Jain, Jonathan T. Barron, Ben Mildenhall', year: 2023, title: 'DreamFusion: Text-to-3D using 2D Diffusion', venue: 'ICLR 2023', arxiv: '2209.14988', note: 'Score distillation: a 2D diffusion model as the critic of a 3D scene.' },
+  { key: 'poole2023', authors: 'Ben Poole, Ajay Jain, Jonathan T. Barron, Ben Mildenhall', year: 2023, title: 'DreamFusion: Text-to-3D using 2D Diffusion', venue: 'ICLR 2023', arxiv: '2209.14988', note: 'Score distillation: a 2D diffusion model as the critic of a 3D scene.' },
   { key: 'watson2023', authors: 'Joseph L. Watson, David Juergens, Nathaniel R. Bennett, Brian L. Trippe, Jason Yim, et al.', year: 2023, title: 'De novo design of protein structure and function with RFdiffusion', venue: 'Nature 620, 1089–1100 (2023)', note: 'RFdiffusion: diffusion over protein backbones for protein design.' },
 ];
+
+/** Years an arXiv preprint may precede its publication by, in referenceProblems. */
+export const MAX_YEARS_ARXIV_TO_VENUE = 3;
+
+/**
+ * What is inconsistent about a reference (empty when nothing): its key must end in its year (the anchor the lessons
+ * link to reads as a citation), its venue must name that year, and an arXiv identifier (YYMM.NNNNN) must be well
+ * formed and dated no later than the year, and at most MAX_YEARS_ARXIV_TO_VENUE years before it.
+ */
+export function referenceProblems(r: Reference): string[] {
+  const out: string[] = [];
+  const keyYear = /^[a-z]+(\d{4})[a-z]*$/.exec(r.key);
+  if (!keyYear) out.push(`key "${r.key}" is not <name><year>[suffix]`);
+  else if (Number(keyYear[1]) !== r.year) out.push(`key "${r.key}" names ${keyYear[1]}, the year is ${r.year}`);
+  if (!r.venue.includes(String(r.year))) out.push(`venue "${r.venue}" does not name the year ${r.year}`);
+  if (r.arxiv !== undefined) {
+    const m = /^(\d{2})(\d{2})\.\d{4,5}$/.exec(r.arxiv);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 12) out.push(`arXiv id "${r.arxiv}" is not YYMM.NNNNN`);
+    else {
+      const posted = 2000 + Number(m[1]);
+      if (r.year < posted) out.push(`year ${r.year} is before the arXiv posting (${r.arxiv}: ${posted})`);
+      else if (r.year > posted + MAX_YEARS_ARXIV_TO_VENUE) out.push(`year ${r.year} is more than ${MAX_YEARS_ARXIV_TO_VENUE} years after the arXiv posting (${r.arxiv}: ${posted})`);
+    }
+  }
+  return out;
+}
 
 /** The reference keys a lesson's source cites, as links to `references/#key`, in order of first appearance. */
 export function citationsIn(body: string): string[] {

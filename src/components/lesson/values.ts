@@ -10,12 +10,19 @@ import type { UNetConfig } from '../../core/unet';
 export const SCHEDULE_ARRAYS = ['beta', 'alpha', 'alphaBar', 'sqrtAlphaBar', 'sqrtOneMinusAlphaBar', 'snr', 'logSnr', 'betaTilde'] as const;
 export type ScheduleArrayKey = (typeof SCHEDULE_ARRAYS)[number];
 
-/** Per-timestep quantities derived from the arrays: 1 − ᾱ_t, √β_t, √SNR_t = √ᾱ_t/√(1−ᾱ_t), β̃_t/β_t. */
-export const DERIVED_PER_T = ['oneMinusAlphaBar', 'sqrtBeta', 'sqrtSnr', 'betaTildeOverBeta'] as const;
+/**
+ * Per-timestep quantities derived from the arrays: 1 − ᾱ_t, √β_t, √β̃_t, √SNR_t = √ᾱ_t/√(1−ᾱ_t), β̃_t/β_t, and
+ * sigmaGapGrey = (√β_t − √β̃_t) · 127.5: how far apart the two DDPM choices of σ_t put x_{t−1}, per unit of the
+ * fresh noise z, in grey levels of a 0…255 image (pixels in [−1, 1] span 255 levels, so one unit is 127.5).
+ */
+export const DERIVED_PER_T = ['oneMinusAlphaBar', 'sqrtBeta', 'sqrtBetaTilde', 'sqrtSnr', 'betaTildeOverBeta', 'sigmaGapGrey'] as const;
 export type DerivedPerTKey = (typeof DERIVED_PER_T)[number];
 
-/** Whole-schedule numbers: where ᾱ first drops below ½, how many steps have ᾱ < 10⁻³, how many β_t hit the clip. */
-export const SCHEDULE_SCALARS = ['halfSignalT', 'nearlyPureNoiseSteps', 'clippedBetaSteps', 'T'] as const;
+/**
+ * Whole-schedule numbers: where ᾱ first drops below ½, how many steps have ᾱ < 10⁻³, how many β_t hit the clip,
+ * T, and (with a `level`) the first t whose SNR_t is at most that level and how many steps have SNR_t ≤ level.
+ */
+export const SCHEDULE_SCALARS = ['halfSignalT', 'nearlyPureNoiseSteps', 'clippedBetaSteps', 'T', 'firstTSnrAtMost', 'stepsSnrAtMost'] as const;
 export type ScheduleScalarKey = (typeof SCHEDULE_SCALARS)[number];
 
 export type ScheduleQuantity = ScheduleArrayKey | DerivedPerTKey | ScheduleScalarKey;
@@ -37,8 +44,20 @@ export function clippedBetaSteps(schedule: Schedule, maxBeta = 0.999): number {
 }
 
 /** One number of the `kind` schedule with T steps: a per-t quantity at t, or a whole-schedule quantity. */
-export function scheduleValue(kind: ScheduleKind, of: ScheduleQuantity, t?: number, T = 1000): number {
+export function scheduleValue(kind: ScheduleKind, of: ScheduleQuantity, t?: number, T = 1000, level?: number): number {
   const s = makeSchedule(kind, T);
+  if (of === 'firstTSnrAtMost' || of === 'stepsSnrAtMost') {
+    if (level === undefined || !(level > 0)) throw new RangeError(`${of} needs a positive level, got ${level}`);
+    let first = 0;
+    let n = 0;
+    for (let k = 1; k <= s.T; k++) {
+      if (s.snr[k] <= level) {
+        n++;
+        if (first === 0) first = k;
+      }
+    }
+    return of === 'firstTSnrAtMost' ? first : n;
+  }
   switch (of) {
     case 'halfSignalT':
       return halfSignalT(s);
@@ -57,6 +76,10 @@ export function scheduleValue(kind: ScheduleKind, of: ScheduleQuantity, t?: numb
       return 1 - s.alphaBar[t];
     case 'sqrtBeta':
       return Math.sqrt(s.beta[t]);
+    case 'sqrtBetaTilde':
+      return Math.sqrt(s.betaTilde[t]);
+    case 'sigmaGapGrey':
+      return (Math.sqrt(s.beta[t]) - Math.sqrt(s.betaTilde[t])) * 127.5;
     case 'sqrtSnr':
       return t === 0 ? Infinity : s.sqrtAlphaBar[t] / s.sqrtOneMinusAlphaBar[t];
     case 'betaTildeOverBeta':
@@ -70,7 +93,7 @@ export function scheduleValue(kind: ScheduleKind, of: ScheduleQuantity, t?: numb
 const SUPERSCRIPT: Record<string, string> = { '-': '⁻', '0': '⁰', '1': '¹', '2': '²', '3': '³', '4': '⁴', '5': '⁵', '6': '⁶', '7': '⁷', '8': '⁸', '9': '⁹' };
 
 export interface FormatOptions {
-  /** Decimal places for ordinary numbers (default: 3, or 0 for integers). */
+  /** Decimal places for ordinary numbers (default: 3, or 0 for integers); more are added where needed, see formatNumber. */
   digits?: number;
   /** Significant digits of the mantissa in scientific notation (default 3). */
   sig?: number;
@@ -78,6 +101,8 @@ export interface FormatOptions {
   sciBelow?: number;
   /** Show as a percentage: value × 100 with `digits` decimals (default 0) and a % sign. */
   percent?: boolean;
+  /** Values a number that is not exactly one of them must not round onto (default 0 and 1; 0 % and 100 % for percent). */
+  bounds?: readonly number[];
 }
 
 /** Group the integer part in threes with commas (1,234,567), as the rest of the site does. */
@@ -85,16 +110,38 @@ function group(intPart: string): string {
   return intPart.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
+/** Most decimal places formatNumber adds to keep a value from reading as a bound it does not reach. */
+export const MAX_EXTRA_DIGITS = 10;
+
+/**
+ * Whether |value| shown with `digits` decimals reads as one of `bounds` (0 and 1, or 0 % and 100 %) although it is
+ * not exactly that bound: a decay of 0.9995 shown as "1.000", a share of 0.0004 shown as "0%".
+ */
+export function roundsToBound(value: number, digits: number, bounds: readonly number[] = [0, 1]): boolean {
+  const abs = Math.abs(value);
+  const shown = Number(abs.toFixed(digits));
+  return bounds.includes(shown) && shown !== abs;
+}
+
+/** The decimal places to show: `digits`, or more while the value would otherwise round onto a bound (see roundsToBound). */
+export function honestDigits(value: number, digits: number, bounds: readonly number[] = [0, 1]): number {
+  let d = digits;
+  while (d < digits + MAX_EXTRA_DIGITS && roundsToBound(value, d, bounds)) d++;
+  return d;
+}
+
 /**
  * Typeset a number for prose: fixed decimals, thousands separators, a true minus sign (−), "∞", and
- * "m × 10ⁿ" for tiny values; never "-0".
+ * "m × 10ⁿ" for tiny values; never "-0". A value that is not exactly 0 or ±1 (or 0 % or 100 %) never rounds to
+ * one: it gets as many more decimals as it needs (a decay of 0.9995 asked for with 3 decimals shows as 0.9995), so
+ * that no decay, probability or ratio on the site claims a bound it does not reach.
  */
 export function formatNumber(value: number, opts: FormatOptions = {}): string {
   if (Number.isNaN(value)) return '—';
   if (!Number.isFinite(value)) return value > 0 ? '∞' : '−∞';
   if (opts.percent) {
-    const d = opts.digits ?? 0;
-    return `${formatNumber(value * 100, { digits: d, sciBelow: 0 })}%`;
+    const d = honestDigits(value * 100, opts.digits ?? 0, opts.bounds ?? [0, 100]);
+    return `${formatNumber(value * 100, { digits: d, sciBelow: 0, bounds: [] })}%`;
   }
   const sciBelow = opts.sciBelow ?? 1e-3;
   const abs = Math.abs(value);
@@ -103,12 +150,23 @@ export function formatNumber(value: number, opts: FormatOptions = {}): string {
     const exp = String(Number(e)).split('').map((c) => SUPERSCRIPT[c]).join('');
     return `${value < 0 ? '−' : ''}${m} × 10${exp}`;
   }
-  const digits = opts.digits ?? (Number.isInteger(value) ? 0 : 3);
+  const digits = honestDigits(value, opts.digits ?? (Number.isInteger(value) ? 0 : 3), opts.bounds ?? [0, 1]);
   const fixed = abs.toFixed(digits);
   const [intPart, frac] = fixed.split('.');
   const body = frac === undefined ? group(intPart) : `${group(intPart)}.${frac}`;
   const isZero = Number(fixed) === 0;
   return `${value < 0 && !isZero ? '−' : ''}${body}`;
+}
+
+/**
+ * The number a formatted string shows, for checks on rendered pages: "1,234.5" → 1234.5, "−0.25" → −0.25,
+ * "99.95%" → 0.9995 (a percentage as a fraction); null for "—", "∞", "m × 10ⁿ" and anything else.
+ */
+export function parseShownNumber(text: string): number | null {
+  const t = text.trim().replace(/−/g, '-').replace(/,/g, '');
+  const m = /^(-?\d+(?:\.\d+)?)(%?)$/.exec(t);
+  if (!m) return null;
+  return m[2] ? Number(m[1]) / 100 : Number(m[1]);
 }
 
 /**
@@ -239,4 +297,39 @@ export function smooth(values: readonly number[], decay = 0.9): number[] {
     out.push(m / (1 - decay ** (i + 1)));
   }
   return out;
+}
+
+/**
+ * E_t[w_t] for the min-SNR-γ weights w_t = min(SNR_t, γ)/SNR_t with t uniform on 1…T (src/core/train.ts
+ * minSnrWeights; γ ≤ 0 gives 1): the weighted loss of a network that always answers "no noise", whose plain
+ * ε-MSE is 1. It is where a min-SNR-weighted loss curve starts, the analogue of L_simple's "knows nothing" level 1.
+ */
+export function minSnrMeanWeight(kind: ScheduleKind, T: number, gamma: number): number {
+  if (!(gamma > 0)) return 1;
+  const s = makeSchedule(kind, T);
+  let sum = 0;
+  for (let t = 1; t <= T; t++) sum += s.snr[t] > gamma ? gamma / s.snr[t] : 1;
+  return sum / T;
+}
+
+/** Mean and standard deviation of uint8 pixels (0…255) on the lessons' [−1, 1] scale (v/127.5 − 1), in float64. */
+export function pixelStats(pixels: ArrayLike<number>): { mean: number; std: number } {
+  let sum = 0;
+  let sq = 0;
+  for (let i = 0; i < pixels.length; i++) {
+    const v = pixels[i] / 127.5 - 1;
+    sum += v;
+    sq += v * v;
+  }
+  const mean = sum / pixels.length;
+  return { mean, std: Math.sqrt(Math.max(0, sq / pixels.length - mean * mean)) };
+}
+
+/** Number of values in the weights of a parsed TensorFlow.js model.json (the product of every weight's shape, summed). */
+export function manifestParamCount(modelJson: unknown): number {
+  const groups = (modelJson as { weightsManifest?: { weights?: { shape?: number[] }[] }[] } | null)?.weightsManifest;
+  if (!Array.isArray(groups)) throw new Error('model.json has no weightsManifest');
+  let n = 0;
+  for (const g of groups) for (const w of g.weights ?? []) n += (w.shape ?? []).reduce((a, b) => a * b, 1);
+  return n;
 }
