@@ -7,6 +7,10 @@
  * | `img2img` | t0 = round(s·T); x_{t0} = √ᾱ_{t0} x_0 + √(1−ᾱ_{t0}) ε; DDIM (η = 0) on img2imgTimesteps(t0) |
  * | `inpaint` | x_T ~ N(0, I); after each DDIM step to t′: x_{t′} ← k ⊙ q(x_{t′} given x_0) + (1 − k) ⊙ x_{t′}       |
  *
+ * `steps` is spread over the part that is run: img2img takes min(steps, t0) DDIM steps from t0 down to 0 whatever the
+ * strength, so a light edit takes smaller steps, not fewer. diffusers' img2img pipelines instead lay `steps` over the
+ * whole schedule and run the int(steps · s) of them below t0, so there a light edit is also a fast one.
+ *
  * k is the *keep* mask: 1 where the input is known and kept, 0 where it is regenerated (the lesson's m = 1 − k).
  * At t′ = 0 the known region is x_0 itself. Both reuse the samplers' loop (samplers/common.ts: tensor ownership,
  * onStep, AbortSignal) and the DDIM update (samplers/ddim.ts); randomness comes only from `opts.noise`.
@@ -27,7 +31,7 @@ export const EDIT_DEFAULT_STEPS = 20;
 export { halfMask, KEEP_HALVES, type KeepHalf } from './masks';
 
 interface EditOptions {
-  /** Number of DDIM steps over the part of the schedule that is run (fewer when that part is shorter). */
+  /** Number of DDIM steps over the part of the schedule that is run, t0 … 0 (fewer only when t0 < steps). */
   steps?: number;
   /** Seeded noise: ε of the forward jump, x_T, and the re-noised known region. */
   noise: NoiseSource;

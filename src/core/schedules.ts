@@ -40,7 +40,12 @@ export const COSINE_MAX_BETA = 0.999;
  */
 export const NEARLY_PURE_NOISE_ALPHA_BAR = 1e-3;
 
-/** Linear β: T evenly spaced values from betaStart to betaEnd, the same endpoints for every T (Ho et al. 2020). */
+/**
+ * Linear β: T evenly spaced values from betaStart to betaEnd (Ho et al. 2020 chose 10⁻⁴ … 0.02 for T = 1000). The
+ * endpoints stay the same for every T, so ᾱ_T depends on T: 4.0 × 10⁻⁵ at T = 1000 but 0.364 at T = 100, far from
+ * pure noise. To keep the T = 1000 path with another T, pass betaStart and betaEnd scaled by 1000/T (as Nichol &
+ * Dhariwal's code does).
+ */
 function linearBetas(T: number, betaStart: number, betaEnd: number): Float64Array {
   const beta = new Float64Array(T + 1);
   for (let t = 1; t <= T; t++) {

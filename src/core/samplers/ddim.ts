@@ -8,16 +8,20 @@
  * | `sigma`  | σ = η √((1−ᾱ_t′)/(1−ᾱ_t)) √(1 − ᾱ_t/ᾱ_t′)                 | eq. 16                   |
  * | update   | x_t′ = √ᾱ_t′ x̂_0 + √(1−ᾱ_t′−σ²) ε̂ + σ z                   | eq. 12                   |
  *
- * Defaults: steps = min(50, T), η = 0, spacing 'leading', finalAlphaBarOne = true, clipX0 = false
- * (Song et al.'s own setting and diffusers' DDIMScheduler defaults). Spacings, with our t = diffusers' t + 1:
+ * Defaults: steps = min(50, T), η = 0, spacing 'leading', finalAlphaBarOne = true, clipX0 = false. These are Song et
+ * al.'s own settings (their code never clips x̂_0); diffusers' DDIMScheduler shares the first four (its
+ * `set_alpha_to_one` defaults to true) but defaults to `clip_sample = True`. Spacings, with our t = diffusers' t + 1:
  * 'leading' visits t = 1 + k·⌊T/steps⌋ (k = steps−1 … 0); 'trailing' visits t = round(T − k·T/steps)
  * (k = 0 … steps−1, numpy's round-half-to-even), so it always starts at t = T. Each step goes to the next visited
  * timestep (where steps does not divide T, diffusers instead uses t − ⌊T/steps⌋). After the last visited
  * timestep t′ = 0 with ᾱ = 1 if finalAlphaBarOne, else ᾱ_1 (diffusers `set_alpha_to_one = false`: the last step
  * then lands on x_1, and is the identity when the last visited t is 1).
- * With clipX0, ε̂ is re-derived from the clipped x̂_0, (x_t − √ᾱ_t x̂_0)/√(1−ᾱ_t) (GLIDE; diffusers'
- * `use_clipped_model_output = true`), so the update stays the mean of q_σ(x_t′ | x_t, x̂_0) and η = 1 over all
- * steps still equals DDPM with σ² = β̃ and clipping. If η > 1 makes 1 − ᾱ_t′ − σ² negative, the ε̂ term is 0.
+ * Clipping comes in two rules. Ours (clipX0 = true): clip x̂_0 to [−1, 1] and re-derive ε̂ from it,
+ * (x_t − √ᾱ_t x̂_0)/√(1−ᾱ_t) (GLIDE; diffusers' step(…, use_clipped_model_output = True)), so the update stays the
+ * mean of q_σ(x_t′ | x_t, x̂_0) and η = 1 over all steps still equals DDPM with σ² = β̃ and clipping. diffusers'
+ * default (clip_sample = True, use_clipped_model_output = False): clip x̂_0 but keep the network's unclipped ε̂ in
+ * the direction term √(1−ᾱ_t′−σ²) ε̂, so the two parts of the update no longer describe one x_0. Without clipping
+ * the two agree. If η > 1 makes 1 − ᾱ_t′ − σ² negative, the ε̂ term is 0.
  * Noise z is drawn from opts.noise exactly when σ > 0 (never when η = 0, nor on a step to ᾱ = 1).
  */
 import * as tf from '@tensorflow/tfjs-core';
