@@ -12,6 +12,8 @@
  *   --checkpoint-dir DIR   keep checkpoints in DIR instead (two runs of one model side by side)
  *   --backend wasm|cpu     tfjs backend (default: wasm, else cpu)
  *   --out DIR              where the finished model goes (default models/<model>, or the job's outDir); --no-export to skip
+ *   --card-only            train nothing: re-render the model card (README.md) of the trained folder (default folder or
+ *                          --out) from its config.json and the job's current texts, keeping what `npm run eval` wrote
  *   --list                 list the available jobs
  *
  * Ctrl-C stops at the next step boundary after writing a checkpoint (a second Ctrl-C quits at once).
@@ -84,6 +86,7 @@ async function main(argv: string[]): Promise<number> {
       backend: { type: 'string' },
       out: { type: 'string' },
       'no-export': { type: 'boolean' },
+      'card-only': { type: 'boolean' },
       list: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -103,6 +106,13 @@ async function main(argv: string[]): Promise<number> {
   if (!name) throw new Error(`which model? usage: npm run train -- <model> [--steps N] [--resume|--fresh] …; available: ${listJobs().join(', ')}`);
   if (values.resume && values.fresh) throw new Error('--resume and --fresh contradict each other');
   const job = await loadJob(name);
+  if (values['card-only']) {
+    const { rewriteModelCard } = await import('./lib/trainer');
+    const dir = values.out ? resolve(values.out) : defaultOutDir(job);
+    rewriteModelCard(job, dir, values.out ? relative(ROOT, dir) : undefined);
+    process.stderr.write(`${name}: rewrote ${relative(process.cwd(), join(dir, 'README.md'))} (no training)\n`);
+    return 0;
+  }
 
   // Gradients: tfjs-core's Node bundle lacks them; load its ESM gradient registrations through the hook.
   enableTfjsCoreEsm();

@@ -12,7 +12,8 @@
  *   ws=0,0.5,1,2,3,5,7.5   guidance strengths to (re)compute
  *   perClass=50            generated digits per class and w
  *   steps=50, batch=250, seed=1
- *   model=models/latent-mnist (folder with autoencoder/ and denoiser/), card=true (write <model>/README.md)
+ *   model=models/latent-mnist (folder with autoencoder/ and denoiser/), card=true (write <model>/README.md); card=only
+ *                          samples and measures nothing: it re-renders the card from what models/eval.json holds
  */
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
@@ -32,7 +33,7 @@ import { reconstructionReport } from '../jobs/latent-mnist-ae';
 import { cachedSamples, digitMetrics, embedImages, markdownTable, PIXELS, realDigitFloor, sampleMany, saveSamples, type EvalContext, type EvalSection } from './common';
 
 export const DEFAULT_WS = [0, 0.5, 1, 2, 3, 5, 7.5] as const;
-/** The target of issue 4: at w ≥ 2, at least this share classified as the requested digit. */
+/** A reference level recorded in eval.json (key `targets`): the share of requested digits at w ≥ 2 it compares with. */
 export const TARGET_SHARE = 0.95;
 
 /** Requested class of generated digit i: balanced in every batch. */
@@ -145,6 +146,7 @@ const section: EvalSection = {
   title: 'latent-mnist: classifier-free guidance trade-off (Ho & Salimans 2022) and the autoencoder ceiling',
   async run(ctx: EvalContext) {
     const o = ctx.options;
+    if (o.card === 'only') return {}; // nothing measured: finish() re-renders the card from eval.json
     const dirOpt = String(o.model ?? 'models/latent-mnist');
     const dir = isAbsolute(dirOpt) ? dirOpt : join(ctx.root, dirOpt);
     const ws = o.ws === undefined ? [...DEFAULT_WS] : String(o.ws).split(',').map(Number);
@@ -280,7 +282,8 @@ const section: EvalSection = {
     if (ctx.options.card !== false) {
       const dirOpt = String(merged.model ?? 'models/latent-mnist');
       const dir = isAbsolute(dirOpt) ? dirOpt : join(ctx.root, dirOpt);
-      writeFileSync(join(dir, 'README.md'), renderLatentCard({ ...merged, ...patch }, dir));
+      // The card lists the folder's files, itself included: write it twice so its own size is right.
+      for (let i = 0; i < 2; i++) writeFileSync(join(dir, 'README.md'), renderLatentCard({ ...merged, ...patch }, dir));
       ctx.log(`wrote ${join(dir, 'README.md')}`);
     }
     return patch;
@@ -334,7 +337,7 @@ function diagnosticsSection(result: Record<string, unknown>): string[] {
     '',
     ...(w0 && half
       ? [
-          `So the decoder tolerates far larger latent errors than it would need to (${pct(half.accuracy)} of digits still recognised at σ = 0.5), and the denoiser's one-step estimate from a noised *real* latent is mostly right, yet whole trajectories from pure noise give the requested digit only ${pct(w0.share)} of the time without guidance. The loss is in the denoiser's model of the latent distribution as a whole, above all at high noise, where a digit's class and shape are decided. What has moved it: training longer (session 2: 7,600 steps instead of 4,200 took w = 0 from 22.8 % to 31.4 % and w = 3 from 63.2 % to 79.8 %), then weighting the loss by min(SNR_t, γ)/SNR_t (min-SNR-γ, Hang et al. 2023), which moves the network's effort from the nearly clean steps to the noisy ones. Session 3 (γ = 5, 6,850 steps) took w = 0 to 49.6 %, w = 2 to 89.4 % and w = 5 to 94.0 %, the one-step x̂_0 from t = 900 from 45 % to 64 %; session 4 (γ = 1, 7,200 steps) to 60.6 %, 97.2 % and 98.2 %, and 78 % from t = 900, while its ε-MSE at t = 100 got worse (0.26 → 0.31): a trade the decoder's tolerance above makes cheap. The sampler is not the main cause (session-1 weights, an ad-hoc check not part of this script: DDIM-50 η = 0, η = 1, DDIM-200 and DDPM-1000 all within 8 points). Digit 5 is still the weakest class at every w (see the worst-class column).`,
+          `So the decoder tolerates far larger latent errors than it would need to (${pct(half.accuracy)} of digits still recognised at σ = 0.5), and the denoiser's one-step estimate from a noised *real* latent is mostly right, yet whole trajectories from pure noise give the requested digit only ${pct(w0.share)} of the time without guidance. The loss is in the denoiser's model of the latent distribution as a whole, above all at high noise, where a digit's class and shape are decided. What has moved it, run by run (all of the same network, on 2026-11-22): training longer (7,600 steps instead of 4,200 took w = 0 from 22.8 % to 31.4 % and w = 3 from 63.2 % to 79.8 %), then weighting the loss by min(SNR_t, γ)/SNR_t (min-SNR-γ, Hang et al. 2023), which moves the network's effort from the nearly clean steps to the noisy ones. γ = 5 (6,850 steps) took w = 0 to 49.6 %, w = 2 to 89.4 % and w = 5 to 94.0 %, the one-step x̂_0 from t = 900 from 45 % to 64 %; γ = 1 (7,200 steps, shipped) to ${pct(w0.share)}, 97.2 % and 98.2 %, and 78 % from t = 900, while its ε-MSE at t = 100 got worse (0.26 → 0.31): a trade the decoder's tolerance above makes cheap. The sampler is not the main cause (with the 4,200-step weights, in a separate check not part of this script: DDIM-50 η = 0, η = 1, DDIM-200 and DDPM-1000 all within 8 points). Digit 5 is still the weakest class at every w (see the worst-class column).`,
           '',
         ]
       : []),
@@ -362,7 +365,7 @@ function listFiles(dir: string): [string, number][] {
 /** How the shipped weights (identified by the CRC-32 of autoencoder and denoiser weights.bin) were actually trained. */
 export const SHIPPED_RUN = {
   weightsCrc: 'ab410e36-d61a3329',
-  note: 'Stage 2 (session 4) was trained with min-SNR-γ loss weighting at γ = 1 (session 3: γ = 5), 7,200 steps at batch 64 in one uninterrupted run: 44.3 min of training. With the autoencoder (11.2 min, unchanged from session 1) the whole model took **55.5 min**. Run history and the γ trial in [denoiser/README.md](denoiser/README.md).',
+  note: 'Stage 2 was trained with min-SNR-γ loss weighting at γ = 1 (an earlier run used γ = 5), 7,200 steps at batch 64 in one uninterrupted run: 44.3 min of training. With the autoencoder (11.2 min, trained once for the first version of this model and kept since) the whole model took **55.5 min**. Run history and the γ trial in [denoiser/README.md](denoiser/README.md).',
 } as const;
 
 const minutes = (s: number) => `${(s / 60).toFixed(1)} min`;
@@ -377,7 +380,7 @@ export function renderLatentCard(result: Record<string, unknown>, dir: string): 
   const aeParams = aeMeta.config ? countAutoencoderParams(aeMeta.config) : ae?.paramCount;
   const denParams = denMeta.config ? countUNetParams(denMeta.config) : den?.paramCount;
   const g = (result.guidance ?? {}) as Record<string, GuidanceRow>;
-  const target = (result.targets as Record<string, any> | undefined)?.requestedDigitAtW2Plus;
+  const strong = Object.values(g).filter((r) => r.w >= 2).sort((a, b) => a.w - b.w);
   const perClass = Number(result.perClass);
   const sampler = result.sampler as { steps: number } | undefined;
   const w3 = g['w=3'];
@@ -421,10 +424,10 @@ export function renderLatentCard(result: Record<string, unknown>, dir: string): 
     '',
     guidanceTable(result),
     '',
-    target ? `- Target (issue 4): ${target.target} — **${target.met ? 'met' : 'not met'}** (${Object.entries(target.values as Record<string, number>).map(([k, v]) => `${k}: ${pct(v)}`).join(', ')}).` : '',
-    ae && den ? `- Target (issue 4): each model trains in ≤ 60 min — **${ae.wallTimeSec + den.wallTimeSec <= 3600 ? 'met' : 'not met'}**, counting both stages as one model: ${minutes(ae.wallTimeSec)} + ${minutes(den.wallTimeSec)} = ${minutes(ae.wallTimeSec + den.wallTimeSec)} of training wall time.` : '',
+    strong.length ? `- With guidance w ≥ 2, the share of digits classified as requested is ${strong.map((r) => `${pct(r.share)} at w = ${r.w}`).join(', ')}.` : '',
+    ae && den ? `- Training both stages took ${minutes(ae.wallTimeSec)} + ${minutes(den.wallTimeSec)} = ${minutes(ae.wallTimeSec + den.wallTimeSec)} of wall time.` : '',
     '',
-    'Compare with Table 1 of Ho & Salimans (ImageNet 64, REFERENCES.md): there FID is best at a small w (0.1) and rises with stronger guidance while the Inception score keeps rising — fidelity to the class bought with diversity. Here the share of requested digits and the classifier’s confidence play the part of IS, the per-class MNIST-FD and the within-class diversity the part of FID.',
+    'Compare with Table 1 of Ho & Salimans (ImageNet 64 × 64; the lesson on guidance quotes it): there FID is best at a small w (0.1) and rises with stronger guidance while the Inception score keeps rising — fidelity to the class bought with diversity. Here the share of requested digits and the classifier’s confidence play the part of IS, the per-class MNIST-FD and the within-class diversity the part of FID.',
     '',
     '### The ceiling the decoder sets',
     '',

@@ -7,14 +7,15 @@
  *
  * Options (--set key=value):
  *   rows=all|ddpm|ddim|<key>,<key>…   which settings to (re)compute (keys as in SETTINGS below)
- *   samples=500        digits per DDIM setting (DEFAULT_COUNTS; the issue asks for 1,000)
+ *   samples=500        digits per DDIM setting (DEFAULT_COUNTS; the shipped table has 1,000 for every setting)
  *   ddpmSamples=200    digits per DDPM setting (DDIM's first n digits share their x_T with DDPM's, and every
  *                      setting also records metrics at each multiple of the batch size, so the DDIM-50 vs
  *                      DDPM-1000 comparison is made at DDPM's count)
  *   batch=50, seed=1, mode=cond|uncond (cond: digit i conditioned on class i mod 10; uncond: null class ∅)
  *   deadline=HH:MM     (UTC) start no new batch after it; a setting then reports the digits made so far.
  *                      Finished batches are cached in .cache/eval/, so a re-run continues where it stopped.
- *   model=models/unet-mnist (folder), card=true (write the table into <model>/README.md)
+ *   model=models/unet-mnist (folder), card=true (write the table into <model>/README.md); card=only samples and
+ *                      measures nothing: it re-renders the card's table from what models/eval.json holds
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
@@ -54,13 +55,17 @@ export const EXTRA_SETTINGS: readonly SamplerSetting[] = [
 const ALL_SETTINGS = [...SETTINGS, ...EXTRA_SETTINGS];
 
 /**
- * Default sample counts: what fits this project's evaluation budget on 2 CPU cores (a forward pass costs
- * 3.5–15 ms per digit, DDPM-1000 thus 3.5–15 s per digit). Issue 4 asks for 1,000 digits per setting;
- * `--set samples=1000 --set ddpmSamples=1000` does that, given the time.
+ * Default sample counts: what a quick run affords on 2 CPU cores (a forward pass costs 3.5–15 ms per digit, DDPM-1000
+ * thus 3.5–15 s per digit). The shipped table has 1,000 digits per setting: `--set samples=1000 --set ddpmSamples=1000`
+ * (in several processes with `rows=…`, given the time).
  */
 export const DEFAULT_COUNTS = { ddim: 500, ddpm: 200, batch: 50 } as const;
 
-/** The targets of issue 4. */
+/**
+ * Reference levels recorded in eval.json next to the measurements (key `targets`): a DDIM-50/DDPM-1000 MNIST-FD
+ * ratio, a share of confident DDPM digits, the confidence that counts as confident. The model card states the
+ * measured numbers, not these levels.
+ */
 export const TARGETS = { ddim50OverDdpm: 1.25, ddpmConfidentShare: 0.8, confidence: 0.9 } as const;
 
 /** Settings chosen by the `rows` option. */
@@ -163,11 +168,29 @@ function countsText(settings: Record<string, SettingResult>): string {
 
 const fmtPct = (v: number) => `${(100 * v).toFixed(1)} %`;
 
+/** The headline numbers under the table, as plain statements (from the rows and the derived numbers in `targets`). */
+function summaryLines(settings: Record<string, SettingResult>, derived: Record<string, { ratio?: number; value?: number; count?: number }>): string[] {
+  const out: string[] = [];
+  for (const key of ['ddpm-1000-beta', 'ddpm-1000-betaTilde']) {
+    const ddpm = settings[key];
+    if (!ddpm) continue;
+    const ratio = derived[`ddim50-vs-${key}`];
+    out.push(
+      `- ${ddpm.label}, ${ddpm.steps} steps: ${fmtPct(ddpm.metrics.confidentShare)} of its digits get classifier confidence ≥ 0.9` +
+        (ratio?.ratio !== undefined ? `; DDIM-50 (η = 0) has ${ratio.ratio.toFixed(2)}× its MNIST-FD at n = ${ratio.count}, the same x_T.` : '.'),
+    );
+  }
+  const time = derived['training-time'];
+  if (time?.value !== undefined) out.push(`- Training took ${time.value.toFixed(1)} min of wall time (the model's config.json).`);
+  return out;
+}
+
 const section: EvalSection = {
   name: 'unet',
   title: 'unet-mnist: MNIST-FD by sampler and number of steps (DDIM paper, Table 1)',
   async run(ctx: EvalContext) {
     const o = ctx.options;
+    if (o.card === 'only') return {}; // nothing measured: finish() re-renders the card from eval.json
     const dirOpt = String(o.model ?? 'models/unet-mnist');
     const dir = isAbsolute(dirOpt) ? dirOpt : join(ctx.root, dirOpt);
     const rows = selectSettings(String(o.rows ?? 'all'));
@@ -341,15 +364,13 @@ const section: EvalSection = {
       ),
       '',
       `${String(r.modeNote ?? '')}; seed ${String(r.seed ?? '')}, batches of ${String(r.batchSize ?? '')}; weights CRC ${String(r.weightsCrc ?? '')}. ` +
-        `Digits per setting: ${countsText(settings)}. ${Object.values(settings).every((v) => v.count >= 1000) ? 'Issue 4 asks for 1,000 per setting: every row has them' : 'Issue 4 asks for 1,000 per setting; within the evaluation budget (one DDPM-1000 digit costs 2–10 s on one of 2 shared CPU cores) the rows got the counts shown'}. Because FD depends on the sample count, the column “at n = ${compare ?? '?'}” recomputes every row on its first ${compare ?? '?'} digits, which start from the same x_T as the DDPM digits; compare rows there. ` +
+        `Digits per setting: ${countsText(settings)}. Because FD depends on the sample count, the column “at n = ${compare ?? '?'}” recomputes every row on its first ${compare ?? '?'} digits, which start from the same x_T as the DDPM digits; compare rows there. ` +
         `MNIST-FD is against the 1,000 held-out digits and biased by sample size: real training digits score ${Object.entries(floors)
           .map(([n, v]) => `${v.toFixed(2)} at n = ${n}`)
           .join(', ')} (the floors: one seeded random draw of training digits each, not balanced by class, so a generator that is asked for exactly n/10 digits of every class and is as good as real digits can score below them). ln 10 = 2.303 is a perfectly even class histogram.`,
     ];
-    const measured = (k: string, t: { ratio?: number; value?: number; count?: number }) =>
-      t.ratio !== undefined ? `ratio ${t.ratio.toFixed(3)} at n = ${t.count}` : k === 'training-time' ? `${(t.value ?? NaN).toFixed(1)} min` : fmtPct(t.value ?? NaN);
-    const tRows = Object.entries(targets).map(([k, t]) => [k, t.target, measured(k, t), t.met ? 'met' : 'missed']);
-    if (tRows.length) lines.push('', markdownTable(['check', 'target', 'measured', 'result'], tRows));
+    const summary = summaryLines(settings, targets);
+    if (summary.length) lines.push('', ...summary);
     return lines.join('\n');
   },
 };

@@ -63,11 +63,11 @@ const job: TrainJob = {
       '',
       `Noise schedule: ${config.options.schedule}, T = ${config.options.T}. ε-prediction loss ‖ε − ε_θ(z_t, t, c)‖² with t uniform (Ho et al. 2020)${Number(config.options.minSnrGamma) > 0 ? `, each example's error weighted by min(SNR_t, γ)/SNR_t with γ = ${config.options.minSnrGamma} (min-SNR-γ, Hang et al. 2023: the nearly clean steps, SNR > γ, count less; the loss curve shows this weighted loss)` : ''}. EMA of the weights with decay ${config.options.emaDecay} (warm-up min(decay, (1 + step)/(10 + step))); the EMA weights ship.`,
       '',
-      `Compared with LATENT_UNET_CONFIG (2 residual blocks per side) this uses ${c.numResBlocks}: on one wasm CPU core a step at batch 64 takes about half as long, which buys twice the steps in the one-hour training budget.`,
+      `${c.numResBlocks === 1 ? 'One residual block per side rather than two' : `${c.numResBlocks} residual blocks per side`}: on one wasm CPU core a step at batch 64 with one block takes about half as long as with two, which buys twice the steps in an hour of training.`,
     ].join('\n');
   },
   defaults: {
-    steps: 7200, // the shipped run (models/latent-mnist/README.md)
+    steps: 7200, // the shipped run (its card's run history)
     batchSize: 64,
     learningRate: 1e-3,
     seed: 2,
@@ -99,16 +99,30 @@ const job: TrainJob = {
     [
       '## Run history',
       '',
-      'Session 4 (shipped): `--fresh --steps 7200 --set minSnrGamma=1` (now the defaults), next to the pixel U-Net on the other core, with the fused Adam of src/core/adam.ts in the Node trainer (about 6 % faster steps for this network). 7,200 steps at batch 64 took 2,659 s (44.3 min) of training, 2.7 steps/s, uninterrupted.',
+      'All runs on one core of the same 2-core machine, on the latents of the shipped autoencoder; the full guidance sweeps are in ../README.md.',
       '',
-      'Why γ = 1: two 1,200-step trials of this network side by side, identical but for γ, gave 63.0 % (γ = 1) against 52.7 % (γ = 5) of 300 samples classified as the requested digit at w = 2. With ε-prediction, min(SNR_t, γ)/SNR_t down-weights every step whose SNR exceeds γ; on the cosine schedule SNR = 1 falls at t = 500, so γ = 1 gives the half of the trajectory where a digit\'s class is decided most of the gradient, and the nearly clean steps (which the decoder forgives: see the robustness table in ../README.md) less.',
-      '',
-      'Earlier runs of the same network: session 3, γ = 5, 6,850 steps (89.4 % at w = 2, 94.0 % at w = 5); session 2, plain L_simple, 7,600 steps (71.4 % and 82.2 %). The full sweeps are in ../README.md.',
+      '- **2026-11-22, shipped.** `--fresh --steps 7200 --set minSnrGamma=1` (now the defaults), next to the pixel U-Net on the other core, with the fused Adam of src/core/adam.ts in the Node trainer (about 6 % faster steps for this network). 7,200 steps at batch 64 took 2,659 s (44.3 min) of training, 2.7 steps/s, uninterrupted.',
+      '- **Why γ = 1.** Two 1,200-step trials of this network side by side, identical but for γ, gave 63.0 % (γ = 1) against 52.7 % (γ = 5) of 300 samples classified as the requested digit at w = 2. With ε-prediction, min(SNR_t, γ)/SNR_t down-weights every step whose SNR exceeds γ; on the cosine schedule SNR_t ≤ 1 from t = 497 on, so γ = 1 gives the half of the trajectory where a digit\'s class is decided most of the gradient, and the nearly clean steps (which the decoder forgives: see the robustness table in ../README.md) less.',
+      '- **Earlier runs of the same network, the same day:** plain L_simple, 7,600 steps (71.4 % at w = 2, 82.2 % at w = 5); min-SNR γ = 5, 6,850 steps (89.4 % and 94.0 %).',
       '',
       '## How it is used',
       '',
       '`loadUNet(\'/models/latent-mnist/denoiser/\')` (src/core/models.ts) loads this network alone; `loadLatentModel(\'/models/latent-mnist/\')` (src/core/autoencoder.ts) loads it with the autoencoder and its latentScale. Sample with `samplers.ddim(classifierFreeGuidance(unet.model, { classes, w, nullClass: 10 }), xT, schedule, …)` on [N, 7, 7, 4] noise, then `decodeScaled(model, z0)`. The full guidance sweep is in `models/latent-mnist/README.md` (`npm run eval`).',
     ].join('\n'),
+  evaluationRows(summary, config) {
+    const perClass = Number(config.options.evalPerClass);
+    const w = Number(config.options.evalW);
+    const share = summary[`requestedClassShareW${w}`];
+    return [
+      {
+        metric: `share classified as the requested digit, w = ${w} (s = ${w + 1})`,
+        value: `${(100 * share).toFixed(1)} %`,
+        note: `${10 * perClass} samples (${perClass} per class), DDIM ${config.options.evalSteps} steps, η = 0, judged by classifier-mnist; full sweep in ../README.md`,
+      },
+    ];
+  },
+  samplesCaption: (config) =>
+    `Samples at guidance w = ${config.options.evalW} (s = ${Number(config.options.evalW) + 1}), one row per class 0–9: DDIM, ${config.options.evalSteps} steps, η = 0, seed 1234, decoded by the autoencoder.`,
   async create(ctx: JobContext): Promise<JobModel> {
     const { config, data, rng } = ctx;
     // Imported here, not at the top: src/core/train.ts registers tfjs-core's gradients, which plain Node can only
@@ -211,16 +225,8 @@ const job: TrainJob = {
         }
         lastEval = { images, perClass };
         const share = ok / classes.length;
-        return {
-          rows: [
-            {
-              metric: `share classified as the requested digit, w = ${w} (s = ${w + 1})`,
-              value: `${(100 * share).toFixed(1)} %`,
-              note: `${classes.length} samples (${perClass} per class), DDIM ${config.options.evalSteps} steps, η = 0, judged by classifier-mnist; full sweep in ../README.md`,
-            },
-          ],
-          summary: { [`requestedClassShareW${w}`]: share },
-        };
+        const summary = { [`requestedClassShareW${w}`]: share };
+        return { rows: job.evaluationRows!(summary, config), summary };
       },
       async samples() {
         const images = lastEval?.images ?? new Uint8Array(100 * MNIST_PIXELS);
@@ -230,7 +236,7 @@ const job: TrainJob = {
           height: 28,
           width: 28,
           cols: 10,
-          caption: `Samples at guidance w = ${config.options.evalW} (s = ${Number(config.options.evalW) + 1}), one row per class 0–9: DDIM, ${config.options.evalSteps} steps, η = 0, seed 1234, decoded by the autoencoder.`,
+          caption: job.samplesCaption!(config),
         };
       },
       dispose() {

@@ -134,7 +134,7 @@ const job: TrainJob = {
     ].join('\n');
   },
   defaults: {
-    steps: 14000, // the shipped run: 10,500 steps, then resumed to 14,000 (models/unet-mnist/README.md)
+    steps: 14000, // the shipped run: 10,500 steps, then resumed to 14,000 (its card's run history)
     batchSize: 64,
     threads: 2, // each batch split over two threads, one a core (scripts/lib/parallel.ts)
     learningRate: 1.5e-3,
@@ -170,14 +170,22 @@ const job: TrainJob = {
       '## Choices',
       '',
       '- **Class-conditional with label dropout (p_uncond = 0.1) rather than unconditional.** One network then serves every lesson: chosen digits (`conditioned`), unconditional samples (the null class ∅, id 10, which it saw on 10 % of the training examples) and classifier-free guidance in pixel space (`classifierFreeGuidance`). It costs one [11, 64] embedding matrix (704 parameters) and no measurable time per step, and knowing the class makes the small network\'s job easier (ten narrower distributions instead of one mixture). The price is that the unconditional (∅) model is trained on a tenth of the examples; the sampler comparison below therefore samples class-conditionally, 100 digits per class as in the held-out set.',
-      '- **Widths 16/32/32 by measured speed.** On this 2-core machine a batch-32 step of the default 32/64/64 U-Net (474,689 parameters) costs about 3.5× one of 16/32/32; only the smaller network fits the one-hour budget with enough examples. Forward passes cost 1–4 ms per digit, which also bounds the evaluation.',
-      '- **Two threads, batch 64.** The wasm backend uses one core per process, so `npm run train` splits each batch of 64 into two shards of 32, one a thread (`threads: 2`, scripts/lib/parallel.ts): each thread computes its shard\'s gradient on its own copy of the network and the main thread steps Adam with their mean, which is the batch-64 gradient up to float rounding. `npm run bench -- parallel` on this machine: 249 ms per batch-64 step against 429 ms on one thread (1.72×, medians of 3 runs of 100 steps); this run averaged 4.16 steps/s (240 ms) with the machine otherwise idle. The hour therefore holds 3.6× the examples of the session-4 run (896,000 against 246,400, about 100 epochs).',
-      '- **Loss: min-SNR-γ weighting (Hang et al. 2023), γ = 5.** Each example\'s ε-MSE is weighted by min(SNR_t, 5)/SNR_t: 1 for the noisy steps (t ≳ 130 on this linear schedule), less for the nearly clean ones, whose easy but noisy gradients otherwise compete with the steps where a digit\'s shape is decided. The loss curve shows this weighted loss; the held-out probe above is the plain ε-MSE. Against the session-2 run (plain L_simple, 6,500 steps) it traded a worse ε-MSE at t = 10 for better ones from t = 250 up, and better samples (session 3, at n = 400: DDPM-1000 MNIST-FD 14.9 → 11.2, confident 74.3 → 79.3 %).',
-      '- **Optimisation.** Adam (β = 0.9, 0.999), linear warm-up over 100 steps, cosine decay to 5 % of the peak, global-norm gradient clipping at 1 (on the mean gradient of the two threads); an EMA of the weights with decay min(0.9995, (1 + n)/(10 + n)) is what ships (float16). The EMA matters more after the resume below: at 14,000 steps the raw weights give DDIM-50 (η = 0) an MNIST-FD of 12.68 at n = 400 against the EMA\'s 10.68 (η = 1: 7.48 against 6.47). At 10,500 steps, before the resume\'s second decay, the raw weights had been the better ones for η = 0 (10.38 against 11.26), so a shorter average (0.999, as before) may serve deterministic DDIM better on an uninterrupted run.',
-      '- **Run history.** Session 6 (shipped): `--fresh` with 10,500 steps at batch 64 on two threads, 2,522 s (42.0 min) at 4.16 steps/s; evaluated (DDIM-50 at n = 400: η = 0 11.26, η = 1 7.30), then resumed with `--steps 14000` to use the rest of the hour (`--resume` keeps data order, noise, optimiser state and EMA exact but re-times the cosine decay for the new length, so the learning rate went back up from 5 % to 19 % of the peak at step 10,500 and decayed again). 14,000 steps took 3,359 s (56.0 min) of training in all. Earlier runs, one thread at batch 32: session 4 (7,700 steps, 57.7 min), session 3 (6,900 steps, 54.5 min), session 2 (plain L_simple, 6,500 steps, 57.7 min).',
-      '- **What this run changed.** Against the session-4 weights, at n = 400 on the same x_T (the count session 4 could afford): DDPM-1000 (σ² = β) MNIST-FD 10.41 → 6.30 and confident digits 81.0 → 83.3 %; DDIM-50 η = 0 15.56 → 10.68, η = 1 9.88 → 6.47. The held-out ε-MSE is lower at every probed t (mean 0.0807 → 0.0636). With two evaluation processes every row of the table below now has the 1,000 digits issue 4 asks for: DDPM-1000 scores 4.44 there, against 4.17 for real training digits, and 87.3 % of its digits are confident. The stochastic samplers score at or below the real-digit reference at n = 400 (7.02): that reference is one random draw of training digits, not balanced by class, where the samplers are asked for exactly n/10 digits of each class.',
-      '- **The missed target.** DDIM-50 (η = 0) has 1.78× DDPM-1000\'s MNIST-FD at n = 1000 (7.91 against 4.44) and 1.70× at n = 400 (10.68 against 6.30; target ≤ 1.25; session 4: 1.50 at n = 400, from 15.56 against 10.41). Both improved with the 3.6× larger training run, DDPM more: at n = 400 it went from 3.4 above the real-digit reference to 0.7 below it, deterministic DDIM from 8.5 above to 3.7 above, so the ratio grew while every sample got better; DDIM-100 (10.54 at n = 400, 7.67 at n = 1000) shows that more steps do not remove the rest. That is the known gap between the probability-flow ODE and the SDE for a network trained by ε-matching, which fits the score but not its derivatives (Lu et al. 2022 show that the ODE\'s distribution depends on the errors of those too, where the SDE\'s depends on the score\'s alone): the ODE integrates the network\'s errors, the SDE\'s fresh noise keeps correcting them. The DDIM paper\'s own CIFAR-10 model is in the same place: 4.67 (DDIM-50, η = 0) against 3.17 (DDPM-1000, σ̂) is 1.47, and even DDIM-1000 is 1.27 (4.04). More of the same training moves DDPM towards the floor faster than DDIM, so it does not close the ratio; a different objective for the ODE would (high-order score matching, Lu et al. 2022; consistency training or distillation), which is beyond this hour on two cores.',
-      '- **Levers tried in session 5, not shipped** (one thread, batch 32, 7,500 steps each, compared by DDIM-50 at n = 400 against the session-4 weights\' 15.56 / 9.88 for η = 0 / 1): min-SNR γ = 1: 15.99 / 10.29; γ = 1 plus input perturbation λ = 0.1 (Ning et al. 2023, `--set inputPerturbation=0.1`): 15.85 / 9.35. The sampler\'s own settings did not help deterministic DDIM either: `trailing` spacing 16.03, Song et al.\'s quadratic spacing 16.30, x̂_0 clipped 16.87. Running DDIM-50 with η = 1 on part of the trajectory and η = 0 elsewhere put the deterministic path\'s loss along the noisy two thirds, largest for 250 < t ≤ 500 (13.78 with noise only for t > 500, 10.89 for t > 250, 12.26 for t ≤ 500, 13.32 for t ≤ 250).',
+      '- **Widths 16/32/32 by measured speed.** On this 2-core machine a batch-32 step of a U-Net twice as wide (32/64/64, 474,689 parameters) costs about 3.5× one of 16/32/32, so within an hour of training only the smaller network sees enough examples. Forward passes cost 1–4 ms per digit, which also bounds the evaluation.',
+      '- **Two threads, batch 64.** The wasm backend uses one core per process, so `npm run train` splits each batch of 64 into two shards of 32, one a thread (`threads: 2`, scripts/lib/parallel.ts): each thread computes its shard\'s gradient on its own copy of the network and the main thread steps Adam with their mean, which is the batch-64 gradient up to float rounding. `npm run bench -- parallel` on this machine: 249 ms per batch-64 step against 429 ms on one thread (1.72×, medians of 3 runs of 100 steps); this run averaged 4.16 steps/s (240 ms) with the machine otherwise idle. An hour of training therefore holds 3.6× the examples of the one-thread runs below (896,000 against 246,400, about 100 epochs).',
+      '- **Loss: min-SNR-γ weighting (Hang et al. 2023), γ = 5.** Each example\'s ε-MSE is weighted by min(SNR_t, 5)/SNR_t: 1 for the 870 steps with SNR_t ≤ 5 (t ≥ 131 on this linear schedule), less for the nearly clean ones, whose easy but noisy gradients otherwise compete with the steps where a digit\'s shape is decided. The loss curve shows this weighted loss, on which a network that always answers "no noise" scores E_t[min(SNR_t, 5)/SNR_t] = 0.913 rather than 1; the held-out probe above is the plain ε-MSE. Against the plain-L_simple run below (6,500 steps), the first run with γ = 5 (6,900 steps) traded a worse ε-MSE at t = 10 for better ones from t = 250 up, and gave better samples (at n = 400: DDPM-1000 MNIST-FD 14.9 → 11.2, confident digits 74.3 → 79.3 %).',
+      '- **Optimisation.** Adam (β = 0.9, 0.999), linear warm-up over 100 steps, cosine decay to 5 % of the peak, global-norm gradient clipping at 1 (on the mean gradient of the two threads); an EMA of the weights with decay min(0.9995, (1 + n)/(10 + n)) is what ships (float16). The EMA matters more after the resume below: at 14,000 steps the raw weights give DDIM-50 (η = 0) an MNIST-FD of 12.68 at n = 400 against the EMA\'s 10.68 (η = 1: 7.48 against 6.47). At 10,500 steps, before the resume\'s second decay, the raw weights had been the better ones for η = 0 (10.38 against 11.26), so a shorter average (0.999, as in the earlier runs) may serve deterministic DDIM better on an uninterrupted run.',
+      '',
+      '## Run history',
+      '',
+      'All runs on the same 2-core machine, with the same data, network and seed.',
+      '',
+      '- **2026-11-29, shipped.** `--fresh` with 10,500 steps at batch 64 on two threads, 2,522 s (42.0 min) at 4.16 steps/s; evaluated (DDIM-50 at n = 400: η = 0 11.26, η = 1 7.30), then resumed with `--steps 14000` to train for nearly an hour in all (`--resume` keeps data order, noise, optimiser state and EMA exact but re-times the cosine decay for the new length, so the learning rate went back up from 5 % to 19 % of the peak at step 10,500 and decayed again). 14,000 steps took 3,359 s (56.0 min) of training in all. Against the 7,700-step run below, at n = 400 on the same x_T: DDPM-1000 (σ² = β) MNIST-FD 10.41 → 6.30 and confident digits 81.0 → 83.3 %; DDIM-50 η = 0 15.56 → 10.68, η = 1 9.88 → 6.47. The held-out ε-MSE is lower at every probed t (mean 0.0807 → 0.0636).',
+      '- **2026-11-22, one thread at batch 32**, three runs in turn: plain L_simple, 6,500 steps in 57.7 min; min-SNR γ = 5, 6,900 steps in 54.5 min; the same with the fused Adam step of src/core/adam.ts, 7,700 steps in 57.7 min (the reference for the comparisons above and below).',
+      '- **Tried on the 7,700-step recipe and not shipped** (one thread, batch 32, 7,500 steps each, compared by DDIM-50 at n = 400 against the 7,700-step weights\' 15.56 / 9.88 for η = 0 / 1): min-SNR γ = 1: 15.99 / 10.29; γ = 1 plus input perturbation λ = 0.1 (Ning et al. 2023, `--set inputPerturbation=0.1`): 15.85 / 9.35. The sampler\'s own settings did not help deterministic DDIM either: `trailing` spacing 16.03, Song et al.\'s quadratic spacing 16.30, x̂_0 clipped 16.87. Running DDIM-50 with η = 1 on part of the trajectory and η = 0 elsewhere put the deterministic path\'s loss along the noisy two thirds, largest for 250 < t ≤ 500 (13.78 with noise only for t > 500, 10.89 for t > 250, 12.26 for t ≤ 500, 13.32 for t ≤ 250).',
+      '',
+      '## Deterministic against stochastic sampling',
+      '',
+      'DDIM-50 (η = 0) has 1.78× the MNIST-FD of DDPM-1000 at n = 1000 (7.91 against 4.44), and 1.70× at n = 400 (10.68 against 6.30; the 7,700-step weights gave 1.50 there, from 15.56 against 10.41). Both samplers improved with the 3.6× larger training run, DDPM more: at n = 400 it went from 3.4 above the real-digit reference to 0.7 below it, deterministic DDIM from 8.5 above to 3.7 above, so the ratio grew while every sample got better. DDIM-100 (10.54 at n = 400, 7.67 at n = 1000) shows that more steps do not remove the rest. The gap is the known one between the probability-flow ODE and the reverse SDE for a network trained by ε-matching, which fits the score but not its derivatives: the distribution at the end of the ODE depends on the errors of those too, where the SDE\'s depends on the score\'s alone (Lu et al., "Maximum Likelihood Training for Score-Based Diffusion ODEs by High-Order Denoising Score Matching", ICML 2022). The ODE carries the network\'s errors to the image; the SDE\'s fresh noise keeps correcting them. The DDIM paper\'s own CIFAR-10 model shows the same: 4.67 (DDIM-50, η = 0) against 3.17 (DDPM-1000, σ̂) is 1.47, and even DDIM-1000 is 1.27 (4.04). More of the same training moves DDPM towards the floor faster than DDIM, so it does not close the ratio; a different objective for the ODE would (high-order score matching, as in that paper; consistency training or distillation), which is more than an hour on two cores allows.',
       '',
       '## How the site uses it',
       '',
@@ -185,6 +193,16 @@ const job: TrainJob = {
       '',
       'The evaluation table above is the training-time probe (held-out ε-MSE at fixed t and ε). The sampler comparison — MNIST-FD by sampler and number of steps, our version of Table 1 of the DDIM paper — is written by `npm run eval -- unet` into `models/eval.json` (key `unet`) and into the section below.',
     ].join('\n'),
+  evaluationRows(summary, config) {
+    const cfg = unetConfigOf(config);
+    const probeCount = Number(config.options.probeCount ?? 500);
+    return [
+      ...PROBE_TIMESTEPS.map((t) => ({ metric: `held-out ε-MSE at t = ${t}`, value: summary[`heldOutEpsMse_t${t}`], note: `${probeCount} held-out digits, fixed ε, their labels; shipped EMA weights (float16)` })),
+      { metric: 'held-out ε-MSE, mean of the above', value: summary.heldOutEpsMseMean, note: 'a fixed probe: lower is better' },
+      { metric: 'parameters', value: countUNetParams(cfg), note: `${((countUNetParams(cfg) * 2) / 1024).toFixed(0)} KiB as float16` },
+    ];
+  },
+  samplesCaption: () => 'DDIM, 50 steps, η = 0, from the shipped EMA weights (float16), seed 2024: row r is conditioned on digit r (rows 0–7).',
   async create(ctx: JobContext): Promise<JobModel> {
     const { config, data } = ctx;
     const core = await trainCore();
@@ -280,14 +298,8 @@ const job: TrainJob = {
         const probeCount = Number(config.options.probeCount ?? 500);
         const probe = await heldOutEpsLoss(core, unet, schedule, data, probeCount);
         const mean = probe.reduce((a, b) => a + b, 0) / probe.length;
-        return {
-          rows: [
-            ...PROBE_TIMESTEPS.map((t, i) => ({ metric: `held-out ε-MSE at t = ${t}`, value: probe[i], note: `${probeCount} held-out digits, fixed ε, their labels; shipped EMA weights (float16)` })),
-            { metric: 'held-out ε-MSE, mean of the above', value: mean, note: 'a fixed probe: lower is better' },
-            { metric: 'parameters', value: countUNetParams(cfg), note: `${(countUNetParams(cfg) * 2 / 1024).toFixed(0)} KiB as float16` },
-          ],
-          summary: Object.fromEntries([...PROBE_TIMESTEPS.map((t, i) => [`heldOutEpsMse_t${t}`, probe[i]]), ['heldOutEpsMseMean', mean]]),
-        };
+        const summary: Record<string, number> = Object.fromEntries([...PROBE_TIMESTEPS.map((t, i) => [`heldOutEpsMse_t${t}`, probe[i]]), ['heldOutEpsMseMean', mean]]);
+        return { rows: job.evaluationRows!(summary, config), summary };
       },
       async samples() {
         await useShipped();
@@ -307,7 +319,7 @@ const job: TrainJob = {
           width: 28,
           cols: 8,
           scale: 2,
-          caption: 'DDIM, 50 steps, η = 0, from the shipped EMA weights (float16), seed 2024: row r is conditioned on digit r (rows 0–7).',
+          caption: job.samplesCaption!(config),
         };
       },
       dispose() {

@@ -128,6 +128,13 @@ export interface TrainJob {
   learningRate?(step: number, config: TrainConfig): number;
   /** Extra markdown appended to the model card. */
   notes?(evaluation: Evaluation): string;
+  /**
+   * The card's evaluation table from the summary that config.json stores (what `evaluate` measured). With it and
+   * `samplesCaption`, `npm run train -- <name> --card-only` re-renders the card of a trained folder without training.
+   */
+  evaluationRows?(summary: Record<string, number>, config: TrainConfig): EvalRow[];
+  /** The caption under the card's sample grid (the grid's own caption when `samples` ran). */
+  samplesCaption?(config: TrainConfig): string;
   create(ctx: JobContext): JobModel | Promise<JobModel>;
 }
 
