@@ -168,7 +168,7 @@ describe('notebook cells', () => {
       // ᾱ_500 of the linear schedule (β from 1e-4 to 0.02 over T = 1000), in float64, independently of the core.
       let alphaBar = 1;
       for (let t = 1; t <= 500; t++) alphaBar *= 1 - (1e-4 + ((0.02 - 1e-4) * (t - 1)) / 999);
-      expect(await output(page, 'noise-digit')).toContain(`t = 500: signal √ᾱ = ${Math.sqrt(alphaBar).toFixed(3)}, noise √(1−ᾱ) = ${Math.sqrt(1 - alphaBar).toFixed(3)}`);
+      expect(await output(page, 'noise-digit')).toContain(`t = 500: signal √ᾱ = ${Math.sqrt(alphaBar).toFixed(5)}, noise √(1−ᾱ) = ${Math.sqrt(1 - alphaBar).toFixed(5)}`);
       expect(await output(page, 'noise-digit')).toContain('No tensors left behind');
 
       await runAndWait(page, 'eps-loss');

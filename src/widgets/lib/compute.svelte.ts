@@ -15,6 +15,7 @@ import { untrack } from 'svelte';
 import type { ComputeApi, RequestKind } from '../../workers/api';
 import { isAbortError, type RequestOptions } from '../../workers/rpc';
 import { compute, computeReady } from './compute';
+import { decodeStaticDigits } from './digits';
 import { defineUrlState, type StateOf, type UrlSpecs } from './urlState';
 
 export type Status = 'idle' | 'loading' | 'ready' | 'error';
@@ -146,6 +147,27 @@ export function subscribed<T>(subscribe: (run: (value: T) => void) => () => void
   return {
     get current() {
       return current;
+    },
+  };
+}
+
+/**
+ * A widget's input digit: the embedded held-out digits (src/lib/staticDigits.ts, base64) and, while the reader
+ * draws, the drawing (bind it to DigitPicker's `drawn`). `image` is the drawing, else the held-out `digit()`.
+ */
+export function digitInput(digits: string, digit: () => number) {
+  const clean = decodeStaticDigits(digits, 10);
+  let drawn = $state<Float32Array | null>(null);
+  return {
+    clean,
+    get drawn() {
+      return drawn;
+    },
+    set drawn(v: Float32Array | null) {
+      drawn = v;
+    },
+    get image(): Float32Array {
+      return drawn ?? clean[digit()];
     },
   };
 }
