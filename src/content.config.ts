@@ -15,9 +15,9 @@ const lessons = defineCollection({
       short: z.string().optional(),
       /** Estimated reading time in minutes. */
       minutes: z.number().int().positive().optional(),
-      /** The interactive widgets the lesson embeds (documentation and the e2e suite use it). */
+      /** The interactive widgets the lesson embeds, by data-widget name (src/lib/widgetNames.ts); its header lists them. */
       widgets: z.array(z.string()).default([]),
-      /** What the reader should already know: slugs of earlier lessons. */
+      /** What the reader should already know: ids of earlier lessons; its header links them. */
       prerequisites: z.array(z.string()).default([]),
       draft: z.boolean().default(false),
     })
