@@ -107,7 +107,7 @@ async function main(argv: string[]): Promise<number> {
   if (values.resume && values.fresh) throw new Error('--resume and --fresh contradict each other');
   const job = await loadJob(name);
   if (values['card-only']) {
-    const { rewriteModelCard } = await import('./lib/trainer');
+    const { rewriteModelCard } = await import('./lib/modelFolder');
     const dir = values.out ? resolve(values.out) : defaultOutDir(job);
     rewriteModelCard(job, dir, values.out ? relative(ROOT, dir) : undefined);
     process.stderr.write(`${name}: rewrote ${relative(process.cwd(), join(dir, 'README.md'))} (no training)\n`);

@@ -1,10 +1,9 @@
 /**
  * Node-only training driver: builds a job's model, trains it with checkpoints and exact resume, and writes
- * models/<name>/ (weights, config.json, loss curve, sample grid, model card). The CLI is scripts/train.ts.
+ * models/<name>/ through modelFolder.ts (weights, config.json, loss curve, sample grid, model card). The CLI is
+ * scripts/train.ts.
  * Gradients must be registered before this runs (src/core/nn/registerGradients.ts).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { FusedAdam } from '../../src/core/adam';
@@ -13,11 +12,8 @@ import { assignWeights, countParams, weightsFromTensors, type NamedWeights } fro
 import { flatGradient, flatValues, GradientPool } from './parallel';
 import { deleteCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint';
 import type { Evaluation, JobModel, OptionValue, TrainConfig, TrainJob } from './job';
-import { renderModelCard, type EvalRow } from './model-card';
-import { encodePng, tileImages } from './png';
+import { exportModel } from './modelFolder';
 import { ProgressBar } from './progress';
-import { lossCurveSvg } from './svg';
-import { compactJson, loadWeightsFromDir, saveWeightsToDir } from './weights-file';
 
 export type ConfigOverrides = Partial<Omit<TrainConfig, 'options'>> & { options?: Record<string, OptionValue> };
 
@@ -108,11 +104,6 @@ function restoreOptimizer(opt: FusedAdam, keys: readonly string[], params: Recor
     }
   }
   opt.setState({ iterations: Math.round(state.iter?.data[0] ?? 0), ...flat });
-}
-
-function machineDescription(): string {
-  const c = cpus();
-  return `${c.length} × ${c[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.versions.node}, tfjs ${tf.version_core}`;
 }
 
 const round = (v: number) => Number(v.toPrecision(5));
@@ -275,178 +266,4 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     opt.dispose();
     model.dispose();
   }
-}
-
-interface ExportInfo {
-  config: TrainConfig;
-  lossHistory: [number, number][];
-  elapsedMs: number;
-  paramCount: number;
-  backend: string;
-  command: string;
-}
-
-/** Write models/<name>/: model.json + weights.bin, config.json, loss.svg, samples.png, README.md. */
-async function exportModel(
-  outDir: string,
-  job: TrainJob,
-  model: JobModel,
-  info: ExportInfo,
-): Promise<{ files: { name: string; bytes: number }[]; evaluation: Evaluation }> {
-  mkdirSync(outDir, { recursive: true });
-  const weights = model.exportWeights ? await model.exportWeights() : await weightsFromTensors(model.params);
-  const metadata = { model: job.name, ...model.metadata() };
-  saveWeightsToDir(outDir, weights, {
-    metadata,
-    quantize: job.quantize === undefined ? 'float16' : job.quantize,
-    minQuantizeSize: job.minQuantizeSize ?? 1024,
-  });
-  // Evaluate exactly what ships: read the (quantised) file back into the model before evaluating.
-  if (!model.exportWeights) assignWeights(model.params, loadWeightsFromDir(outDir).weights, join(outDir, 'model.json'));
-  const evaluation = await model.evaluate();
-  const wallTimeSec = Math.round(info.elapsedMs / 100) / 10;
-  const configJson = {
-    model: job.name,
-    title: job.title,
-    config: info.config,
-    metadata,
-    steps: info.config.steps,
-    paramCount: info.paramCount,
-    backend: info.backend,
-    wallTimeSec,
-    machine: machineDescription(),
-    command: info.command,
-    evaluation: evaluation.summary,
-    lossHistory: info.lossHistory,
-  };
-  writeFileSync(join(outDir, 'config.json'), compactJson(configJson));
-  writeFileSync(join(outDir, 'loss.svg'), lossCurveSvg(info.lossHistory, { title: `${job.title}: training loss` }));
-  const grid = await model.samples();
-  const tiled = tileImages(grid.images, grid.count, grid.height, grid.width, { cols: grid.cols, scale: grid.scale ?? 2, pad: 2 });
-  writeFileSync(join(outDir, 'samples.png'), encodePng(tiled.pixels, tiled.width, tiled.height));
-  writeModelCard(outDir, job, {
-    config: info.config,
-    paramCount: info.paramCount,
-    steps: info.config.steps,
-    wallTimeSec,
-    backend: info.backend,
-    machine: configJson.machine,
-    command: info.command,
-    evaluation,
-    samplesCaption: grid.caption,
-  });
-  return { files: listFiles(outDir), evaluation };
-}
-
-/** The files of a model folder with their sizes, sorted by name. */
-function listFiles(outDir: string): { name: string; bytes: number }[] {
-  return readdirSync(outDir)
-    .filter((f) => statSync(join(outDir, f)).isFile())
-    .sort()
-    .map((name) => ({ name, bytes: statSync(join(outDir, name)).size }));
-}
-
-interface CardData {
-  config: TrainConfig;
-  paramCount: number;
-  steps: number;
-  wallTimeSec: number;
-  backend: string;
-  machine: string;
-  command: string;
-  evaluation: Evaluation;
-  samplesCaption?: string;
-  /** Markdown kept at the end of the card (e.g. a section `npm run eval` wrote). */
-  tail?: string;
-}
-
-/** Write <outDir>/README.md from a job's texts and a trained model's data; returns the text. */
-function writeModelCard(outDir: string, job: TrainJob, d: CardData): string {
-  const card = (files: { name: string; bytes: number }[]) => {
-    const text = renderModelCard({
-      name: job.name,
-      title: job.title,
-      summary: job.summary,
-      data: job.data,
-      architecture: job.architecture(d.config),
-      paramCount: d.paramCount,
-      config: { ...Object.fromEntries(Object.entries(d.config).filter(([k]) => k !== 'options')), ...d.config.options },
-      steps: d.steps,
-      wallTimeSec: d.wallTimeSec,
-      backend: d.backend,
-      machine: d.machine,
-      command: d.command,
-      evaluation: d.evaluation.rows,
-      lossSvg: 'loss.svg',
-      samplesImage: 'samples.png',
-      samplesCaption: d.samplesCaption,
-      files,
-      notes: job.notes?.(d.evaluation),
-    });
-    return d.tail ? `${text.trimEnd()}\n\n${d.tail.trim()}\n` : text;
-  };
-  // The card lists the folder's files, itself included: write it twice so its own size is right.
-  writeFileSync(join(outDir, 'README.md'), card(listFiles(outDir)));
-  const text = card(listFiles(outDir));
-  writeFileSync(join(outDir, 'README.md'), text);
-  return text;
-}
-
-/** The `npm run train` command that reproduces a config: the job's defaults plus a flag for every difference. */
-export function reproduceCommand(job: TrainJob, config: TrainConfig, outFlag?: string): string {
-  const d = job.defaults;
-  const parts = ['npm run train --', job.name, '--fresh'];
-  const flags: [keyof TrainConfig, string][] = [['steps', '--steps'], ['batchSize', '--batch'], ['learningRate', '--lr'], ['seed', '--seed'], ['checkpointEvery', '--checkpoint-every'], ['logEvery', '--log-every'], ['threads', '--threads']];
-  for (const [k, flag] of flags) if (config[k] !== undefined && config[k] !== d[k]) parts.push(flag, String(config[k]));
-  for (const [k, v] of Object.entries(config.options)) if (d.options[k] !== v) parts.push('--set', `${k}=${v}`);
-  if (outFlag) parts.push('--out', outFlag);
-  return parts.join(' ');
-}
-
-/** The `<!-- eval:… -->…<!-- /eval:… -->` sections `npm run eval` wrote into a card (kept when the card is re-rendered). */
-export function evalSections(card: string): string {
-  return [...card.matchAll(/<!-- eval:([a-z0-9-]+) -->[\s\S]*?<!-- \/eval:\1 -->/g)].map((m) => m[0]).join('\n\n');
-}
-
-/**
- * Re-render the model card of a trained folder without training (`npm run train -- <name> --card-only`): the job's
- * current texts with the numbers the folder's config.json recorded (config, parameters, steps, wall time, machine,
- * the evaluation summary) and the sections `npm run eval` wrote into the old card. Weights, config.json, loss.svg
- * and samples.png are left as they are. The job must define `evaluationRows`.
- */
-export function rewriteModelCard(job: TrainJob, outDir: string, outFlag?: string): string {
-  const file = join(outDir, 'config.json');
-  if (!existsSync(file)) throw new Error(`${file} does not exist: train ${job.name} first`);
-  if (!job.evaluationRows) throw new Error(`${job.name} cannot re-render its card without evaluating: its job defines no evaluationRows`);
-  const c = JSON.parse(readFileSync(file, 'utf8')) as {
-    model?: string;
-    config: TrainConfig;
-    paramCount: number;
-    steps: number;
-    wallTimeSec: number;
-    backend: string;
-    machine: string;
-    command?: string;
-    evaluation: Record<string, number>;
-  };
-  if (c.model !== undefined && c.model !== job.name) throw new Error(`${file} belongs to ${c.model}, not ${job.name}`);
-  const readme = join(outDir, 'README.md');
-  const rows: EvalRow[] = job.evaluationRows(c.evaluation, c.config);
-  return writeModelCard(outDir, job, {
-    config: c.config,
-    paramCount: c.paramCount,
-    steps: c.steps,
-    wallTimeSec: c.wallTimeSec,
-    backend: c.backend,
-    machine: c.machine,
-    command: c.command ?? reproduceCommand(job, c.config, outFlag),
-    evaluation: { rows, summary: c.evaluation },
-    samplesCaption: job.samplesCaption?.(c.config),
-    tail: existsSync(readme) ? evalSections(readFileSync(readme, 'utf8')) : undefined,
-  });
-}
-
-/** Whether a models/<name>/ folder already holds an exported model. */
-export function hasExportedModel(outDir: string): boolean {
-  return existsSync(join(outDir, 'model.json'));
 }

@@ -9,14 +9,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { processWordFindings } from '../../scripts/check-content';
-import latentSection, { renderLatentCard } from '../../scripts/eval/latent';
+import latentSection from '../../scripts/eval/latent';
+import { renderLatentCard } from '../../scripts/eval/latentCard';
 import unetSection from '../../scripts/eval/unet';
 import classifierJob from '../../scripts/jobs/classifier-mnist';
 import latentAeJob from '../../scripts/jobs/latent-mnist-ae';
 import latentJob from '../../scripts/jobs/latent-mnist';
 import unetJob from '../../scripts/jobs/unet-mnist';
 import type { TrainConfig, TrainJob } from '../../scripts/lib/job';
-import { evalSections, reproduceCommand, rewriteModelCard } from '../../scripts/lib/trainer';
+import { evalSections, reproduceCommand, rewriteModelCard } from '../../scripts/lib/modelFolder';
 
 const ROOT = resolve(__dirname, '..', '..');
 const tmp = mkdtempSync(join(tmpdir(), 'cards-'));
