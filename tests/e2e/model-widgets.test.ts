@@ -73,11 +73,10 @@ describe('the guidance lab', () => {
       };
       const plain = await accuracyAt(0);
       const guided = await accuracyAt(5);
-      // Issue 7: at w = 5 the classifier agrees with the requested digit on ≥ 90 % of a seeded grid (this grid,
-      // digit 4 with seed 11, was fixed in session 1). It must also be a real gain over w = 0. Across all digits
-      // the shipped model's share at w = 5 is 98.2 % (its card; digit 5 is the weakest class at 84 %). Guidance
-      // must also be a real gain over w = 0 on this grid: since session 4's model gets 12 of these 16 right
-      // unguided (60.6 % over all digits), the gain is asserted as at least 2 more digits of 16, not 30 points.
+      // At w = 5 the classifier agrees with the requested digit on ≥ 90 % of this seeded grid (digit 4, seed 11).
+      // Across all digits the shipped model's share at w = 5 is 98.2 % (its card; digit 5 is the weakest class at
+      // 84 %). Guidance must also be a real gain over w = 0: the shipped model gets 12 of these 16 right unguided
+      // (60.6 % over all digits), so the gain is asserted as at least 2 more digits of 16, not 30 points.
       expect(guided).toBeGreaterThanOrEqual(0.9);
       expect(guided).toBeGreaterThanOrEqual(plain + 2 / 16);
 
