@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { autoencoderFromWeights, parseAutoencoderMetadata, type Autoencoder, type AutoencoderMetadata } from '../../src/core/autoencoder';
 import { classifierFromWeights, type Classifier } from '../../src/core/classifier';
 import type { SeededRandom } from '../../src/core/data';
+import { encodePixels } from '../../src/core/mnistFormat';
 import { decodeWeights, encodeWeights, type NamedWeights } from '../../src/core/io';
 import { loadWeightsFromDir } from '../lib/weights-file';
 
@@ -47,10 +48,7 @@ export function loadClassifierDir(dir = CLASSIFIER_DIR): Classifier {
 
 /** Images in [−1, 1] (NHWC, one channel) → uint8 with white = 255 for a PNG grid. */
 export async function toUint8Images(x: tf.Tensor4D): Promise<Uint8Array> {
-  const v = await x.data();
-  const out = new Uint8Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = Math.max(0, Math.min(255, Math.round(((v[i] + 1) / 2) * 255)));
-  return out;
+  return encodePixels(await x.data());
 }
 
 /** Mean over all elements of (a − b)² for two equally long arrays. */

@@ -5,7 +5,8 @@
  * and an exponential moving average of the weights — the EMA weights are what ships.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { MNIST_PIXELS, batchTensor, labelsOf, range, type MnistData, type SeededRandom } from '../../src/core/data';
+import { MNIST_PIXELS, batchTensor, labelsOf, range, type MnistData } from '../../src/core/data';
+import { encodePixels } from '../../src/core/mnistFormat';
 import { float16BitsToFloat32, float32ToFloat16Bits, type NamedWeights } from '../../src/core/io';
 import { conditioned, unconditional } from '../../src/core/guidance';
 import { makeNoise, type Rng } from '../../src/core/noise';
@@ -49,17 +50,6 @@ export function unetConfigOf(config: TrainConfig): UNetConfig {
   };
 }
 
-/** The job's SeededRandom seen as the core's Rng (drawTraining's argument), so a resumed run replays exactly. */
-export function rngOf(r: SeededRandom): Rng {
-  return {
-    seed: 0,
-    nextUint32: () => Math.floor(r.next() * 4294967296) >>> 0,
-    uniform: () => r.next(),
-    uniformInt: (n: number) => r.int(n),
-    normal: () => r.normal(),
-  };
-}
-
 /** The draws and x_0 of one training step: a batch with replacement from the training split, then t, ∅ coins, ε. */
 export function drawStep(core: TrainCore, data: MnistData, rng: Rng, batchSize: number, cfg: UNetConfig, schedule: Schedule, pUncond: number, xi = false): { idx: Int32Array; draws: TrainingDraws } {
   const idx = new Int32Array(batchSize);
@@ -82,11 +72,6 @@ export function roundToFloat16(w: NamedWeights, minSize = 1024): NamedWeights {
     else out[k] = { shape: v.shape, data: Float32Array.from(v.data, (x) => float16BitsToFloat32(float32ToFloat16Bits(x))) };
   }
   return out;
-}
-
-/** Generated digits in [−1, 1] as uint8 0…255 (white = 255). */
-export function toUint8Images(x: Float32Array): Uint8Array {
-  return Uint8Array.from(x, (v) => Math.max(0, Math.min(255, Math.round((v + 1) * 127.5))));
 }
 
 /** Held-out ε-MSE at fixed timesteps with fixed noise (deterministic probe of the fit); one number per t. */
@@ -209,7 +194,7 @@ const job: TrainJob = {
     const cfg = unetConfigOf(config);
     const schedule = makeSchedule(UNET_MNIST_SCHEDULE.kind, UNET_MNIST_SCHEDULE.T);
     const unet = createUNet(cfg, config.seed);
-    const rng = rngOf(ctx.rng);
+    const rng = ctx.rng;
     const pUncond = Number(config.options.pUncond);
     const emaDecay = Number(config.options.emaDecay);
     const clipNorm = Number(config.options.clipNorm);
@@ -309,7 +294,7 @@ const job: TrainJob = {
         const labels = Array.from({ length: n }, (_, i) => Math.floor(i / 8) % Math.max(1, cfg.numClasses));
         const denoiser = cfg.numClasses > 0 ? conditioned(unet.model, labels) : unconditional(unet.model);
         const x0 = await samplers.ddim(denoiser, xT, schedule, { noise, steps: 50, eta: 0 });
-        const pixels = toUint8Images(Float32Array.from(await x0.data()));
+        const pixels = encodePixels(await x0.data());
         x0.dispose();
         xT.dispose();
         return {

@@ -2,6 +2,7 @@
  * Pure helpers behind the lesson components (build time only, no DOM, no fs): look up and format the numbers a
  * lesson states, so that no number the code can compute is typed by hand. Notation as in src/core/types.ts.
  */
+import { pixelToUnit } from '../../core/mnistFormat';
 import { halfSignalT, makeSchedule, nearlyPureNoiseSteps } from '../../core/schedules';
 import type { Schedule, ScheduleKind } from '../../core/types';
 import type { UNetConfig } from '../../core/unet';
@@ -253,14 +254,7 @@ export function totalParams(parts: readonly UNetPart[]): number {
 }
 
 /** x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε for plain arrays (the build-time figures; Ho et al. 2020 eq. 4). */
-export function noiseImage(x0: ArrayLike<number>, eps: ArrayLike<number>, alphaBar: number): Float32Array {
-  if (x0.length !== eps.length) throw new RangeError(`x0 has ${x0.length} values, eps ${eps.length}`);
-  const a = Math.sqrt(alphaBar);
-  const b = Math.sqrt(1 - alphaBar);
-  const out = new Float32Array(x0.length);
-  for (let i = 0; i < x0.length; i++) out[i] = a * x0[i] + b * eps[i];
-  return out;
-}
+export { qSampleArray as noiseImage } from '../../core/qsample';
 
 /** What a logged loss curve says: first logged value, the mean of the last `tail` entries, and the step range. */
 export interface LossSummary {
@@ -288,17 +282,6 @@ export function lossSummary(history: unknown, tail = 10): LossSummary | null {
   };
 }
 
-/** Exponential moving average of a series (bias-corrected, as Adam does), for a readable loss curve. */
-export function smooth(values: readonly number[], decay = 0.9): number[] {
-  const out: number[] = [];
-  let m = 0;
-  for (let i = 0; i < values.length; i++) {
-    m = decay * m + (1 - decay) * values[i];
-    out.push(m / (1 - decay ** (i + 1)));
-  }
-  return out;
-}
-
 /**
  * E_t[w_t] for the min-SNR-γ weights w_t = min(SNR_t, γ)/SNR_t with t uniform on 1…T (src/core/train.ts
  * minSnrWeights; γ ≤ 0 gives 1): the weighted loss of a network that always answers "no noise", whose plain
@@ -317,7 +300,7 @@ export function pixelStats(pixels: ArrayLike<number>): { mean: number; std: numb
   let sum = 0;
   let sq = 0;
   for (let i = 0; i < pixels.length; i++) {
-    const v = pixels[i] / 127.5 - 1;
+    const v = pixelToUnit(pixels[i]);
     sum += v;
     sq += v * v;
   }
