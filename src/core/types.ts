@@ -70,18 +70,41 @@ export interface StepInfo {
 export interface SampleOptions {
   /** Seeded noise for the stochastic terms (required: randomness is an argument). */
   noise: NoiseSource;
-  /** Number of denoising steps (DDIM); DDPM always uses T. */
+  /** Number of denoising steps (every sampler but DDPM, which always uses T). */
   steps?: number;
   /** DDIM stochasticity η ≥ 0 (0 = deterministic). */
   eta?: number;
   /** DDPM reverse variance: σ² = β_t or σ² = β̃_t. */
   variance?: 'beta' | 'betaTilde';
-  /** DDIM timestep spacing. */
-  spacing?: 'leading' | 'trailing';
-  /** DDIM: treat ᾱ after the last step as 1 (otherwise ᾱ_1 of the schedule is used... see ddim.ts). */
+  /**
+   * Which timesteps a run of `steps` steps visits: diffusers' `timestep_spacing` (see samplers/spacing.ts).
+   * Defaults: DDIM 'leading'; DPM-Solver++, Euler and Heun 'linspace' (diffusers' defaults for those schedulers).
+   */
+  spacing?: 'leading' | 'trailing' | 'linspace';
+  /** diffusers `steps_offset`: added to every visited timestep of a 'leading' grid (default 0). */
+  stepsOffset?: number;
+  /**
+   * What ᾱ the last step lands on: 1 (true, the default: final σ zero) or ᾱ_1 (false: diffusers DDIM
+   * `set_alpha_to_one = false`, DPM-Solver++ `final_sigmas_type = "sigma_min"`). Euler and Heun always end at σ = 0.
+   */
   finalAlphaBarOne?: boolean;
   /** Clip x̂_0 to [−1, 1] before forming the update. */
   clipX0?: boolean;
+  /**
+   * DDIM with clipX0: 'recompute' (ours, default) re-derives ε̂ from the clipped x̂_0; 'keepEps' (diffusers'
+   * clip_sample) clips x̂_0 but keeps the network's unclipped ε̂ in the direction term.
+   */
+  clipRule?: 'recompute' | 'keepEps';
+  /**
+   * Euler and Heun noise levels: 'timesteps' (default) the σ of the spacing's integer timesteps; 'karras' the
+   * Karras et al. 2022 ρ = 7 spacing between the same end points, snapped to integer timesteps (see karras.ts).
+   */
+  sigmas?: 'timesteps' | 'karras';
+  /**
+   * DPM-Solver++: with fewer than 15 steps, take the last two steps at order ≤ 1 and ≤ 2 (diffusers
+   * `lower_order_final`, default true). With final σ zero the last step is first order regardless.
+   */
+  lowerOrderFinal?: boolean;
   /** Called after every step; may be async (the sampler awaits it). */
   onStep?: (info: StepInfo) => void | Promise<void>;
   /** Aborts the run between steps; the sampler then rejects with an AbortError and leaks nothing. */

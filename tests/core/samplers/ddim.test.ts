@@ -29,6 +29,7 @@ function refStep(
   eta: number,
   clip: boolean,
   finalOne: boolean,
+  keepEps = false,
 ) {
   const ab = AB[t];
   const abP = abPrevOf(tPrev, finalOne);
@@ -40,7 +41,7 @@ function refStep(
     let e = eps[i];
     if (clip) {
       x0[i] = Math.min(1, Math.max(-1, x0[i]));
-      e = (x[i] - Math.sqrt(ab) * x0[i]) / Math.sqrt(1 - ab);
+      if (!keepEps) e = (x[i] - Math.sqrt(ab) * x0[i]) / Math.sqrt(1 - ab);
     }
     out[i] =
       Math.sqrt(abP) * x0[i] + Math.sqrt(Math.max(0, 1 - abP - sigma * sigma)) * e + (sigma > 0 ? sigma * z![i] : 0);
@@ -81,7 +82,19 @@ describe('ddimTimesteps', () => {
     expect(() => ddimTimesteps(1000, 0)).toThrow(RangeError);
     expect(() => ddimTimesteps(1000, 1001)).toThrow(RangeError);
     expect(() => ddimTimesteps(1000, 2.5)).toThrow(RangeError);
-    expect(() => ddimTimesteps(1000, 10, 'linspace' as never)).toThrow(RangeError);
+    expect(() => ddimTimesteps(1000, 10, 'bogus' as never)).toThrow(RangeError);
+  });
+
+  test('linspace is diffusers DDIM np.linspace(0, T−1, n).round(), and stepsOffset shifts only leading grids', () => {
+    // np.linspace(0, 999, n).round()[::-1] + 1
+    expect(ddimTimesteps(1000, 10, 'linspace')).toEqual([1000, 889, 778, 667, 556, 445, 334, 223, 112, 1]);
+    expect(ddimTimesteps(1000, 7, 'linspace')).toEqual([1000, 833, 667, 501, 334, 167, 1]);
+    expect(ddimTimesteps(1000, 1, 'linspace')).toEqual([1]);
+    expect(ddimTimesteps(1000, 10, 'leading', 1)).toEqual(LEADING_10.map((t) => t + 1));
+    expect(ddimTimesteps(1000, 10, 'trailing', 1)).toEqual(TRAILING_10);
+    expect(ddimTimesteps(1000, 10, 'linspace', 1)).toEqual(ddimTimesteps(1000, 10, 'linspace'));
+    expect(() => ddimTimesteps(1000, 1000, 'leading', 1)).toThrow(RangeError);
+    expect(() => ddimTimesteps(1000, 10, 'leading', -1)).toThrow(RangeError);
   });
 });
 
@@ -128,6 +141,26 @@ describe('ddimStep', () => {
         expect(tf.memory().numTensors).toBe(before);
       });
     }
+  }
+
+  for (const eta of [0, 0.5]) {
+    test(`with clipRule 'keepEps' (diffusers clip_sample) at η = ${eta} clips x̂_0 but keeps the network's ε̂`, async () => {
+      for (const { t, tPrev, finalOne } of cases) {
+        const xv = makeNoise(t + 5).normalArray(SIZE).map((v) => 3 * v);
+        const ev = makeNoise(t + 6).normalArray(SIZE);
+        const zv = makeNoise(t + 7).normalArray(SIZE);
+        const [x, eps, z] = [xv, ev, zv].map((v) => tf.tensor4d(v, SHAPE));
+        const out = ddimStep(x, eps, schedule, t, tPrev, { eta, clipX0: true, clipRule: 'keepEps', finalAlphaBarOne: finalOne, z });
+        const want = refStep(xv, ev, zv, t, tPrev, eta, true, finalOne, true);
+        const ours = refStep(xv, ev, zv, t, tPrev, eta, true, finalOne, false);
+        expect(maxAbsDiff(await read(out.x), want.x)).toBeLessThan(5e-5);
+        if (tPrev !== 0 || !finalOne) expect(maxAbsDiff(want.x, ours.x)).toBeGreaterThan(1e-3);
+        tf.dispose([x, eps, z, out.x, out.x0Pred]);
+      }
+      const x = tf.zeros(SHAPE) as tf.Tensor4D;
+      expect(() => ddimStep(x, x, schedule, 500, 400, { clipX0: true, clipRule: 'bogus' as never })).toThrow(RangeError);
+      x.dispose();
+    });
   }
 
   test('demands z exactly when σ > 0 and rejects bad timesteps or η', () => {
