@@ -9,6 +9,7 @@
 import type { BackendAttempt, BackendName } from '../core/backends';
 import { BACKEND_NAMES } from '../core/backendNames';
 import { KEEP_HALVES } from '../core/masks';
+import { SAMPLER_NAMES, type SamplerName } from '../core/samplerInfo';
 import { bool, bytes, choice, enums, float, int, ints, model, oneOf, optional, pixels, text, withDefault, type CleanOf, type ParamsOf } from './params';
 
 // ---- shared declarations ---------------------------------------------------------------------------------
@@ -40,10 +41,10 @@ export const REQUESTS = {
     zSeed: withDefault(SEED, 4),
     variance: VARIANCE,
   },
-  /** One side of the sampler race: `count` samples of a U-Net (shipped, or 'training-lab') by DDPM or DDIM. */
+  /** One lane of the sampler race: `count` samples of a U-Net (shipped, or 'training-lab') by any registered sampler. */
   race: {
     model: model('unet-mnist'),
-    sampler: oneOf(['ddpm', 'ddim'], 'ddim'),
+    sampler: oneOf(SAMPLER_NAMES, 'ddim'),
     steps: int(50, 1, T_MAX),
     eta: float(0, 0, 1, 0.1),
     variance: withDefault(VARIANCE, 'betaTilde'),
@@ -109,6 +110,10 @@ export const REQUESTS = {
   memory: {},
 } as const;
 
+/** The sampler race's lanes when the URL names none, and how many may race at once. */
+export const RACE_DEFAULT_LANES: readonly SamplerName[] = ['ddpm', 'ddim', 'dpmpp2m'];
+export const RACE_MAX_LANES = 4;
+
 /** What each widget keeps in its URL (`<widget id>.<key>`), each value one of the declarations above. */
 export const WIDGET_STATE = {
   scrub: { digit: DIGIT, t: int(250, 0, T_MAX), schedule: REQUESTS.noise.schedule, seed: REQUESTS.noise.seed },
@@ -131,10 +136,13 @@ export const WIDGET_STATE = {
   race: {
     model: oneOf(['shipped', 'trained'], 'shipped'),
     count: choice([1, 4, 9, 16], REQUESTS.race.count.default),
-    steps: choice([10, 20, 50, 100, 200], REQUESTS.race.steps.default),
+    /** The budget of network evaluations every ODE lane gets (DDPM always takes its T steps). */
+    nfe: choice([5, 10, 20, 50, 100, 200], 20),
     eta: REQUESTS.race.eta,
     seed: REQUESTS.race.seed,
     view: oneOf(['x', 'x0'], 'x'),
+    /** The lanes: which samplers race (at most RACE_MAX_LANES). */
+    ...(Object.fromEntries(SAMPLER_NAMES.map((n) => [n, bool(RACE_DEFAULT_LANES.includes(n))])) as Record<SamplerName, ReturnType<typeof bool>>),
   },
   guide: {
     digit: REQUESTS.guide.digit,
@@ -157,7 +165,7 @@ export const WIDGET_STATE = {
 
 /** Which request parameter a widget's URL value feeds, where it feeds one (checked to lie within its bounds). */
 export const WIDGET_FEEDS: Partial<Record<keyof typeof WIDGET_STATE, { request: keyof typeof REQUESTS; params: Record<string, string> }>> = {
-  race: { request: 'race', params: { count: 'count', steps: 'steps', eta: 'eta', seed: 'seed' } },
+  race: { request: 'race', params: { count: 'count', nfe: 'steps', eta: 'eta', seed: 'seed' } },
 };
 
 // ---- results ------------------------------------------------------------------------------------------------

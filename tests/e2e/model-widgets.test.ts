@@ -39,20 +39,28 @@ describe('the one-step inspector', () => {
 });
 
 describe('the sampler race', () => {
-  it('runs DDPM-1000 and DDIM from the same noise, fills both lanes, and DDIM finishes first', async () => {
+  it('races DDPM-1000 against three ODE solvers with 20 evaluations each from the same noise, then measures their distance to the converged solution', async () => {
     const { context, page, problems } = await openPage(site);
     try {
-      await page.goto(site.url + '/widgets/?backend=wasm&race.count=1&race.steps=20');
+      await page.goto(site.url + '/widgets/?backend=wasm&race.count=1&race.nfe=20&race.heun=1');
       await ready(page, RACE);
       await page.locator(RACE).getByRole('button', { name: /start the race/i }).click();
-      await page.waitForSelector(`${RACE}[data-winner="ddim"]`, { timeout: 120_000 });
+      await page.waitForSelector(`${RACE}[data-winner]:not([data-winner=""]):not([data-winner="ddpm"])`, { timeout: 120_000 });
       await page.waitForSelector(`${RACE} [data-lane="ddpm"][data-done="true"]`, { timeout: 300_000 });
-      for (const lane of ['ddpm', 'ddim']) {
-        expect(await page.locator(`${RACE} [data-lane="${lane}"] img`).count()).toBe(1);
+      for (const lane of ['ddpm', 'ddim', 'dpmpp2m', 'heun']) {
+        expect(await page.locator(`${RACE} [data-lane="${lane}"] img`).count(), lane).toBe(1);
       }
-      const nfe = await page.locator(`${RACE} [data-lane] dd`).allTextContents();
-      expect(nfe).toContain('1000 / 1000');
-      expect(nfe).toContain('20 / 20');
+      const text = await page.locator(`${RACE} [data-lane] dd`).allTextContents();
+      expect(text).toContain('1000 / 1000');
+      expect(text.filter((t) => t === '20 / 20')).toHaveLength(2); // DDIM and DPM-Solver++ 2M: 20 steps
+      expect(text).toContain('10 / 10'); // Heun: 10 steps …
+      expect(text).toContain('19'); // … cost 19 evaluations (one on the last step)
+      // Once the converged solution is in, every lane shows its distance to it; 2M, of second order, is closer than DDIM.
+      const distance = async (lane: string) => Number(await page.locator(`${RACE} [data-lane="${lane}"] .wide dd`).textContent());
+      await expect.poll(() => distance('dpmpp2m'), { timeout: 60_000 }).toBeGreaterThan(0);
+      expect(await distance('dpmpp2m')).toBeLessThan(await distance('ddim'));
+      await page.locator(RACE).getByRole('button', { name: /measure the curve/i }).click();
+      await expect.poll(() => page.locator(`${RACE} .charts > div:first-child path.line`).count(), { timeout: 120_000 }).toBe(3);
       await page.locator(RACE).screenshot({ path: screenshotPath('widget-race') });
       expect(problems.pageErrors).toEqual([]);
     } finally {
