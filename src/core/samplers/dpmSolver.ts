@@ -16,7 +16,9 @@
  * | 2M SDE         | x_t = (σ_t/σ_s)e^{−h} x_s + α_t(1−e^{−2h})(m0 + ½D1) + σ_t √(1−e^{−2h}) z | §5, SDE-DPM-Solver++(2M) |
  *
  * with φ2 = 1 − (1−e^{−h})/h and φ3 = (h − (1−e^{−h}))/h² − ½, D1 = D1_0 + r0/(r0+r1)(D1_0 − D1_1),
- * D2 = (D1_0 − D1_1)/(r0+r1), D1_0 = (m0−m1)/r0, D1_1 = (m1−m2)/r1.
+ * D2 = (D1_0 − D1_1)/(r0+r1), D1_0 = (m0−m1)/r0, D1_1 = (m1−m2)/r1. This 3M form (diffusers, dpm-solver,
+ * k-diffusion alike) has D2 ≈ h² x̂_0″/2, so −α_t φ3 D2 is half the Taylor term α_t h³ x̂_0″/6: measured, 3M is second
+ * order with a much smaller constant than 2M (tests/core/samplers/order.test.ts). We keep it, to match diffusers.
  * Semantics are diffusers' `DPMSolverMultistepScheduler` with `algorithm_type="dpmsolver++"` (or
  * "sde-dpmsolver++"), `solver_type="midpoint"`, `lower_order_final=True`, `final_sigmas_type="zero"`: the grid is
  * diffusers' (spacing.ts `dpmTimesteps`, default 'linspace'); step i uses order min(p, i + 1) (the multistep warm-up);
