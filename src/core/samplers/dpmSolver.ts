@@ -12,7 +12,7 @@
  * | `r0, r1`       | r0 = h_0/h, r1 = h_1/h (previous steps) | Algorithm 2                                       |
  * | order 1        | x_t = (σ_t/σ_s) x_s + α_t (1−e^{−h}) m0  | eq. 9 (= DDIM with η = 0)                          |
  * | order 2 (2M)   | … + ½ α_t (1−e^{−h}) D1, D1 = (m0−m1)/r0 | Algorithm 2, diffusers `solver_type="midpoint"`   |
- * | order 3 (3M)   | … + α_t φ2 D1 − α_t φ3 D2               | Lu et al. 2022a (arXiv 2206.00927) Alg. 3; diffusers |
+ * | order 3 (3M)   | … + α_t φ2 D1 − α_t φ3 D2               | dpm-solver's multistep order 3; diffusers order 3 |
  * | 2M SDE         | x_t = (σ_t/σ_s)e^{−h} x_s + α_t(1−e^{−2h})(m0 + ½D1) + σ_t √(1−e^{−2h}) z | §5, SDE-DPM-Solver++(2M) |
  *
  * with φ2 = 1 − (1−e^{−h})/h and φ3 = (h − (1−e^{−h}))/h² − ½, D1 = D1_0 + r0/(r0+r1)(D1_0 − D1_1),

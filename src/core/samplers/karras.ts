@@ -16,7 +16,7 @@
  * y by √(1+σ²) to hand the network x_t): the state the loop carries and reports stays x_t, and each step maps
  * x_t → y, takes the step in y, and maps back with √ᾱ of the target. The last step ends at σ = 0 (ᾱ = 1), where
  * y = x and both methods return x̂_0: Heun costs 2 network calls per step but 1 on the last. Euler on this ODE with
- * the ε-parameterisation is exactly DDIM with η = 0 on the same grid (Karras et al. 2022, §3; Song et al. 2021 eq. 14).
+ * the ε-parameterisation is exactly DDIM with η = 0 on the same grid (Karras et al. 2022, §3; Song et al. 2021, §4.3).
  *
  * Grids: `spacing` (default 'linspace') picks integer timesteps as DDIM does (spacing.ts). `sigmas: 'karras'` puts
  * the ρ = 7 spacing between the σ of that grid's first and last timestep (diffusers `use_karras_sigmas`), then,

@@ -359,3 +359,28 @@ describe('SDE-DPM-Solver++(2M)', () => {
     tf.dispose([xT, a, b]);
   });
 });
+
+describe('backends', () => {
+  test('DPM-Solver++ 3M and Heun give the same samples on the cpu and wasm backends', async () => {
+    const results: Float64Array[][] = [];
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await useBackend(backend);
+      const xT = makeNoise(55).normal(SHAPE) as tf.Tensor4D;
+      const out: Float64Array[] = [];
+      for (const name of ['dpmpp3m', 'heun'] as const) {
+        const x0 = await samplers[name](gaussianDenoiser(schedule, 0.1, 0.6), xT, schedule, {
+          noise: makeNoise(56),
+          steps: 12,
+          sigmas: 'karras',
+          clipX0: true,
+        });
+        out.push(await read(x0));
+        x0.dispose();
+      }
+      results.push(out);
+      xT.dispose();
+    }
+    await useBackend('cpu');
+    for (let k = 0; k < 2; k++) expect(maxAbsDiff(results[0][k], results[1][k])).toBeLessThan(1e-4);
+  });
+});
