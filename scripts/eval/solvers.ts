@@ -7,7 +7,10 @@
  *
  * Options (--set key=value):
  *   samplers=ddim,dpmpp2m,dpmpp3m,euler,heun   nfe=5,10,20,50   samples=1000   batch=50   seed=1
- *   referenceSteps=500   model=models/unet-mnist   deadline=HH:MM (UTC; no new batch after it)
+ *   referenceSteps=250   spacing=linspace   model=models/unet-mnist   deadline=HH:MM (UTC; no new batch after it)
+ *
+ * Every sampler runs on the same timestep grid (`spacing`, diffusers' linspace by default), so at a given NFE they
+ * differ only in how they step: on one grid DDIM, DPM-Solver++ 1 and Euler take identical steps.
  */
 import { isAbsolute, join } from 'node:path';
 import { makeSchedule } from '../../src/core/schedules';
@@ -47,7 +50,8 @@ const section: EvalSection = {
     const count = Number(o.samples ?? 1000);
     const batchSize = Number(o.batch ?? 50);
     const seed = Number(o.seed ?? 1);
-    const referenceSteps = Number(o.referenceSteps ?? 500);
+    const referenceSteps = Number(o.referenceSteps ?? 250);
+    const spacing = String(o.spacing ?? 'linspace') as 'linspace' | 'leading' | 'trailing';
     const deadline = o.deadline ? deadlineOf(String(o.deadline)) : Infinity;
     const { unet, metadata, weightsCrc } = loadUNetFromDir(dir);
     const schedule = makeSchedule(metadata.schedule.kind, metadata.schedule.T);
@@ -63,8 +67,8 @@ const section: EvalSection = {
         count,
         batchSize,
         seed,
-        sampleOptions: { steps, clipX0: false },
-        cache: { dir: ctx.cacheDir, key: `solvers-${crcHex}-s${seed}-b${batchSize}-${sampler}-${steps}` },
+        sampleOptions: { steps, spacing, clipX0: false },
+        cache: { dir: ctx.cacheDir, key: `solvers-${crcHex}-s${seed}-b${batchSize}-${spacing}-${sampler}-${steps}` },
         shouldStop: () => Date.now() > deadline,
         onBatch: (done, total) => ctx.log(`${sampler} ${steps} steps: ${done}/${total} digits, ${((performance.now() - t0) / 1000).toFixed(0)} s`),
       });
@@ -90,7 +94,8 @@ const section: EvalSection = {
         model: dirOpt,
         weightsCrc: crcHex,
         seed,
-        note: 'class-conditional sampling (digit i conditioned on class i mod 10), the same x_T per batch as the unet section; x̂₀ not clipped, so every solver integrates the same ODE',
+        spacing,
+        note: `class-conditional sampling (digit i conditioned on class i mod 10), the same x_T per batch as the unet section; every solver on the ${spacing} timestep grid, x̂₀ not clipped, so all integrate the same ODE`,
         reference: { sampler: 'dpmpp2m', label: SAMPLER_LABELS.dpmpp2m, steps: referenceSteps, count: ref.n, fd: refMetrics.fd, seconds: ref.seconds },
         fdFloor: await realDigitFloor(ctx, ref.n),
         rows,

@@ -46,6 +46,8 @@ export const REQUESTS = {
     model: model('unet-mnist'),
     sampler: oneOf(SAMPLER_NAMES, 'ddim'),
     steps: int(50, 1, T_MAX),
+    /** The timestep grid (diffusers' names); one grid for every lane, so lanes differ only in how they step. */
+    spacing: oneOf(['linspace', 'leading', 'trailing'], 'linspace'),
     eta: float(0, 0, 1, 0.1),
     variance: withDefault(VARIANCE, 'betaTilde'),
     seed: withDefault(SEED, 7),

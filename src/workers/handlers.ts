@@ -121,7 +121,7 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
         };
       }),
 
-    race: ({ model, sampler, steps, eta, variance, seed, count, reportMs }, { signal, progress }) =>
+    race: ({ model, sampler, steps, spacing, eta, variance, seed, count, reportMs }, { signal, progress }) =>
       res.withFallback(async () => {
         const { unet, schedule, metadata } = await unetOf(model);
         const [h, w, c] = metadata.config.inputShape;
@@ -135,6 +135,7 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
           const x0 = await samplers[sampler](counted.denoiser, xT, schedule, {
             noise,
             steps,
+            spacing,
             eta,
             variance,
             clipX0: true,

@@ -56,7 +56,7 @@ describe('the sampler race', () => {
       expect(text).toContain('10 / 10'); // Heun: 10 steps …
       expect(text).toContain('19'); // … cost 19 evaluations (one on the last step)
       // Once the converged solution is in, every lane shows its distance to it; 2M, of second order, is closer than DDIM.
-      const distance = async (lane: string) => Number(await page.locator(`${RACE} [data-lane="${lane}"] .wide dd`).textContent());
+      const distance = async (lane: string) => Number(await page.locator(`${RACE} [data-lane="${lane}"] .dist dd`).textContent());
       await expect.poll(() => distance('dpmpp2m'), { timeout: 60_000 }).toBeGreaterThan(0);
       expect(await distance('dpmpp2m')).toBeLessThan(await distance('ddim'));
       await page.locator(RACE).getByRole('button', { name: /measure the curve/i }).click();
