@@ -138,7 +138,7 @@ export const WIDGET_STATE = {
   race: {
     model: oneOf(['shipped', 'trained'], 'shipped'),
     count: choice([1, 4, 9, 16], REQUESTS.race.count.default),
-    /** The budget of network evaluations every ODE lane gets (DDPM always takes its T steps). */
+    /** How many network evaluations every ODE lane may make (DDPM always takes its T steps). */
     nfe: choice([5, 10, 20, 50, 100, 200], 20),
     eta: REQUESTS.race.eta,
     seed: REQUESTS.race.seed,
