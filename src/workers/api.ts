@@ -9,14 +9,14 @@
 import type { BackendAttempt, BackendName } from '../core/backends';
 import { BACKEND_NAMES } from '../core/backendNames';
 import { KEEP_HALVES } from '../core/masks';
+import { MNIST_PIXELS } from '../core/mnistFormat';
 import { SAMPLER_NAMES, type SamplerName } from '../core/samplerInfo';
 import { bool, bytes, choice, enums, float, int, ints, model, oneOf, optional, pixels, text, withDefault, type CleanOf, type ParamsOf } from './params';
 
 // ---- shared declarations ---------------------------------------------------------------------------------
 
-const PIXELS = 28 * 28;
 /** A 28×28 image in [−1, 1] (the handler checks it against the model's input shape). */
-const IMAGE = pixels(PIXELS);
+const IMAGE = pixels(MNIST_PIXELS);
 const SEED = int(1, 0, 99_999);
 const DIGIT = int(3, 0, 9);
 /** The class to condition on, or −1 for none (the null class ∅). */
@@ -102,7 +102,7 @@ export const REQUESTS = {
   /** Replace the session by one decoded from checkpoint bytes; invalid bytes are refused with a clear error. */
   'lab.restore': { bytes: bytes(64 * 2 ** 20), source: text('the checkpoint', 200) },
   /** ε̂ of the session's model for images at timestep t. */
-  'lab.predict': { x: pixels(PIXELS, PIXELS * 64), t: int(300, 1, T_MAX) },
+  'lab.predict': { x: pixels(MNIST_PIXELS, MNIST_PIXELS * 64), t: int(300, 1, T_MAX) },
   /** Stop a running `lab.run` (it then resolves) and report the exact state it stopped in. */
   'lab.pause': {},
   'lab.reset': {},
