@@ -1,6 +1,10 @@
 /**
  * The tfjs backend ladder: try webgpu → webgl → wasm → cpu and keep the first that initialises and runs
- * a tiny op. Each backend package is imported lazily (dynamic import), so a page only downloads what it
+ * a tiny op. Before tfjs touches a GPU rung, `probeBackend` looks at it with the browser's own APIs: a rung the
+ * browser cannot offer is skipped quietly, and on the default ladder (`rank`) a GPU that turns out to be a
+ * software renderer (SwiftShader, llvmpipe, a WebGPU fallback adapter) is ranked below wasm (`rankBackends`).
+ * Detection rather than timing: it costs a few milliseconds and no backend initialisation, gives the same answer on
+ * every load, and a one-op timing probe would mostly measure shader compilation, not the models' speed. Each backend package is imported lazily (dynamic import), so a page only downloads what it
  * uses and Node never evaluates browser-only code it does not need.
  *
  * wasm files: in Node the package's `main` is its Node bundle, which reads `tfjs-backend-wasm*.wasm` from
@@ -28,6 +32,151 @@ export interface BackendAttempt {
   error?: string;
   /** Wall time spent on this rung. */
   ms: number;
+  /** True when the rung was not tried because its probe found it unavailable (tfjs never touched it). */
+  skipped?: boolean;
+  /** The GPU renderer or adapter the probe found (GPU rungs in a browser). */
+  renderer?: string;
+  /** The probe found a software renderer (SwiftShader, llvmpipe, a WebGPU fallback adapter…). */
+  software?: boolean;
+}
+
+/**
+ * What a quick look at a rung found before tfjs touched it. GPU rungs are probed with the browser's own APIs
+ * (a WebGPU adapter's info; a throw-away WebGL context's `WEBGL_debug_renderer_info`); wasm and cpu need no probe.
+ */
+export interface BackendProbe {
+  name: BackendName;
+  /** False: this environment cannot run it (no navigator.gpu or no adapter, no WebGL context). */
+  available: boolean;
+  /** A software renderer or fallback adapter: it runs, but on the CPU, slower than wasm. */
+  software: boolean;
+  /** The renderer or adapter as the browser names it. */
+  renderer?: string;
+  /** Why it is unavailable. */
+  reason?: string;
+}
+
+export type ProbeFn = (name: BackendName, timeoutMs?: number) => Promise<BackendProbe>;
+
+/** How readers know the backends. */
+export const BACKEND_LABELS: Record<BackendName, string> = { webgpu: 'WebGPU', webgl: 'WebGL', wasm: 'WebAssembly', cpu: 'plain JavaScript (cpu)' };
+
+const SOFTWARE_RENDERERS: [RegExp, string][] = [
+  [/swiftshader/i, 'SwiftShader'],
+  [/llvmpipe/i, 'llvmpipe'],
+  [/lavapipe/i, 'lavapipe'],
+  [/softpipe/i, 'softpipe'],
+  [/microsoft basic render/i, 'Microsoft Basic Render Driver'],
+  [/\bwarp\b/i, 'WARP'],
+  [/software/i, 'software'],
+];
+
+/** The software renderer a renderer string names ('SwiftShader', 'llvmpipe', …), or null for a hardware one. */
+export function softwareRendererName(renderer: string | undefined | null): string | null {
+  if (!renderer) return null;
+  for (const [re, name] of SOFTWARE_RENDERERS) if (re.test(renderer)) return name;
+  return null;
+}
+
+/** The GPU rungs; wasm and cpu always run on the CPU and need no probe. */
+const GPU_RUNGS: readonly BackendName[] = ['webgpu', 'webgl'];
+
+type GpuAdapterInfoLike = { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean };
+type GpuAdapterLike = { info?: GpuAdapterInfoLike; isFallbackAdapter?: boolean; requestAdapterInfo?: () => Promise<GpuAdapterInfoLike> };
+type GpuLike = { requestAdapter(opts?: { powerPreference?: string }): Promise<GpuAdapterLike | null> };
+
+async function probeWebGpu(): Promise<BackendProbe> {
+  const gpu = (globalThis as { navigator?: { gpu?: GpuLike } }).navigator?.gpu;
+  if (!gpu) return { name: 'webgpu', available: false, software: false, reason: 'this browser offers no WebGPU (navigator.gpu is missing)' };
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) return { name: 'webgpu', available: false, software: false, reason: 'the browser has no WebGPU adapter for this device' };
+  const info = adapter.info ?? (adapter.requestAdapterInfo ? await adapter.requestAdapterInfo().catch(() => undefined) : undefined) ?? {};
+  const renderer = [info.vendor, info.architecture, info.device, info.description].filter((s) => s && s.trim()).join(', ') || undefined;
+  const fallback = info.isFallbackAdapter === true || adapter.isFallbackAdapter === true;
+  return { name: 'webgpu', available: true, software: fallback || softwareRendererName(renderer) !== null, renderer: renderer ?? (fallback ? 'a fallback adapter' : undefined) };
+}
+
+function probeWebGl(): BackendProbe {
+  const g = globalThis as { OffscreenCanvas?: new (w: number, h: number) => { getContext(kind: string): unknown }; document?: { createElement(tag: 'canvas'): { getContext(kind: string): unknown } } };
+  const canvas = g.OffscreenCanvas ? new g.OffscreenCanvas(1, 1) : g.document ? g.document.createElement('canvas') : null;
+  if (!canvas) return { name: 'webgl', available: false, software: false, reason: 'no canvas to draw WebGL on here' };
+  let gl: WebGLRenderingContext | null = null;
+  try {
+    gl = (canvas.getContext('webgl2') ?? canvas.getContext('webgl')) as WebGLRenderingContext | null;
+  } catch {
+    gl = null;
+  }
+  if (!gl) return { name: 'webgl', available: false, software: false, reason: 'the browser gives no WebGL context' };
+  try {
+    const ext = gl.getExtension('WEBGL_debug_renderer_info');
+    const renderer = String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER) ?? '') || undefined;
+    return { name: 'webgl', available: true, software: softwareRendererName(renderer) !== null, renderer };
+  } finally {
+    gl.getExtension('WEBGL_lose_context')?.loseContext();
+  }
+}
+
+/** Look at one rung with the browser's own APIs, without tfjs: is it there, and is it a software renderer? */
+export async function probeBackend(name: BackendName, timeoutMs?: number): Promise<BackendProbe> {
+  try {
+    if (name === 'webgpu') return await withTimeout(probeWebGpu(), timeoutMs, 'the WebGPU adapter request');
+    if (name === 'webgl') return probeWebGl();
+    return { name, available: true, software: false };
+  } catch (e) {
+    return { name, available: false, software: false, reason: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+/**
+ * The default ladder ranked by what the probes found (a pure function): rungs found unavailable are dropped;
+ * hardware GPUs keep the front; a GPU on a software renderer moves below wasm (SwiftShader WebGL measured 4–100×
+ * slower than wasm for these models), above cpu. Order within each tier is kept; a rung without a probe keeps
+ * its tier by name (GPU rungs count as hardware).
+ */
+export function rankBackends(order: readonly BackendName[], probes: readonly BackendProbe[]): BackendName[] {
+  const probe = new Map(probes.map((p) => [p.name, p]));
+  const tier = (name: BackendName): number => {
+    if (name === 'wasm') return 1;
+    if (name === 'cpu') return 3;
+    return probe.get(name)?.software ? 2 : 0;
+  };
+  return order
+    .filter((name) => probe.get(name)?.available !== false)
+    .map((name, i) => ({ name, i, t: tier(name) }))
+    .sort((a, b) => a.t - b.t || a.i - b.i)
+    .map((r) => r.name);
+}
+
+/** One sentence a reader can follow: why `backend` computes here, given what was probed and tried. */
+export function explainChoice(backend: BackendName, attempts: readonly BackendAttempt[], probes: readonly BackendProbe[], ranked: boolean): string {
+  const label = BACKEND_LABELS;
+  const probe = new Map(probes.map((p) => [p.name, p]));
+  const parts: string[] = [];
+  const chosen = probe.get(backend);
+  if (chosen && GPU_RUNGS.includes(backend)) {
+    const soft = softwareRendererName(chosen.renderer) ?? (chosen.software ? 'a fallback adapter' : null);
+    parts.push(
+      soft
+        ? `${label[backend]} runs on a software renderer (${soft}), slower than a real GPU.`
+        : `${label[backend]} runs on the GPU${chosen.renderer ? ` (${chosen.renderer})` : ''}.`,
+    );
+  }
+  for (const name of GPU_RUNGS) {
+    if (name === backend) continue;
+    const p = probe.get(name);
+    const a = attempts.find((x) => x.name === name);
+    if (p?.software && p.available && (!a || a.ok)) {
+      const soft = softwareRendererName(p.renderer) ?? 'a fallback adapter';
+      parts.push(`${label[name]} runs on a software renderer (${soft}), slower than ${label.wasm} here.`);
+    } else if (a && !a.ok) {
+      parts.push(a.skipped ? `${label[name]}: ${a.error ?? 'not available here'}.` : `${label[name]} failed to start (${a.error ?? 'unknown error'}).`);
+    }
+  }
+  for (const a of attempts) {
+    if (!a.ok && !GPU_RUNGS.includes(a.name) && a.name !== backend) parts.push(`${label[a.name]} failed to start (${a.error ?? 'unknown error'}).`);
+  }
+  if (!parts.length) parts.push(ranked ? `${label[backend]} is the fastest backend that runs here.` : `${label[backend]} is the backend asked for.`);
+  return parts.join(' ');
 }
 
 export interface InitBackendOptions {
@@ -39,6 +188,27 @@ export interface InitBackendOptions {
   timeoutMs?: number;
   /** Called once per rung tried, in order. */
   onAttempt?: (attempt: BackendAttempt) => void;
+  /**
+   * Look at each GPU rung with the browser's own APIs before tfjs touches it (default: `probeBackend`): a rung
+   * found unavailable is skipped quietly (tfjs would log warnings for it). `false`: no probes.
+   */
+  probe?: ProbeFn | false;
+  /** Rank the probed rungs (`rankBackends`): software GPUs below wasm. Meant for the default ladder; an order the reader chose is kept. */
+  rank?: boolean;
+}
+
+/** The outcome of `chooseBackend`. */
+export interface BackendChoice {
+  backend: BackendName;
+  /** Every rung tried or skipped, in the order it came up; the last is the chosen one. */
+  attempts: BackendAttempt[];
+  /** What the probes found. */
+  probes: BackendProbe[];
+  /** The ladder as tried (after ranking); the fallback after a failure walks down this order. */
+  order: BackendName[];
+  ranked: boolean;
+  /** Why `backend` computes here, for the reader. */
+  reason: string;
 }
 
 let wasmPathsSet = false;
@@ -108,14 +278,44 @@ async function tryBackend(name: BackendName, opts: InitBackendOptions): Promise<
 }
 
 /**
- * Initialise the first backend of the ladder that works and make it active; resolves to its name.
- * Rejects only when every rung fails (the message lists each reason).
+ * Initialise the first backend of the ladder that works and make it active; resolves to its name (see
+ * `chooseBackend`, which it runs, for the probes and the ranking).
  */
 export async function initBackend(opts: InitBackendOptions = {}): Promise<BackendName> {
-  const order = opts.order ?? BACKEND_ORDER;
+  return (await chooseBackend(opts)).backend;
+}
+
+/**
+ * Probe the GPU rungs of the ladder (unless `probe: false`), rank them when `rank` is set, then initialise the
+ * first rung that works and make it active. Rejects only when every rung fails (the message lists each reason).
+ */
+export async function chooseBackend(opts: InitBackendOptions = {}): Promise<BackendChoice> {
+  const given = opts.order ?? BACKEND_ORDER;
+  const probeFn = opts.probe === false ? null : (opts.probe ?? probeBackend);
+  const probes: BackendProbe[] = [];
+  if (probeFn) for (const name of given) if (GPU_RUNGS.includes(name)) probes.push(await probeFn(name, opts.timeoutMs));
+  const probed = new Map(probes.map((p) => [p.name, p]));
+  const ranked = opts.rank === true && probeFn !== null;
+  // Unavailable rungs are reported first, as skipped, and never reach tfjs (which would log warnings for them).
+  const usable = ranked ? rankBackends(given, probes) : given.filter((n) => probed.get(n)?.available !== false);
+  const order = [...given.filter((n) => probed.get(n)?.available === false), ...usable];
+  const attempts: BackendAttempt[] = [];
+  const report = (a: BackendAttempt) => {
+    const p = probed.get(a.name);
+    const full: BackendAttempt = p ? { ...a, ...(p.renderer ? { renderer: p.renderer } : {}), software: p.software } : a;
+    attempts.push(full);
+    opts.onAttempt?.(full);
+  };
   const reasons: string[] = [];
   for (const name of order) {
     const start = Date.now();
+    const p = probed.get(name);
+    if (p && !p.available) {
+      const error = p.reason ?? 'not available here';
+      reasons.push(`${name}: ${error}`);
+      report({ name, ok: false, skipped: true, error, ms: 0 });
+      continue;
+    }
     try {
       await withTimeout(tryBackend(name, opts), opts.timeoutMs, `backend '${name}'`).catch((e: unknown) => {
         // A hung initialisation leaves tfjs's engine waiting on it forever (every op then throws
@@ -123,12 +323,12 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
         if (tf.engine().backendName === name && tf.findBackendFactory(name) != null) tf.removeBackend(name);
         throw e;
       });
-      opts.onAttempt?.({ name, ok: true, ms: Date.now() - start });
-      return name;
+      report({ name, ok: true, ms: Date.now() - start });
+      return { backend: name, attempts, probes, order: usable, ranked, reason: explainChoice(name, attempts, probes, ranked) };
     } catch (e) {
       const error = e instanceof Error ? e.message : String(e);
       reasons.push(`${name}: ${error}`);
-      opts.onAttempt?.({ name, ok: false, error, ms: Date.now() - start });
+      report({ name, ok: false, error, ms: Date.now() - start });
     }
   }
   throw new Error(`no tfjs backend could be initialised (${reasons.join('; ') || 'empty order'})`);

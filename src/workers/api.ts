@@ -6,7 +6,7 @@
  * take their controls' min/max/step from them. Results and progress payloads are plain data; images are
  * Float32Arrays of 28×28 pixels in [−1, 1], row-major, concatenated when there are several.
  */
-import type { BackendAttempt, BackendName } from '../core/backends';
+import type { BackendAttempt, BackendName, BackendProbe } from '../core/backends';
 import { BACKEND_NAMES } from '../core/backendNames';
 import { KEEP_HALVES } from '../core/masks';
 import { MNIST_PIXELS } from '../core/mnistFormat';
@@ -198,11 +198,19 @@ export interface LabInfo {
 export interface BackendInfo {
   backend: BackendName;
   attempts: BackendAttempt[];
+  /** Why this backend computes here, in words for the reader (e.g. WebGL on SwiftShader, slower than wasm). */
+  reason?: string;
+  /** What the browser's own APIs said about each GPU rung before tfjs touched it. */
+  probes?: BackendProbe[];
+  /** The ladder as tried after ranking (a fallback walks down it). */
+  order?: BackendName[];
+  /** True on the default ladder, ranked by the probes; false when the page named the backends. */
+  ranked?: boolean;
 }
 
 /** Unsolicited events the worker broadcasts. */
 export type WorkerEvent =
-  | { type: 'backend'; backend: BackendName; attempts: BackendAttempt[] }
+  | ({ type: 'backend' } & BackendInfo)
   | { type: 'fallback'; from: BackendName; to: BackendName; reason: string };
 
 interface Results {

@@ -7,7 +7,7 @@
  * the broken backend — and runs the work once more, which reloads the models from their files on the new one.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BACKEND_ORDER, currentBackend, fallbackBackend, initBackend, type BackendAttempt, type BackendName, type InitBackendOptions } from '../core/backends';
+import { BACKEND_ORDER, chooseBackend, currentBackend, fallbackBackend, type BackendName, type InitBackendOptions } from '../core/backends';
 import { loadLatentModel, type LatentModel } from '../core/autoencoder';
 import { loadClassifier, type Classifier } from '../core/classifier';
 import { fetchMnist, type MnistData } from '../core/data';
@@ -43,23 +43,32 @@ export class Resources {
   private mnistData: Promise<MnistData> | null = null;
   private readonly models = new Map<string, Promise<{ value: unknown } & Disposable>>();
   private switching: Promise<BackendName> | null = null;
+  /** The ladder as ranked and tried at start-up (the fallback walks down it). */
+  private ladder: BackendName[] | null = null;
   /** Tensors held by loaded models (the notebook does not count them as a cell's leftovers). */
   modelTensors = 0;
 
   constructor(private readonly opts: ResourceOptions) {}
 
-  /** Initialise the backend ladder once (the first caller's order wins); every handler awaits this first. */
+  /**
+   * Initialise the backend ladder once (the first caller's order wins); every handler awaits this first. The
+   * default ladder (no order, or the whole ladder in its default order) is ranked by the probes: a software GPU
+   * goes below wasm. An order the page names (`?backend=`, the reader's choice) is tried as given.
+   */
   ensureBackend(order?: readonly BackendName[]): Promise<BackendInfo> {
     if (!this.backendReady) {
-      const attempts: BackendAttempt[] = [];
-      const ready = initBackend({
-        order: order?.length ? order : (this.opts.order ?? BACKEND_ORDER),
+      const given = order?.length ? order : (this.opts.order ?? BACKEND_ORDER);
+      const rank = given.length === BACKEND_ORDER.length && given.every((n, i) => n === BACKEND_ORDER[i]);
+      const ready = chooseBackend({
+        order: given,
+        rank,
         wasmPaths: this.opts.wasmPaths,
         timeoutMs: this.opts.timeoutMs ?? 20_000,
-        onAttempt: (a) => attempts.push(a),
-      }).then((backend) => {
-        this.opts.onEvent?.({ type: 'backend', backend, attempts });
-        return { backend, attempts };
+      }).then((choice) => {
+        this.ladder = choice.order;
+        const info: BackendInfo = { backend: choice.backend, attempts: choice.attempts, reason: choice.reason, probes: choice.probes, order: choice.order, ranked: choice.ranked };
+        this.opts.onEvent?.({ type: 'backend', ...info });
+        return info;
       });
       this.backendReady = ready;
       ready.catch(() => {
@@ -150,8 +159,8 @@ export class Resources {
     if (this.switching) return this.switching;
     const now = currentBackend();
     if (now && now !== from) return now;
-    const switching = fallbackBackend(from, { wasmPaths: this.opts.wasmPaths, order: this.opts.order ?? BACKEND_ORDER }).then(async (to) => {
-      this.backendReady = Promise.resolve({ backend: to, attempts: [] });
+    const switching = fallbackBackend(from, { wasmPaths: this.opts.wasmPaths, order: this.ladder ?? this.opts.order ?? BACKEND_ORDER }).then(async (to) => {
+      this.backendReady = Promise.resolve({ backend: to, attempts: [], reason: `${from} failed (${reason}); now running on ${to}.` });
       await this.drop();
       this.opts.onEvent?.({ type: 'fallback', from, to, reason });
       return to;

@@ -3,9 +3,12 @@
  * request, so pages load no tensor code until a widget asks for compute.
  *
  * `?backend=wasm` (or a comma-separated list such as `webgl,cpu`) in the page URL restricts the backend
- * ladder; unknown names are ignored.
+ * ladder; unknown names are ignored. Without it, the backend the reader chose in a badge's menu (remembered in
+ * localStorage under BACKEND_CHOICE_KEY) comes first; without either, the worker ranks the whole ladder itself
+ * (a GPU on a software renderer goes below wasm: src/core/backends.ts).
  */
 import { isBackendName, type BackendName } from '../../core/backendNames';
+import type { BackendAttempt, BackendProbe } from '../../core/backends';
 import type { ComputeApi, WorkerEvent } from '../../workers/api';
 import { createClient, type Client, type Port } from '../../workers/rpc';
 
@@ -20,11 +23,66 @@ export function backendOrderFromUrl(search: string): BackendName[] | undefined {
   return order.length ? [...new Set(order)] : undefined;
 }
 
+/** localStorage key of the backend the reader chose in the badge's menu (read on every page). */
+export const BACKEND_CHOICE_KEY = 'diffusion-lab:backend';
+
+/** Where the page's backend order came from. */
+export type BackendSource = 'url' | 'remembered' | 'auto';
+
+/** The ladder for a remembered choice: the chosen backend, then wasm and cpu should it fail to start. */
+export function rememberedOrder(choice: BackendName): BackendName[] {
+  return [choice, ...(['wasm', 'cpu'] as const).filter((n) => n !== choice)];
+}
+
+/** The order a page asks the worker for: `?backend=` wins over the remembered choice; neither → the ranked default. */
+export function backendRequest(search: string, remembered: string | null): { order?: BackendName[]; source: BackendSource } {
+  const fromUrl = backendOrderFromUrl(search);
+  if (fromUrl) return { order: fromUrl, source: 'url' };
+  const choice = remembered?.trim().toLowerCase();
+  if (isBackendName(choice)) return { order: rememberedOrder(choice), source: 'remembered' };
+  return { source: 'auto' };
+}
+
+/** The reader's remembered backend, or null (no choice, or no storage). */
+export function rememberedBackend(): BackendName | null {
+  try {
+    const v = globalThis.localStorage?.getItem(BACKEND_CHOICE_KEY)?.trim().toLowerCase();
+    return isBackendName(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Remember `choice` (null: back to the automatic choice) and reload the page with it applied; a `?backend=` in the
+ * address would win over it, so it is dropped from the reloaded URL.
+ */
+export function switchBackend(choice: BackendName | null): void {
+  try {
+    if (choice) localStorage.setItem(BACKEND_CHOICE_KEY, choice);
+    else localStorage.removeItem(BACKEND_CHOICE_KEY);
+  } catch {
+    /* no storage: the choice lasts this page only, through the URL */
+  }
+  const url = new URL(location.href);
+  url.searchParams.delete('backend');
+  if (choice && rememberedBackend() !== choice) url.searchParams.set('backend', rememberedOrder(choice).join(','));
+  if (url.href === location.href) location.reload();
+  else location.assign(url.href);
+}
+
 /** What the page knows about the worker's backend. */
 export interface BackendState {
   backend: BackendName | null;
   /** Set after a fallback: which backend failed, why, and where compute went. */
   notice: string | null;
+  /** Why the worker chose this backend, for the reader. */
+  reason?: string;
+  /** The rungs tried or skipped, and what the probes found. */
+  attempts?: BackendAttempt[];
+  probes?: BackendProbe[];
+  /** Whether the order came from `?backend=`, the reader's remembered choice, or the worker's own ranking. */
+  source?: BackendSource;
 }
 
 /** A Svelte-compatible store of the backend state that replays the current value to late subscribers. */
@@ -33,15 +91,21 @@ export interface BackendStore {
 }
 
 /** The connection over one port: the typed client and the backend store fed by the worker's events. */
-export function connect(port: Port, order?: BackendName[]): { client: Client<ComputeApi>; backend: BackendStore; ready: Promise<unknown> } {
+export function connect(port: Port, order?: BackendName[], source?: BackendSource): { client: Client<ComputeApi>; backend: BackendStore; ready: Promise<unknown> } {
   const client = createClient<ComputeApi>(port);
-  let state: BackendState = { backend: null, notice: null };
+  let state: BackendState = source ? { backend: null, notice: null, source } : { backend: null, notice: null };
   const subscribers = new Set<(s: BackendState) => void>();
   client.onEvent((data) => {
     const e = data as WorkerEvent;
-    if (e?.type === 'backend') state = { backend: e.backend, notice: state.notice };
-    else if (e?.type === 'fallback') state = { backend: e.to, notice: `${e.from} failed (${e.reason}); now running on ${e.to}.` };
-    else return;
+    if (e?.type === 'backend') {
+      state = { ...state, backend: e.backend };
+      if (e.reason !== undefined) state.reason = e.reason;
+      if (e.probes !== undefined) state.probes = e.probes;
+      if (e.attempts?.length) state.attempts = e.attempts;
+    } else if (e?.type === 'fallback') {
+      const notice = `${e.from} failed (${e.reason}); now running on ${e.to}.`;
+      state = { ...state, backend: e.to, notice, ...(state.reason !== undefined ? { reason: notice } : {}) };
+    } else return;
     for (const s of subscribers) s(state);
   });
   const ready = client.request('init', { order });
@@ -66,7 +130,8 @@ function pageConnection(): ReturnType<typeof connect> {
   if (!connection) {
     const worker = new Worker(new URL('../../workers/compute.worker.ts', import.meta.url), { type: 'module', name: 'diffusion-lab-compute' });
     worker.addEventListener('error', (e) => console.warn('compute worker error:', e.message));
-    const c = connect(worker as unknown as Port, backendOrderFromUrl(location.search));
+    const { order, source } = backendRequest(location.search, rememberedBackend());
+    const c = connect(worker as unknown as Port, order, source);
     connection = c;
     // A handle for the console and the end-to-end tests: tensor counts and the backend in use.
     (globalThis as unknown as { diffusionLab?: object }).diffusionLab = {
