@@ -161,19 +161,18 @@ export function explainChoice(backend: BackendName, attempts: readonly BackendAt
         : `${label[backend]} runs on the GPU${chosen.renderer ? ` (${chosen.renderer})` : ''}.`,
     );
   }
+  // First the GPUs ranked below wasm (the usual surprise), then what was missing or failed.
   for (const name of GPU_RUNGS) {
-    if (name === backend) continue;
     const p = probe.get(name);
     const a = attempts.find((x) => x.name === name);
-    if (p?.software && p.available && (!a || a.ok)) {
+    if (name !== backend && p?.software && p.available && (!a || a.ok)) {
       const soft = softwareRendererName(p.renderer) ?? 'a fallback adapter';
       parts.push(`${label[name]} runs on a software renderer (${soft}), slower than ${label.wasm} here.`);
-    } else if (a && !a.ok) {
-      parts.push(a.skipped ? `${label[name]}: ${a.error ?? 'not available here'}.` : `${label[name]} failed to start (${a.error ?? 'unknown error'}).`);
     }
   }
   for (const a of attempts) {
-    if (!a.ok && !GPU_RUNGS.includes(a.name) && a.name !== backend) parts.push(`${label[a.name]} failed to start (${a.error ?? 'unknown error'}).`);
+    if (a.ok || a.name === backend) continue;
+    parts.push(a.skipped ? `${label[a.name]}: ${a.error ?? 'not available here'}.` : `${label[a.name]} failed to start (${a.error ?? 'unknown error'}).`);
   }
   if (!parts.length) parts.push(ranked ? `${label[backend]} is the fastest backend that runs here.` : `${label[backend]} is the backend asked for.`);
   return parts.join(' ');
