@@ -92,10 +92,13 @@ export interface Site {
   close(): Promise<void>;
 }
 
-/** Serve dist/ and launch Chromium. Call `close()` in afterAll (./useSite.ts does both). */
-export async function openSite(): Promise<Site> {
+/**
+ * Serve dist/ and launch Chromium, with `args` in place of CHROMIUM_ARGS when given (e.g. without
+ * --enable-unsafe-webgpu, as a reader's Chromium starts). Call `close()` in afterAll (./useSite.ts does both).
+ */
+export async function openSite(options: { args?: readonly string[] } = {}): Promise<Site> {
   const server = await serveDist();
-  const browser = await launchChromium();
+  const browser = await launchChromium(options.args);
   return {
     url: server.url,
     browser,

@@ -133,11 +133,12 @@ function pageConnection(): ReturnType<typeof connect> {
     const { order, source } = backendRequest(location.search, rememberedBackend());
     const c = connect(worker as unknown as Port, order, source);
     connection = c;
-    // A handle for the console and the end-to-end tests: tensor counts and the backend in use.
+    // A handle for the console and the end-to-end tests: tensor counts, the backend in use, any request (with its progress).
     (globalThis as unknown as { diffusionLab?: object }).diffusionLab = {
       memory: () => c.client.request('memory', {}),
       backend: () => c.client.request('init', {}),
-      request: (kind: keyof ComputeApi, params: unknown) => c.client.request(kind, params as never),
+      request: (kind: keyof ComputeApi, params: unknown, onProgress?: (data: unknown) => void) =>
+        c.client.request(kind, params as never, onProgress ? { onProgress: onProgress as never } : undefined),
     };
   }
   return connection;
