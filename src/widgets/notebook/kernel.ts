@@ -3,7 +3,7 @@
  * created on the first Run, a queue of runs, and Stop / time limit / Restart, which terminate the worker —
  * the only way to end an endless loop without freezing the page. Light: no tfjs on the main thread.
  */
-import { backendOrderFromUrl } from '../lib/compute';
+import { backendRequest, rememberedBackend } from '../lib/compute';
 import type { FromKernel, OutputItem, ToKernel } from '../../workers/kernelProtocol';
 
 export interface RunOptions {
@@ -188,7 +188,7 @@ let pageKernel: Kernel | null = null;
 export function kernel(): Kernel {
   pageKernel ??= new Kernel(
     () => new Worker(new URL('../../workers/kernel.worker.ts', import.meta.url), { type: 'module', name: 'diffusion-lab-notebook' }) as unknown as WorkerLike,
-    { type: 'init', order: backendOrderFromUrl(location.search) },
+    { type: 'init', order: backendRequest(location.search, rememberedBackend()).order },
   );
   return pageKernel;
 }
