@@ -4,7 +4,7 @@ export const WIDGET_NAMES = {
   'schedule-lab': 'the schedule lab',
   'one-step-inspector': 'the one-step inspector',
   'training-lab': 'the training lab',
-  'sampler-race': 'the sampler race',
+  'sampler-race': 'the sampler zoo',
   'guidance-lab': 'the guidance lab',
   'autoencoder-lab': 'the autoencoder lab',
   'img2img-lab': 'the image-to-image and inpainting lab',
