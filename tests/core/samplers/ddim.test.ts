@@ -5,6 +5,7 @@ import { ddim, ddimSigma, ddimStep, ddimTimesteps, ddpm, samplers } from '../../
 import { makeSchedule } from '../../../src/core/schedules';
 import { countingNoise, gaussianDenoiser, gaussianEps64 } from '../../helpers/analytic';
 import { maxAbsDiff, meanStd, read, useBackend } from '../../helpers/backends';
+import { checkTensorDiscipline } from '../../helpers/samplerDiscipline';
 
 const schedule = makeSchedule('linear', 1000);
 const SHAPE: [number, number, number, number] = [2, 4, 4, 1];
@@ -334,34 +335,7 @@ describe('ddim sampler', () => {
 
   test('leaves numTensors unchanged across a run with onStep and rejects an abort with an AbortError', async () => {
     const xT = makeNoise(1).normal(SHAPE) as tf.Tensor4D;
-    const before = tf.memory().numTensors;
-    const x0 = await ddim(gaussianDenoiser(schedule, 0, 1), xT, schedule, {
-      noise: makeNoise(2),
-      steps: 25,
-      eta: 0.7,
-      clipX0: true,
-      onStep: async (info) => {
-        await read(info.x0Pred);
-      },
-    });
-    expect(tf.memory().numTensors).toBe(before + 1);
-    x0.dispose();
-    const controller = new AbortController();
-    const d = gaussianDenoiser(schedule, 0, 1);
-    const run = ddim(d, xT, schedule, {
-      noise: makeNoise(2),
-      steps: 25,
-      eta: 0.7,
-      signal: controller.signal,
-      onStep: async (info) => {
-        await new Promise((r) => setTimeout(r, 0));
-        if (info.index === 9) controller.abort();
-      },
-    });
-    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
-    expect(d.calls).toBe(10);
-    expect(tf.memory().numTensors).toBe(before);
-    expect(xT.isDisposed).toBe(false);
+    expect(await checkTensorDiscipline(ddim, schedule, xT, { steps: 25, eta: 0.7, clipX0: true }, 9)).toBe(10);
     xT.dispose();
   });
 

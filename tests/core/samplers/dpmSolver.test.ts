@@ -19,6 +19,7 @@ import { makeSchedule } from '../../../src/core/schedules';
 import type { Denoiser } from '../../../src/core/types';
 import { countingNoise, gaussianDenoiser, gaussianEps64 } from '../../helpers/analytic';
 import { maxAbsDiff, read, useBackend } from '../../helpers/backends';
+import { checkTensorDiscipline } from '../../helpers/samplerDiscipline';
 
 const schedule = makeSchedule('linear', 1000);
 const SHAPE: [number, number, number, number] = [2, 4, 4, 1];
@@ -291,33 +292,8 @@ describe('DPM-Solver++ samplers', () => {
 
   test('leave numTensors unchanged across a run with onStep, reject an abort with an AbortError and leak nothing', async () => {
     const xT = makeNoise(1).normal(SHAPE) as tf.Tensor4D;
-    const before = tf.memory().numTensors;
     for (const sampler of [dpmpp2m, dpmpp3m, dpmpp2mSde]) {
-      const x0 = await sampler(gaussianDenoiser(schedule, 0, 1), xT, schedule, {
-        noise: makeNoise(2),
-        steps: 12,
-        clipX0: true,
-        onStep: async (info) => {
-          await read(info.x0Pred);
-        },
-      });
-      expect(tf.memory().numTensors).toBe(before + 1);
-      x0.dispose();
-      const controller = new AbortController();
-      const d = gaussianDenoiser(schedule, 0, 1);
-      const run = sampler(d, xT, schedule, {
-        noise: makeNoise(2),
-        steps: 12,
-        signal: controller.signal,
-        onStep: async (info) => {
-          await new Promise((r) => setTimeout(r, 0));
-          if (info.index === 4) controller.abort();
-        },
-      });
-      await expect(run).rejects.toMatchObject({ name: 'AbortError' });
-      expect(d.calls).toBe(5);
-      expect(tf.memory().numTensors).toBe(before);
-      expect(xT.isDisposed).toBe(false);
+      expect(await checkTensorDiscipline(sampler, schedule, xT, { steps: 12, clipX0: true }, 4)).toBe(5);
     }
     xT.dispose();
   });
