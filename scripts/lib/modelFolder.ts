@@ -159,14 +159,9 @@ export function rewriteModelCard(job: TrainJob, outDir: string, outFlag?: string
   const file = join(outDir, 'config.json');
   if (!existsSync(file)) throw new Error(`${file} does not exist: train ${job.name} first`);
   if (!job.evaluationRows) throw new Error(`${job.name} cannot re-render its card without evaluating: its job defines no evaluationRows`);
-  const c = JSON.parse(readFileSync(file, 'utf8')) as {
+  /** config.json as the export wrote it (an older one may lack `command`). */
+  const c = JSON.parse(readFileSync(file, 'utf8')) as Omit<CardData, 'command' | 'evaluation' | 'samplesCaption' | 'tail'> & {
     model?: string;
-    config: TrainConfig;
-    paramCount: number;
-    steps: number;
-    wallTimeSec: number;
-    backend: string;
-    machine: string;
     command?: string;
     evaluation: Record<string, number>;
   };
