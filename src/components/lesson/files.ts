@@ -4,8 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { gunzipSync } from 'node:zlib';
-import { parseMnist } from '../../core/data';
+import { builtMnist } from '../../lib/staticDigits';
 import { countUNetParams, MNIST_UNET_CONFIG, type UNetConfig } from '../../core/unet';
 import { getPath, manifestParamCount, pixelStats, totalParams, unetParamBreakdown } from './values';
 
@@ -50,21 +49,12 @@ export function jsonValue(relPath: string, path: string): unknown {
 export function shippedUNetConfig(): { config: UNetConfig; source: 'models/unet-mnist/config.json' | 'MNIST_UNET_CONFIG' } {
   const rel = 'models/unet-mnist/config.json';
   if (!existsSync(resolve(process.cwd(), rel))) return { config: MNIST_UNET_CONFIG, source: 'MNIST_UNET_CONFIG' };
-  const c = getPath(readJson(rel), 'metadata.config') as Partial<UNetConfig> | undefined;
-  const ok =
-    c !== undefined &&
-    Array.isArray(c.inputShape) &&
-    Array.isArray(c.channels) &&
-    typeof c.numResBlocks === 'number' &&
-    typeof c.attention === 'boolean' &&
-    typeof c.tembDim === 'number' &&
-    typeof c.groups === 'number' &&
-    typeof c.numClasses === 'number';
-  if (!ok) {
+  const c = unetConfigFrom(getPath(readJson(rel), 'metadata.config'));
+  if (!c) {
     warnOnce(`${rel} has no usable metadata.config; using MNIST_UNET_CONFIG`);
     return { config: MNIST_UNET_CONFIG, source: 'MNIST_UNET_CONFIG' };
   }
-  return { config: c as UNetConfig, source: rel };
+  return { config: c, source: rel };
 }
 
 /** The shipped models a parameter count on the site may name: folders under models/ holding a model.json. */
@@ -116,13 +106,6 @@ let pixelCache: { mean: number; std: number } | undefined;
 /** Mean and standard deviation of the training digits' pixels on the [−1, 1] scale (public/data/mnist.bin.gz). */
 export function trainingPixelStats(): { mean: number; std: number } {
   if (pixelCache) return pixelCache;
-  const file = resolve(process.cwd(), 'public/data/mnist.bin.gz');
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(gunzipSync(readFileSync(file)));
-  } catch (e) {
-    throw new Error(`${file} is missing or unreadable: run \`node --import tsx scripts/prepare-data.ts\` (npm run build does). ${(e as Error).message}`);
-  }
-  pixelCache = pixelStats(parseMnist(bytes, file).train.images);
+  pixelCache = pixelStats(builtMnist().train.images);
   return pixelCache;
 }
