@@ -8,3 +8,7 @@ export * from './groupNorm';
 export * from './resample';
 export * from './timeEmbedding';
 export * from './attention';
+export * from './layerNorm';
+export * from './multiHeadAttention';
+export * from './mlp';
+export * from './transformer';
