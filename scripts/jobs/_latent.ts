@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { autoencoderFromWeights, parseAutoencoderMetadata, type Autoencoder, type AutoencoderMetadata } from '../../src/core/autoencoder';
 import { classifierFromWeights, type Classifier } from '../../src/core/classifier';
-import type { SeededRandom } from '../../src/core/data';
+import { batchTensor, range, type SeededRandom, type Split } from '../../src/core/data';
 import { encodePixels } from '../../src/core/mnistFormat';
 import { decodeWeights, encodeWeights, type NamedWeights } from '../../src/core/io';
 import { loadWeightsFromDir } from '../lib/weights-file';
@@ -72,3 +72,16 @@ export const fileFetch = (async (input: string | URL | Request) => {
   if (!existsSync(path)) return new Response('not found', { status: 404, statusText: 'Not Found' });
   return new Response(new Uint8Array(readFileSync(path)));
 }) as typeof fetch;
+
+/** A split's digits encoded once by the autoencoder and multiplied by latentScale: [count × h·w·c] floats (NHWC rows). */
+export async function encodeSplitLatents(autoencoder: Autoencoder, latentScale: number, split: Split, perLatent: number): Promise<Float32Array> {
+  const latents = new Float32Array(split.count * perLatent);
+  for (let s = 0; s < split.count; s += 500) {
+    const x = batchTensor(split, range(Math.min(500, split.count - s), s));
+    const z = tf.tidy(() => tf.mul(autoencoder.encode(x), latentScale));
+    latents.set(await z.data(), s * perLatent);
+    x.dispose();
+    z.dispose();
+  }
+  return latents;
+}

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { decodeScaled, type Autoencoder } from '../../src/core/autoencoder';
 import { embed } from '../../src/core/classifier';
-import { MNIST_PIXELS, batchTensor, range } from '../../src/core/data';
+import { MNIST_PIXELS } from '../../src/core/data';
 import { classifierFreeGuidance, conditioned } from '../../src/core/guidance';
 import { assignWeights, weightsFromTensors, type NamedWeights } from '../../src/core/io';
 import { fork, makeNoise, makeRng } from '../../src/core/noise';
@@ -18,7 +18,7 @@ import { makeSchedule } from '../../src/core/schedules';
 import type { ScheduleKind } from '../../src/core/types';
 import { createUNet, LATENT_UNET_CONFIG, type UNet, type UNetConfig } from '../../src/core/unet';
 import type { JobContext, JobModel, TrainConfig, TrainJob } from '../lib/job';
-import { LATENT_MODEL_DIR, ROOT, loadAutoencoderDir, loadClassifierDir, roundTripFloat16, toUint8Images, warmupCosine } from './_latent';
+import { LATENT_MODEL_DIR, ROOT, encodeSplitLatents, loadAutoencoderDir, loadClassifierDir, roundTripFloat16, toUint8Images, warmupCosine } from './_latent';
 
 export const denoiserConfigOf = (config: TrainConfig, latentShape: [number, number, number]): UNetConfig => ({
   ...LATENT_UNET_CONFIG,
@@ -134,14 +134,7 @@ const job: TrainJob = {
     const latentShape: [number, number, number] = [aeMeta.config.inputShape[0] / 4, aeMeta.config.inputShape[1] / 4, aeMeta.config.latentChannels];
     const L = latentShape[0] * latentShape[1] * latentShape[2];
     // Encode the training split once: the denoiser only ever sees scaled latents.
-    const latents = new Float32Array(data.train.count * L);
-    for (let s = 0; s < data.train.count; s += 500) {
-      const x = batchTensor(data.train, range(Math.min(500, data.train.count - s), s));
-      const z = tf.tidy(() => tf.mul(autoencoder.encode(x), latentScale));
-      latents.set(await z.data(), s * L);
-      x.dispose();
-      z.dispose();
-    }
+    const latents = await encodeSplitLatents(autoencoder, latentScale, data.train, L);
     const unet = createUNet(denoiserConfigOf(config, latentShape), config.seed);
     const kind = String(config.options.schedule) as ScheduleKind;
     const T = Number(config.options.T);

@@ -8,7 +8,7 @@
  * A negative class replaces ∅ in the second branch (the analogue of a negative prompt): ε̃ is pushed away from it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Denoiser, EpsModel } from './types';
+import type { Denoiser, EpsModel, TextContext } from './types';
 
 /** One class id for every example, or one per example; `null` entries mean the null class ∅. */
 export type ClassSpec = number | ArrayLike<number | null>;
@@ -85,5 +85,58 @@ export function classifierFreeGuidance(model: EpsModel, opts: GuidanceOptions): 
       const eps = model(tf.concat([x, x], 0), timestepTensor(t, 2 * n), tf.tensor1d([...cond, ...uncond], 'int32'));
       const [epsCond, epsUncond] = tf.split(eps, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
       return guidedEps(epsCond, epsUncond, w);
+    });
+}
+
+/** A context for a batch of n: `c` itself when it has n rows, its single row repeated when it has one. New tensors. */
+function contextRows(c: TextContext, n: number): { states: tf.Tensor3D; mask: tf.Tensor2D } {
+  const rows = c.states.shape[0];
+  if (rows === n) return { states: c.states.clone(), mask: c.mask.clone() };
+  if (rows !== 1) throw new RangeError(`a prompt context has ${rows} rows; expected 1 or ${n}`);
+  return { states: tf.tile(c.states, [n, 1, 1]), mask: tf.tile(c.mask, [n, 1]) };
+}
+
+/** A Denoiser for a fixed prompt: ε̂ = ε_θ(x_t, t, prompt); one context row is shared by the whole batch. */
+export function promptConditioned(model: EpsModel, prompt: TextContext): Denoiser {
+  return (x, t) =>
+    tf.tidy(() => {
+      const n = x.shape[0];
+      return model(x, timestepTensor(t, n), undefined, { ...contextRows(prompt, n), onAttention: prompt.onAttention });
+    });
+}
+
+export interface PromptGuidanceOptions {
+  /** The prompt's token states and mask (1 row, shared, or one per example). */
+  prompt: TextContext;
+  /**
+   * The second branch: the empty prompt's states for plain classifier-free guidance, or a negative prompt's, which
+   * replaces the unconditional prediction (as diffusers' `negative_prompt` does).
+   */
+  negative: TextContext;
+  /** Guidance strength w ≥ 0 of Ho & Salimans (Stable Diffusion's scale s = 1 + w). */
+  w: number;
+}
+
+/**
+ * Classifier-free guidance on prompts (Ho & Salimans 2022, eq. 6, with the text encoder's states as the condition):
+ * one batched pass over concat([x, x]) with contexts concat([prompt, negative]), then
+ * ε̃ = (1 + w) ε(x, prompt) − w ε(x, negative) = ε(x, negative) + s (ε(x, prompt) − ε(x, negative)).
+ * The prompt's `onAttention` sees the weights of both halves: rows 0 … n − 1 are the prompt's.
+ */
+export function promptGuidance(model: EpsModel, opts: PromptGuidanceOptions): Denoiser {
+  const { prompt, negative, w } = opts;
+  if (!Number.isFinite(w)) throw new RangeError(`w must be finite, got ${w}`);
+  if (prompt.states.shape[2] !== negative.states.shape[2] || prompt.states.shape[1] !== negative.states.shape[1]) {
+    throw new RangeError(`prompt states [${prompt.states.shape}] and negative states [${negative.states.shape}] differ in shape`);
+  }
+  return (x, t) =>
+    tf.tidy(() => {
+      const n = x.shape[0];
+      const p = contextRows(prompt, n);
+      const q = contextRows(negative, n);
+      const context: TextContext = { states: tf.concat([p.states, q.states], 0), mask: tf.concat([p.mask, q.mask], 0), onAttention: prompt.onAttention };
+      const eps = model(tf.concat([x, x], 0), timestepTensor(t, 2 * n), undefined, context);
+      const [epsCond, epsNeg] = tf.split(eps, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
+      return guidedEps(epsCond, epsNeg, w);
     });
 }

@@ -11,7 +11,7 @@ import './nn/registerGradients';
 import { FusedAdam } from './adam';
 import { qSample } from './forward';
 import type { Rng } from './noise';
-import type { Schedule } from './types';
+import type { Schedule, TextContext } from './types';
 import type { UNet } from './unet';
 
 export interface TrainerOptions {
@@ -97,6 +97,8 @@ export interface EpsLossOptions {
    * value (the paper uses 0.1); 0 or undefined: none. Needs draws.xi (drawTraining with { xi: true }).
    */
   inputPerturbation?: number;
+  /** The prompts' token states for a text-conditioned U-Net (one row per example; the empty prompt for ∅). */
+  context?: TextContext;
 }
 
 /**
@@ -115,7 +117,7 @@ export function epsLoss(unet: UNet, schedule: Schedule, x0: tf.Tensor4D, draws: 
     const xt = qSample(schedule, x0, draws.t, inputNoise);
     const t = tf.tensor1d(draws.t, 'int32');
     const classes = draws.classes ? tf.tensor1d(draws.classes, 'int32') : undefined;
-    const sq = tf.squaredDifference(eps, unet.model(xt, t, classes));
+    const sq = tf.squaredDifference(eps, unet.model(xt, t, classes, opts.context));
     if (!(opts.minSnrGamma !== undefined && opts.minSnrGamma > 0)) return tf.mean(sq) as tf.Scalar;
     const perExample = tf.mean(sq, [1, 2, 3]);
     return tf.mean(tf.mul(perExample, tf.tensor1d(minSnrWeights(schedule, draws.t, opts.minSnrGamma)))) as tf.Scalar;

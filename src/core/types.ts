@@ -124,4 +124,20 @@ export type Sampler = (
  * float32) and, for a class-conditional model, one class id per example ([N] int32, where the id equal to
  * the model's `numClasses` is the null class ∅). Returns ε̂ (caller disposes); never disposes its inputs.
  */
-export type EpsModel = (x: tf.Tensor4D, t: tf.Tensor1D, classes?: tf.Tensor1D) => tf.Tensor4D;
+export type EpsModel = (x: tf.Tensor4D, t: tf.Tensor1D, classes?: tf.Tensor1D, context?: TextContext) => tf.Tensor4D;
+
+/**
+ * What a text-conditioned ε-network reads (its cross-attention keys and values): a text encoder's per-token states
+ * and which tokens are real. Not disposed by the network.
+ */
+export interface TextContext {
+  /** [N, L, d] per-token states of the prompt (src/core/clip.ts `encodeText(...).states`). */
+  states: tf.Tensor3D;
+  /** [N, L]: 1 for tokens up to and including `<eos>`, 0 for padding (never attended to). */
+  mask: tf.Tensor2D;
+  /**
+   * Called once per cross-attention layer during the forward pass with its weights [N, heads, positions, L]
+   * (each row sums to 1 over the tokens). The tensor is disposed when the pass ends: copy what you keep.
+   */
+  onAttention?: (layer: string, weights: tf.Tensor4D) => void;
+}

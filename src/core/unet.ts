@@ -6,6 +6,9 @@
  *   x → in.conv → down0.res* → avgPool → down1.res* → … → [mid.attn] → … → up1.res* → upsample → up0.res* → out
  *   `up{i}.res{j}` reads concat(h, output of the matching `down{i}.res{j}`); each res block adds
  *   dense(SiLU(emb)) per channel between its two convs; out = out.conv(SiLU(GroupNorm(h))).
+ *   With `crossAttention` (the text-to-image model, as in Rombach et al. 2022, §3.3): after every res block and
+ *   after the middle attention, h += xattn(GroupNorm(h)), multi-head attention whose queries are the H·W positions
+ *   and whose keys and values are the prompt's token states (TextContext), padding masked.
  *
  * Parameter names (float32; E = tembDim, c = that block's channels):
  * | name                                                  | shape                 | role                            |
@@ -18,10 +21,11 @@
  * | `{down,up}{i}.res{j}.temb.w/.b`                         | [E, c]                | embedding projection            |
  * | `{down,up}{i}.res{j}.skip.w/.b` (when c_in ≠ c)         | [1, 1, c_in, c]       | residual projection             |
  * | `mid.attn.norm.*`, `mid.attn.{q,k,v,proj}.w/.b`         | [c], [c, c]           | single-head self-attention      |
+ * | `{down,up}{i}.xattn{j}.*`, `mid.xattn.*` (text only)    | norm [c]; q [c, c]; k, v [d_ctx, c]; out [c, c] | cross-attention to the prompt |
  * | `out.norm.gamma/.beta`, `out.conv.w/.b`                 | [c_0], [3, 3, c_0, C_in] | head                         |
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { EpsModel } from './types';
+import type { EpsModel, TextContext } from './types';
 import {
   addPerChannel,
   attention,
@@ -30,9 +34,11 @@ import {
   createConv2d,
   createDense,
   createGroupNorm,
+  createMultiHeadAttention,
   dense,
   downsample2x,
   groupNorm,
+  multiHeadAttention,
   ParamStore,
   silu,
   timestepEmbedding,
@@ -41,6 +47,7 @@ import {
   type Conv2dParams,
   type DenseParams,
   type GroupNormParams,
+  type MultiHeadAttentionParams,
 } from './nn';
 
 export interface UNetConfig {
@@ -58,6 +65,8 @@ export interface UNetConfig {
   groups: number;
   /** Number of classes for conditioning; 0 = unconditional. Class id numClasses is the null class ∅. */
   numClasses: number;
+  /** Text conditioning by cross-attention to a prompt's token states of width `contextDim`; absent = none. */
+  crossAttention?: { contextDim: number; heads: number };
 }
 
 /**
@@ -113,6 +122,20 @@ function resBlock(p: ResBlockParams, x: tf.Tensor4D, embAct: tf.Tensor2D): tf.Te
   return tf.add(p.skip ? conv2d(p.skip, x) : x, h);
 }
 
+interface CrossAttentionParams {
+  norm: GroupNormParams;
+  mha: MultiHeadAttentionParams;
+}
+
+/** h + attn(GN(h)) with queries from the H·W positions and keys/values from the prompt's states, pads masked. */
+function crossAttention(p: CrossAttentionParams, h: tf.Tensor4D, context: TextContext, layer: string): tf.Tensor4D {
+  const [n, hh, ww, c] = h.shape;
+  const tokens = tf.reshape(groupNorm(p.norm, h), [n, hh * ww, c]) as tf.Tensor3D;
+  const onWeights = context.onAttention ? (w: tf.Tensor4D) => context.onAttention!(layer, w) : undefined;
+  const out = multiHeadAttention(p.mha, tokens, { context: context.states, keyMask: context.mask, onWeights });
+  return tf.add(h, tf.reshape(out, [n, hh, ww, c]));
+}
+
 /** A U-Net with its parameters; `model` is pure given the parameters' current values. */
 export interface UNet {
   readonly config: Readonly<UNetConfig>;
@@ -141,6 +164,10 @@ export function validateUNetConfig(c: UNetConfig): void {
   if (c.tembDim % 2 !== 0 || c.channels[0] % 2 !== 0) problems.push('tembDim and channels[0] must be even');
   if (!(c.numClasses >= 0) || !Number.isInteger(c.numClasses)) problems.push('numClasses must be an integer ≥ 0');
   for (const cc of c.channels) if (cc % c.groups !== 0) problems.push(`${c.groups} groups do not divide ${cc} channels`);
+  const xa = c.crossAttention;
+  if (xa && (!(xa.contextDim >= 1) || !Number.isInteger(xa.heads) || xa.heads < 1 || c.channels.some((cc) => cc % xa.heads !== 0))) {
+    problems.push(`crossAttention needs contextDim ≥ 1 and a number of heads dividing every level's channels`);
+  }
   if (problems.length > 0) throw new Error(`invalid UNetConfig: ${problems.join('; ')}`);
 }
 
@@ -159,6 +186,11 @@ export function createUNet(config: UNetConfig, seed: number): UNet {
   const classEmb = numClasses > 0 ? store.create('class.emb', [numClasses + 1, tembDim], { kind: 'uniform', limit: Math.sqrt(3) }) : null;
   const inConv = createConv2d(store, 'in.conv', 3, inC, channels[0]);
 
+  const xa = cfg.crossAttention;
+  const xattns = new Map<string, CrossAttentionParams>();
+  const addXattn = (name: string, ch: number) => {
+    if (xa) xattns.set(name, { norm: createGroupNorm(store, `${name}.norm`, ch, groups), mha: createMultiHeadAttention(store, name, ch, xa.heads, { contextDim: xa.contextDim }) });
+  };
   const down: ResBlockParams[][] = [];
   const skipChannels: number[] = [];
   let c = channels[0];
@@ -167,11 +199,13 @@ export function createUNet(config: UNetConfig, seed: number): UNet {
     for (let j = 0; j < numResBlocks; j++) {
       blocks.push(createResBlock(store, `down${i}.res${j}`, c, channels[i], tembDim, groups));
       c = channels[i];
+      addXattn(`down${i}.xattn${j}`, c);
       skipChannels.push(c);
     }
     down.push(blocks);
   }
   const midAttn: AttentionParams | null = cfg.attention ? createAttention(store, 'mid.attn', c, groups) : null;
+  addXattn('mid.xattn', c);
   const up: ResBlockParams[][] = new Array(levels);
   for (let i = levels - 1; i >= 0; i--) {
     const blocks: ResBlockParams[] = [];
@@ -180,13 +214,14 @@ export function createUNet(config: UNetConfig, seed: number): UNet {
       if ((c + skipC) % groups !== 0) throw new Error(`invalid UNetConfig: ${groups} groups do not divide ${c + skipC} channels`);
       blocks.push(createResBlock(store, `up${i}.res${j}`, c + skipC, channels[i], tembDim, groups));
       c = channels[i];
+      addXattn(`up${i}.xattn${j}`, c);
     }
     up[i] = blocks;
   }
   const outNorm = createGroupNorm(store, 'out.norm', c, groups);
   const outConv = createConv2d(store, 'out.conv', 3, c, inC);
 
-  const model: EpsModel = (x, t, classes) =>
+  const model: EpsModel = (x, t, classes, context) =>
     tf.tidy(() => {
       const [n, h, w, ch] = x.shape;
       if (h !== cfg.inputShape[0] || w !== cfg.inputShape[1] || ch !== cfg.inputShape[2]) {
@@ -204,21 +239,25 @@ export function createUNet(config: UNetConfig, seed: number): UNet {
         throw new Error('this U-Net is unconditional (numClasses = 0) but class ids were given');
       }
       const embAct = silu(emb);
+      if (xa && !context) throw new Error('this U-Net is text-conditioned: it needs a TextContext (an empty prompt for ∅)');
+      if (!xa && context) throw new Error('this U-Net has no cross-attention, but a TextContext was given');
+      const cross = (name: string, h: tf.Tensor4D) => (context ? crossAttention(xattns.get(name) as CrossAttentionParams, h, context, name) : h);
 
       let hidden = conv2d(inConv, x);
       const skips: tf.Tensor4D[] = [];
       for (let i = 0; i < levels; i++) {
-        for (const block of down[i]) {
-          hidden = resBlock(block, hidden, embAct);
+        down[i].forEach((block, j) => {
+          hidden = cross(`down${i}.xattn${j}`, resBlock(block, hidden, embAct));
           skips.push(hidden);
-        }
+        });
         if (i < levels - 1) hidden = downsample2x(hidden);
       }
       if (midAttn !== null) hidden = attention(midAttn, hidden);
+      hidden = cross('mid.xattn', hidden);
       for (let i = levels - 1; i >= 0; i--) {
-        for (const block of up[i]) {
-          hidden = resBlock(block, tf.concat([hidden, skips.pop() as tf.Tensor4D], 3), embAct);
-        }
+        up[i].forEach((block, k) => {
+          hidden = cross(`up${i}.xattn${numResBlocks - 1 - k}`, resBlock(block, tf.concat([hidden, skips.pop() as tf.Tensor4D], 3), embAct));
+        });
         if (i > 0) hidden = upsample2x(hidden);
       }
       return conv2d(outConv, groupNorm(outNorm, hidden, 'silu'));
@@ -237,7 +276,8 @@ export function createUNet(config: UNetConfig, seed: number): UNet {
 
 /** Number of parameters a configuration would have, without allocating anything on a backend. */
 export function countUNetParams(config: UNetConfig): number {
-  const { channels, numResBlocks, tembDim, numClasses, attention: attn } = config;
+  const { channels, numResBlocks, tembDim, numClasses, attention: attn, crossAttention: xa } = config;
+  const xattn = (ch: number) => (xa ? 2 * ch + 2 * (ch * ch + ch) + 2 * (xa.contextDim * ch + ch) : 0);
   const inC = config.inputShape[2];
   const conv = (k: number, a: number, b: number) => k * k * a * b + b;
   const res = (a: number, b: number) => 2 * a + conv(3, a, b) + tembDim * b + b + 2 * b + conv(3, b, b) + (a === b ? 0 : conv(1, a, b));
@@ -250,14 +290,17 @@ export function countUNetParams(config: UNetConfig): number {
     for (let j = 0; j < numResBlocks; j++) {
       n += res(c, ci);
       c = ci;
+      n += xattn(c);
       skips.push(c);
     }
   }
   if (attn) n += 2 * c + 4 * (c * c + c);
+  n += xattn(c);
   for (let i = channels.length - 1; i >= 0; i--) {
     for (let j = 0; j < numResBlocks; j++) {
       n += res(c + (skips.pop() as number), channels[i]);
       c = channels[i];
+      n += xattn(c);
     }
   }
   n += 2 * c + conv(3, c, inC);

@@ -62,6 +62,8 @@ export interface MultiHeadAttentionOptions {
   keyMask?: tf.Tensor2D;
   /** [N, L_k, d_context]: keys and values come from here (cross-attention); default x. Not disposed here. */
   context?: tf.Tensor3D;
+  /** Receives the attention weights [N, H, L_q, L_k] (rows sum to 1); disposed when this call returns. */
+  onWeights?: (weights: tf.Tensor4D) => void;
 }
 
 /** [L, L] additive causal bias: 0 on and below the diagonal, ATTENTION_MASK_BIAS above; caller disposes. */
@@ -100,7 +102,9 @@ export function multiHeadAttention(p: MultiHeadAttentionParams, x: tf.Tensor3D, 
       const bias = tf.mul(tf.sub(1, tf.cast(opts.keyMask, 'float32')), ATTENTION_MASK_BIAS);
       logits = tf.add(logits, tf.reshape(bias, [n, 1, 1, lk]));
     }
-    const weights = tf.reshape(tf.softmax(logits), [n * heads, lq, lk]) as tf.Tensor3D;
+    const probs = tf.softmax(logits) as tf.Tensor4D;
+    opts.onWeights?.(probs);
+    const weights = tf.reshape(probs, [n * heads, lq, lk]) as tf.Tensor3D;
     const merged = tf.reshape(tf.transpose(tf.reshape(tf.matMul(weights, v), [n, heads, lq, dh]), [0, 2, 1, 3]), [n, lq, d]) as tf.Tensor3D;
     return denseTokens(p.out, merged);
   });
