@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkSources, mdxFigureFindings, weightCount } from '../../scripts/check-content';
 import { SHIPPED_MODELS, shippedParamCount, type ShippedModel } from '../../src/components/lesson/files';
+import { countClipParams, type ClipConfig } from '../../src/core/clip';
 import { countUNetParams, type UNetConfig } from '../../src/core/unet';
 
 const ROOT = process.cwd();
@@ -60,5 +61,15 @@ describe('parameter counts', () => {
     }
     expect(() => shippedParamCount('latent-mnist/autoencoder', 'mid')).toThrow(/only defined for U-Nets/);
     expect(() => shippedParamCount('unet-mnist', 'nope')).toThrow(/no part/);
+  });
+
+  it('of a CLIP’s text and image encoders add up, with its temperature, to its model.json', () => {
+    const cfg = modelJson('clip-mnist').userDefinedMetadata?.config as ClipConfig;
+    const total = weightCount(modelJson('clip-mnist'));
+    expect(countClipParams(cfg).total).toBe(total);
+    const part = (p: string) => shippedParamCount('clip-mnist', p) ?? NaN;
+    expect(part('text') + part('image') + part('logitScale')).toBe(total);
+    expect(part('tokenEmbedding') + part('positionEmbedding') + part('textBlocks') + part('textHead')).toBe(part('text'));
+    expect(() => shippedParamCount('clip-mnist', 'mid')).toThrow(/no part/);
   });
 });

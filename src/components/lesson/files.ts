@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { builtMnist } from '../../lib/staticDigits';
+import { countClipParams, validateClipConfig, type ClipConfig } from '../../core/clip';
 import { countUNetParams, MNIST_UNET_CONFIG, type UNetConfig } from '../../core/unet';
 import { getPath, manifestParamCount, pixelStats, totalParams, unetParamBreakdown } from './values';
 
@@ -58,7 +59,7 @@ export function shippedUNetConfig(): { config: UNetConfig; source: 'models/unet-
 }
 
 /** The shipped models a parameter count on the site may name: folders under models/ holding a model.json. */
-export const SHIPPED_MODELS = ['unet-mnist', 'latent-mnist/denoiser', 'latent-mnist/autoencoder', 'classifier-mnist'] as const;
+export const SHIPPED_MODELS = ['unet-mnist', 'latent-mnist/denoiser', 'latent-mnist/autoencoder', 'classifier-mnist', 'clip-mnist'] as const;
 export type ShippedModel = (typeof SHIPPED_MODELS)[number];
 
 /** A U-Net configuration from a model.json's userDefinedMetadata.config, or null when it is not one. */
@@ -77,11 +78,27 @@ function unetConfigFrom(c: unknown): UNetConfig | null {
   return ok ? (u as UNetConfig) : null;
 }
 
+/** A CLIP configuration from a model.json's userDefinedMetadata.config, or null when it is not one. */
+function clipConfigFrom(c: unknown): ClipConfig | null {
+  const u = c as Partial<ClipConfig> | undefined;
+  if (u === undefined || u === null || typeof u !== 'object' || !('vocabSize' in u) || !('imageChannels' in u)) return null;
+  try {
+    validateClipConfig(u as ClipConfig);
+    return u as ClipConfig;
+  } catch {
+    return null;
+  }
+}
+
+/** The parts a CLIP's count can be split into (countClipParams of src/core/clip.ts). */
+export const CLIP_PARTS = ['text', 'image', 'tokenEmbedding', 'positionEmbedding', 'textBlocks', 'textHead', 'logitScale'] as const;
+
 /**
  * The parameter count of a shipped model, read from models/<model>/model.json: the whole network (the values its
- * weights file holds), or one part of a U-Net (unetParamBreakdown of the config stored in the same file, checked
- * to add up to the file's count). Null (with a warning) when the file is missing; a part of something that is not a
- * U-Net, an unknown part, or a config that disagrees with the weights fails the build: those are mistakes.
+ * weights file holds), or one part of a U-Net (unetParamBreakdown of the config stored in the same file) or of a
+ * CLIP (countClipParams: 'text', 'image', …), checked to add up to the file's count. Null (with a warning) when the
+ * file is missing; a part of something that is neither, an unknown part, or a config that disagrees with the
+ * weights fails the build: those are mistakes.
  */
 export function shippedParamCount(model: ShippedModel, part?: string): number | null {
   if (!(SHIPPED_MODELS as readonly string[]).includes(model)) throw new Error(`no shipped model "${model}" (${SHIPPED_MODELS.join(', ')})`);
@@ -90,8 +107,16 @@ export function shippedParamCount(model: ShippedModel, part?: string): number | 
   if (json === undefined) return null;
   const total = manifestParamCount(json);
   if (part === undefined) return total;
-  const cfg = unetConfigFrom(getPath(json, 'userDefinedMetadata.config'));
-  if (!cfg) throw new Error(`${rel}: parts are only defined for U-Nets`);
+  const stored = getPath(json, 'userDefinedMetadata.config');
+  const clip = clipConfigFrom(stored);
+  if (clip) {
+    const counts = countClipParams(clip);
+    if (counts.total !== total) throw new Error(`${rel}: its config counts ${counts.total} parameters, its weights ${total}`);
+    if (!(CLIP_PARTS as readonly string[]).includes(part)) throw new Error(`${rel}: no part "${part}" (${CLIP_PARTS.join(', ')})`);
+    return counts[part as (typeof CLIP_PARTS)[number]];
+  }
+  const cfg = unetConfigFrom(stored);
+  if (!cfg) throw new Error(`${rel}: parts are only defined for U-Nets and CLIP models`);
   const parts = unetParamBreakdown(cfg);
   if (totalParams(parts) !== total || countUNetParams(cfg) !== total) {
     throw new Error(`${rel}: its config counts ${countUNetParams(cfg)} parameters, its weights ${total}`);
