@@ -14,6 +14,8 @@
  *   --out DIR              where the finished model goes (default models/<model>, or the job's outDir); --no-export to skip
  *   --card-only            train nothing: re-render the model card (README.md) of the trained folder (default folder or
  *                          --out) from its config.json and the job's current texts, keeping what `npm run eval` wrote
+ *   --evaluate-only        train nothing: re-run the job's evaluation and sample grid on the trained folder's weights and
+ *                          rewrite its config.json evaluation, samples.png and card (the weights stay as they are)
  *   --list                 list the available jobs
  *
  * Ctrl-C stops at the next step boundary after writing a checkpoint (a second Ctrl-C quits at once).
@@ -87,6 +89,7 @@ async function main(argv: string[]): Promise<number> {
       out: { type: 'string' },
       'no-export': { type: 'boolean' },
       'card-only': { type: 'boolean' },
+      'evaluate-only': { type: 'boolean' },
       list: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -128,6 +131,15 @@ async function main(argv: string[]): Promise<number> {
   const backend = await initBackend({ order: requested ? [requested as 'wasm' | 'cpu'] : ['wasm', 'cpu'] });
   prepareData({ log: (s) => process.stderr.write(s + '\n') });
   const data = await decodeMnistFile(new Uint8Array(readFileSync(DATA_FILE)), DATA_FILE);
+
+  if (values['evaluate-only']) {
+    const { reevaluateModel } = await import('./lib/modelFolder');
+    const dir = values.out ? resolve(values.out) : defaultOutDir(job);
+    const ev = await reevaluateModel(job, dir, data, backend, values.out ? relative(ROOT, dir) : undefined);
+    for (const [k, v] of Object.entries(ev.summary)) process.stderr.write(`  ${k}: ${v}\n`);
+    process.stderr.write(`${name}: re-evaluated ${relative(process.cwd(), dir)} (no training)\n`);
+    return 0;
+  }
 
   const controller = new AbortController();
   const onSigint = () => {

@@ -15,7 +15,7 @@
  */
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { ATTRIBUTES, ATTRIBUTE_WORDS, DIGIT_WORDS, binOf, measureStyle, type Attribute, type StyleBins } from '../../src/core/captions';
+import { ATTRIBUTES, ATTRIBUTE_WORDS, DIGIT_WORDS, article, binOf, measureStyle, type Attribute, type StyleBins } from '../../src/core/captions';
 import { encodeImage, type ClipModel } from '../../src/core/clip';
 import { embed } from '../../src/core/classifier';
 import { MNIST_PIXELS } from '../../src/core/data';
@@ -83,7 +83,7 @@ async function measure(ctx: EvalContext, p: TextPipeline, bins: StyleBins, promp
 }
 
 const digitPrompts = (): Prompted[] => DIGIT_WORDS.map((_, d) => ({ text: `the digit ${d}`, digit: d }));
-const wordPrompts = (a: Attribute, b: number): Prompted[] => DIGIT_WORDS.map((word, d) => ({ text: `a ${ATTRIBUTE_WORDS[a][b]} ${word}`, digit: d, attribute: a, bin: b }));
+const wordPrompts = (a: Attribute, b: number): Prompted[] => DIGIT_WORDS.map((word, d) => ({ text: `${article(ATTRIBUTE_WORDS[a][b])} ${ATTRIBUTE_WORDS[a][b]} ${word}`, digit: d, attribute: a, bin: b }));
 const plainWithBin = (a: Attribute, b: number): Prompted[] => DIGIT_WORDS.map((_, d) => ({ text: `the digit ${d}`, digit: d, attribute: a, bin: b }));
 
 export function loadTextPipeline(root: string): { pipeline: TextPipeline; bins: StyleBins; dispose(): void } {

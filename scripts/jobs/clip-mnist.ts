@@ -71,7 +71,7 @@ const job: TrainJob = {
     '|---|---|---|---|',
     ...ATTRIBUTES.map((a) => `| ${a} | ${ATTRIBUTE_WORDS[a].join(' | ')} |`),
     '',
-    'MNIST digits lean right on average, so the tertiles put “upright” around 0°–14° and “slanted left” below about 0°: the words name thirds of this data set, not angles. Each training step writes a fresh random caption for every digit: it names the digit as a word or a numeral (or, sometimes, only “digit” or “number”), a random subset of its three attribute words in random order, in one of several templates (“a bold seven”, “7, thin and slanted right”, “the digit 7”, “a wide digit with bold strokes”). ' +
+    'MNIST digits lean right on average, so the middle third (“upright”) already leans a little to the right and “slanted left” is the least right-leaning third: the words name thirds of this data set, not angles (the edges are in the table under the evaluation). Each training step writes a fresh random caption for every digit: it names the digit as a word or a numeral (or, sometimes, only “digit” or “number”), a random subset of its three attribute words in random order, in one of several templates (“a bold seven”, “7, thin and slanted right”, “the digit 7”, “a wide digit with bold strokes”). ' +
       `The tokenizer lower-cases, splits commas off and maps each word to one of ${VOCAB_SIZE} ids (${VOCAB.slice(0, 3).map((w) => `\`${w}\``).join(', ')} included); a caption is at most ${CONTEXT_LENGTH} tokens with its \`<eos>\`.`,
   ].join('\n'),
   architecture: (config) => {
@@ -105,6 +105,20 @@ const job: TrainJob = {
     return config.learningRate * (floor + (1 - floor) * 0.5 * (1 + Math.cos(Math.PI * p)));
   },
   evaluationRows: (summary) => clipCardRows(summary),
+  notes: (ev) => {
+    const units: Record<string, string> = { thickness: 'px', slant: '°', width: 'px' };
+    const edges = ATTRIBUTES.map((a) => [a, ev.summary[`edgeLo_${a}`], ev.summary[`edgeHi_${a}`]] as const);
+    if (edges.some(([, lo, hi]) => typeof lo !== 'number' || typeof hi !== 'number')) return '';
+    return [
+      '## The bin edges',
+      '',
+      'The tertiles of the 9,000 training digits, where one word gives way to the next (stored in model.json as `styleBins`; the site measures drawn digits against the same edges):',
+      '',
+      '| attribute | words | lower edge | upper edge |',
+      '|---|---|---|---|',
+      ...edges.map(([a, lo, hi]) => `| ${a} | ${ATTRIBUTE_WORDS[a].join(' / ')} | ${(lo as number).toFixed(2)} ${units[a]} | ${(hi as number).toFixed(2)} ${units[a]} |`),
+    ].join('\n');
+  },
   samplesCaption: () => `Each row: the ${CARD_COLS} held-out digits most similar to one prompt, best first. Prompts, top to bottom: ${CARD_PROMPTS.map((p) => `“${p}”`).join(', ')}.`,
   create(ctx: JobContext): JobModel {
     const { config, data, rng } = ctx;
@@ -140,6 +154,7 @@ const job: TrainJob = {
       async evaluate() {
         const ev = await evaluateClip(model, data.test, bins);
         const summary = clipSummary(ev);
+        for (const a of ATTRIBUTES) [summary[`edgeLo_${a}`], summary[`edgeHi_${a}`]] = bins[a];
         return { rows: clipCardRows(summary), summary };
       },
       async samples() {

@@ -9,7 +9,7 @@
 import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { decodeScaled, type Autoencoder } from '../../src/core/autoencoder';
-import { ATTRIBUTES, ATTRIBUTE_WORDS, binOf, measureStyle, measureStyles, randomCaptionSpec, renderCaption, type Attribute, type StyleBins, type StyleClass } from '../../src/core/captions';
+import { ATTRIBUTES, ATTRIBUTE_WORDS, article, binOf, measureStyle, measureStyles, randomCaptionSpec, renderCaption, type Attribute, type StyleBins, type StyleClass } from '../../src/core/captions';
 import { clipFromWeights, parseClipMetadata, type ClipModel } from '../../src/core/clip';
 import { embed } from '../../src/core/classifier';
 import { MNIST_PIXELS } from '../../src/core/data';
@@ -127,7 +127,7 @@ const job: TrainJob = {
       ...ATTRIBUTES.map((a) => ({
         metric: `samples in the prompted ${a} bin, w = ${w}`,
         value: pct(summary[`attributeShare_${a}`]),
-        note: `prompts ${ATTRIBUTE_WORDS[a].map((word) => `“a ${word} digit”`).join(', ')}, ${n} samples each, measured by src/core/captions.ts (chance 33 %)`,
+        note: `prompts ${ATTRIBUTE_WORDS[a].map((word) => `“${article(word)} ${word} digit”`).join(', ')}, ${n} samples each, measured by src/core/captions.ts (chance 33 %)`,
       })),
     ];
   },
@@ -241,7 +241,7 @@ const job: TrainJob = {
         for (let i = 0; i < digitPrompts.length; i++) if (e.predicted[i] === Math.floor(i / n)) ok++;
         const summary: Record<string, number> = { digitShare: ok / digitPrompts.length };
         for (const a of ATTRIBUTES) {
-          const prompts = ATTRIBUTE_WORDS[a].flatMap((word) => new Array<string>(n).fill(`a ${word} digit`));
+          const prompts = ATTRIBUTE_WORDS[a].flatMap((word) => new Array<string>(n).fill(`${article(word)} ${word} digit`));
           const xa = await samplePrompts(pipeline, prompts, { w, steps, seed: 4321 });
           const pixels = await toUint8Images(xa);
           xa.dispose();

@@ -2,8 +2,8 @@
  * clip-mnist's headline numbers: flattened from a ClipEvaluation (scripts/lib/clipEval.ts) into config.json's
  * summary, and rendered as the model card's evaluation table.
  */
-import { ATTRIBUTES, ATTRIBUTE_WORDS } from '../../src/core/captions';
-import type { ClipEvaluation } from './clipEval';
+import { ATTRIBUTES } from '../../src/core/captions';
+import { attributePrompts, type ClipEvaluation } from './clipEval';
 import type { EvalRow } from './model-card';
 
 /** The numbers config.json keeps (flat, numeric). */
@@ -30,11 +30,11 @@ export function clipCardRows(summary: Record<string, number>): EvalRow[] {
     ...ATTRIBUTES.map((a) => ({
       metric: `zero-shot ${a} accuracy`,
       value: pct(summary[`zeroShot_${a}`]),
-      note: `prompts ${ATTRIBUTE_WORDS[a].map((w) => `“a ${w} digit”`).join(', ')} against the measured bin (chance 33 %)`,
+      note: `prompts ${attributePrompts(a).map((p) => `“${p}”`).join(', ')} against the measured bin (chance 33 %)`,
     })),
     { metric: 'caption → digit recall@1', value: pct(summary.recallAt1), note: 'one random caption per held-out digit: the most similar of the 1,000 digits fits the caption' },
     { metric: 'caption → digit recall@5', value: pct(summary.recallAt5), note: 'one of the 5 most similar digits fits the caption' },
     { metric: 'caption → its own digit, top 5', value: pct(summary.exactAt5), note: 'the very digit the caption was written for is among the 5 most similar (many digits fit each caption)' },
-    { metric: 'learned inverse temperature', value: Number(summary.logitScale?.toFixed(1)), note: 'exp(s); starts at 14.3 (1/0.07), capped at 100' },
+    { metric: 'learned inverse temperature', value: typeof summary.logitScale === 'number' ? summary.logitScale.toFixed(1) : '—', note: 'exp(s); starts at 14.3 (1/0.07), capped at 100' },
   ];
 }

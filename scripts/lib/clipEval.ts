@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   ATTRIBUTES,
   ATTRIBUTE_WORDS,
+  article,
   DIGIT_WORDS,
   randomCaptionSpec,
   renderCaption,
@@ -89,7 +90,7 @@ export function styleClasses(split: Split, bins: StyleBins, count = split.count)
 /** Prompts of zero-shot digit classification. */
 export const digitPrompts = (): string[] => DIGIT_WORDS.map((_, k) => `the digit ${k}`);
 /** Prompts of zero-shot attribute classification: "a <word> digit" for each of the attribute's three bins. */
-export const attributePrompts = (a: Attribute): string[] => ATTRIBUTE_WORDS[a].map((w) => `a ${w} digit`);
+export const attributePrompts = (a: Attribute): string[] => ATTRIBUTE_WORDS[a].map((w) => `${article(w)} ${w} digit`);
 
 export async function evaluateClip(model: ClipModel, test: Split, bins: StyleBins, opts: { seed?: number; matrixCount?: number } = {}): Promise<ClipEvaluation> {
   const count = test.count;

@@ -7,6 +7,8 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { assignWeights, weightsFromTensors } from '../../src/core/io';
+import type { MnistData } from '../../src/core/data';
+import { SeededRandom } from '../../src/core/data';
 import type { Evaluation, JobModel, TrainConfig, TrainJob } from './job';
 import { renderModelCard, type EvalRow } from './model-card';
 import { encodePng, tileImages } from './png';
@@ -185,4 +187,29 @@ export function rewriteModelCard(job: TrainJob, outDir: string, outFlag?: string
 /** Whether a models/<name>/ folder already holds an exported model. */
 export function hasExportedModel(outDir: string): boolean {
   return existsSync(join(outDir, 'model.json'));
+}
+
+/**
+ * Re-measure a trained folder without training (`--evaluate-only`): build the job's model from config.json, load the
+ * shipped weights into it, run its `evaluate` and `samples`, and write config.json's evaluation, samples.png and the
+ * card. For when the evaluation changed after the weights were trained; the weights are not touched.
+ */
+export async function reevaluateModel(job: TrainJob, outDir: string, data: MnistData, backend: string, outFlag?: string): Promise<Evaluation> {
+  const file = join(outDir, 'config.json');
+  if (!existsSync(file)) throw new Error(`${file} does not exist: train ${job.name} first`);
+  const c = JSON.parse(readFileSync(file, 'utf8')) as { model?: string; config: TrainConfig; evaluation: Record<string, number> };
+  if (c.model !== undefined && c.model !== job.name) throw new Error(`${file} belongs to ${c.model}, not ${job.name}`);
+  const model = await job.create({ config: c.config, data, rng: new SeededRandom(c.config.seed), backend });
+  try {
+    assignWeights(model.params, loadWeightsFromDir(outDir).weights, join(outDir, 'model.json'));
+    const evaluation = await model.evaluate();
+    const grid = await model.samples();
+    const tiled = tileImages(grid.images, grid.count, grid.height, grid.width, { cols: grid.cols, scale: grid.scale ?? 2, pad: 2 });
+    writeFileSync(join(outDir, 'samples.png'), encodePng(tiled.pixels, tiled.width, tiled.height));
+    writeFileSync(file, compactJson({ ...c, evaluation: evaluation.summary }));
+    rewriteModelCard(job, outDir, outFlag);
+    return evaluation;
+  } finally {
+    model.dispose();
+  }
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -10,6 +10,7 @@ import { loadClip } from '../../src/core/clip';
 import { decodeMnistFile, type MnistData } from '../../src/core/data';
 import job from '../../scripts/jobs/clip-mnist';
 import { clipCardRows } from '../../scripts/lib/clipCard';
+import { reevaluateModel } from '../../scripts/lib/modelFolder';
 import { runTraining } from '../../scripts/lib/trainer';
 import { DATA_FILE, prepareData } from '../../scripts/prepare-data';
 import { useBackend } from '../helpers/backends';
@@ -78,6 +79,16 @@ describe('clip-mnist job', () => {
     expect(s.recallAt5).toBeGreaterThanOrEqual(s.recallAt1);
     const card = readFileSync(join(out, 'README.md'), 'utf8');
     for (const row of clipCardRows(s)) expect(card).toContain(`| ${row.metric} |`);
+    // --evaluate-only measures the shipped weights again and rewrites what the card reports, weights untouched.
+    const configFile = join(out, 'config.json');
+    const weightsBefore = readFileSync(join(out, 'weights.bin'));
+    const stale = JSON.parse(readFileSync(configFile, 'utf8'));
+    writeFileSync(configFile, JSON.stringify({ ...stale, evaluation: { ...stale.evaluation, zeroShotDigitAccuracy: 2 } }));
+    const again = await reevaluateModel(job, out, data, 'wasm');
+    expect(again.summary.zeroShotDigitAccuracy).toBe(s.zeroShotDigitAccuracy);
+    expect(JSON.parse(readFileSync(configFile, 'utf8')).evaluation.zeroShotDigitAccuracy).toBe(s.zeroShotDigitAccuracy);
+    expect(readFileSync(join(out, 'weights.bin')).equals(weightsBefore)).toBe(true);
+    expect(readFileSync(join(out, 'README.md'), 'utf8')).not.toContain('200.0 %');
     const { createServer } = await import('node:http');
     const server = createServer((req, res) => res.end(readFileSync(join(out, (req.url ?? '/').slice(1)))));
     await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));

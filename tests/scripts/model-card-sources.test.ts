@@ -13,6 +13,8 @@ import latentSection from '../../scripts/eval/latent';
 import { renderLatentCard } from '../../scripts/eval/latentCard';
 import unetSection from '../../scripts/eval/unet';
 import classifierJob from '../../scripts/jobs/classifier-mnist';
+import clipJob from '../../scripts/jobs/clip-mnist';
+import text2imgJob from '../../scripts/jobs/text2img-mnist';
 import latentAeJob from '../../scripts/jobs/latent-mnist-ae';
 import latentJob from '../../scripts/jobs/latent-mnist';
 import unetJob from '../../scripts/jobs/unet-mnist';
@@ -58,15 +60,20 @@ describe('the shipped model cards', () => {
     expect(renderLatentCard({ ...latent, ...(patch ?? {}) }, dir)).toBe(readFileSync(join(dir, 'README.md'), 'utf8'));
   });
 
+  it('clip-mnist: the job’s card re-renders to the committed README', () => {
+    const dir = copyFolder('models/clip-mnist');
+    expect(rewriteModelCard(clipJob, dir)).toBe(readFileSync(join(dir, 'README.md'), 'utf8'));
+  });
+
   it('and every other card in models/ are free of process words', () => {
-    const cards = ['unet-mnist', 'latent-mnist', 'latent-mnist/denoiser', 'latent-mnist/autoencoder', 'classifier-mnist'].map((m) => join('models', m, 'README.md'));
+    const cards = ['unet-mnist', 'latent-mnist', 'latent-mnist/denoiser', 'latent-mnist/autoencoder', 'classifier-mnist', 'clip-mnist'].map((m) => join('models', m, 'README.md'));
     expect(cards.flatMap((c) => processWordFindings(readFileSync(join(ROOT, c), 'utf8'), c))).toEqual([]);
   });
 });
 
 describe('the card generators', () => {
   it('write no process words in any job’s texts', () => {
-    const jobs: TrainJob[] = [unetJob, latentJob, latentAeJob, classifierJob];
+    const jobs: TrainJob[] = [unetJob, latentJob, latentAeJob, classifierJob, clipJob, text2imgJob];
     for (const job of jobs) {
       const texts = [job.title, job.summary, job.data, job.architecture(job.defaults), job.notes?.({ rows: [], summary: {} }) ?? '', job.samplesCaption?.(job.defaults) ?? ''];
       expect(texts.flatMap((t) => processWordFindings(t, job.name)), job.name).toEqual([]);
