@@ -8,6 +8,7 @@ export const WIDGET_NAMES = {
   'guidance-lab': 'the guidance lab',
   'autoencoder-lab': 'the autoencoder lab',
   'img2img-lab': 'the image-to-image and inpainting lab',
+  'clip-lab': 'the CLIP lab',
 } as const satisfies Record<string, string>;
 
 export type WidgetName = keyof typeof WIDGET_NAMES;

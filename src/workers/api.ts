@@ -11,7 +11,7 @@ import { BACKEND_NAMES } from '../core/backendNames';
 import { KEEP_HALVES } from '../core/masks';
 import { MNIST_PIXELS } from '../core/mnistFormat';
 import { SAMPLER_NAMES, type SamplerName } from '../core/samplerInfo';
-import { bool, bytes, choice, enums, float, int, ints, model, oneOf, optional, pixels, text, withDefault, type CleanOf, type ParamsOf } from './params';
+import { bool, bytes, choice, enums, float, int, ints, model, oneOf, optional, pixels, text, texts, withDefault, type CleanOf, type ParamsOf } from './params';
 
 // ---- shared declarations ---------------------------------------------------------------------------------
 
@@ -26,6 +26,10 @@ const SCHEDULE = oneOf(['linear', 'cosine'], 'linear');
 const VARIANCE = oneOf(['beta', 'betaTilde'], 'beta');
 /** Least time between two progress reports that carry images. */
 const REPORT_MS = int(60, 16, 2000);
+/** A caption for the CLIP model (src/core/captions.ts tokenizes it: 11 words and <eos> are read, the rest cut). */
+const CAPTION = text('a bold slanted right seven', 120);
+/** The zero-shot prompts "the digit 0" … "the digit 9" (the model card's zero-shot evaluation uses the same). */
+export const DIGIT_PROMPTS: readonly string[] = Array.from({ length: 10 }, (_, k) => `the digit ${k}`);
 
 export const REQUESTS = {
   /** Pick the backend (first call wins; later calls report the current one). */
@@ -108,6 +112,22 @@ export const REQUESTS = {
   'lab.reset': {},
   /** The session's state (steps, settings, loss history, backend). */
   'lab.info': {},
+  /**
+   * Text → image retrieval with the tiny CLIP: the caption's tokens, and the 1,000 held-out digits ranked by the
+   * cosine similarity of their image embedding to the caption's text embedding (the best `top` with their images).
+   */
+  'clip.rank': { model: model('clip-mnist'), caption: CAPTION, top: int(24, 1, 100) },
+  /**
+   * Zero-shot classification by words: one image against a list of captions, cosine similarities and the softmax
+   * of exp(min(s, ln 100))·cos with the model's learned temperature s; plus the image's measured style.
+   */
+  'clip.classify': { model: model('clip-mnist'), x: IMAGE, captions: texts(DIGIT_PROMPTS, 16, 120) },
+  /**
+   * A 2-D map of the embedding space: PCA (fitted once per model, see src/workers/clip.ts) of `perClass` held-out
+   * digits of each class, the prompts "the digit 0" … "the digit 9", the caption and, when given, the image x.
+   * `axes`: the plane fitted on the digits' embeddings alone, or on digits and prompts weighing the same.
+   */
+  'clip.map': { model: model('clip-mnist'), caption: CAPTION, x: optional(IMAGE), perClass: int(50, 5, 100), axes: oneOf(['digits', 'joint'], 'digits') },
   /** Tensor bookkeeping, for tests and the console. */
   memory: {},
 } as const;
@@ -154,6 +174,19 @@ export const WIDGET_STATE = {
     steps: REQUESTS.guide.steps,
   },
   ae: { digit: DIGIT, sigma: REQUESTS.autoencode.sigma, seed: REQUESTS.autoencode.seed },
+  clip: {
+    caption: REQUESTS['clip.rank'].caption,
+    /** How many ranked digits the widget shows. */
+    top: choice([8, 16, 24, 48], REQUESTS['clip.rank'].top.default),
+    /** The held-out digit (one of each class is embedded in the page) when the reader is not drawing. */
+    digit: withDefault(DIGIT, 7),
+    /** Which captions the digit is compared with: a preset, or the reader's own list. */
+    prompts: oneOf(['digits', 'thickness', 'slant', 'width', 'custom'], 'digits'),
+    /** The map's plane. */
+    axes: REQUESTS['clip.map'].axes,
+    /** The reader's own captions, one a line (at most the request's 16 are used). */
+    custom: text('the digit 7\na bold seven\na thin seven\na seven slanted left', 1000),
+  },
   img2img: {
     mode: REQUESTS.img2img.mode,
     digit: DIGIT,
@@ -168,6 +201,7 @@ export const WIDGET_STATE = {
 /** Which request parameter a widget's URL value feeds, where it feeds one (checked to lie within its bounds). */
 export const WIDGET_FEEDS: Partial<Record<keyof typeof WIDGET_STATE, { request: keyof typeof REQUESTS; params: Record<string, string> }>> = {
   race: { request: 'race', params: { count: 'count', nfe: 'steps', eta: 'eta', seed: 'seed' } },
+  clip: { request: 'clip.rank', params: { top: 'top' } },
 };
 
 // ---- results ------------------------------------------------------------------------------------------------
@@ -212,6 +246,26 @@ export interface BackendInfo {
 export type WorkerEvent =
   | ({ type: 'backend' } & BackendInfo)
   | { type: 'fallback'; from: BackendName; to: BackendName; reason: string };
+
+/** A caption as the tokenizer read it (src/core/captions.ts, `tokenize`). */
+export interface CaptionTokens {
+  /** Every word as split (including any past the truncation). */
+  tokens: string[];
+  /** The CONTEXT_LENGTH ids the text encoder reads: the kept words, <eos>, then <pad>. */
+  ids: Int32Array;
+  /** Words outside the vocabulary (read as <unk>). */
+  unknown: string[];
+  /** More words than fit before <eos>: the rest was cut. */
+  truncated: boolean;
+}
+
+/** A digit's measured stroke thickness, slant and width, and the words of its bins under the model's style bins. */
+export interface MeasuredStyle {
+  thickness: number;
+  slant: number;
+  width: number;
+  words: { thickness: string; slant: string; width: string };
+}
 
 interface Results {
   init: BackendInfo;
@@ -282,6 +336,53 @@ interface Results {
   'lab.pause': LabInfo;
   'lab.reset': { ok: true };
   'lab.info': LabInfo;
+  'clip.rank': CaptionTokens & {
+    /** Held-out indices of the `top` most similar digits, best first. */
+    indices: Int32Array;
+    /** Their images, concatenated. */
+    images: Float32Array;
+    labels: Int32Array;
+    /** Their cosine similarity to the caption. */
+    scores: Float32Array;
+    /** 1 where what the caption says (parseCaption) is true of the digit: its label and its measured style bins. */
+    fits: Uint8Array;
+    /** Cosine similarity of every held-out digit (index order), their labels and whether the caption fits each. */
+    similarities: Float32Array;
+    allLabels: Int32Array;
+    fitsAll: Uint8Array;
+    /** How many held-out digits the caption is true of (null when the caption contradicts itself). */
+    fitting: number | null;
+    modelName: string;
+  };
+  'clip.classify': {
+    /** One token reading per caption, in order. */
+    captions: CaptionTokens[];
+    /** Cosine similarity of the image to each caption. */
+    similarities: Float32Array;
+    /** softmax over the captions of exp(min(s, ln 100)) · cos. */
+    probabilities: Float32Array;
+    /** exp(min(s, ln 100)): the inverse temperature the model learned. */
+    scale: number;
+    style: MeasuredStyle;
+    modelName: string;
+  };
+  'clip.map': {
+    /** 2-D coordinates of the held-out digits shown, [count × 2], and their labels and held-out indices. */
+    points: Float32Array;
+    labels: Int32Array;
+    indices: Int32Array;
+    /** 2-D coordinates of the prompts "the digit 0" … "the digit 9", [10 × 2]. */
+    prompts: Float32Array;
+    /** The caption's point and, when an image was sent, the image's point. */
+    caption: [number, number];
+    image: [number, number] | null;
+    /** Share of the fitted embeddings' variance along each of the two axes. */
+    explained: [number, number];
+    /** What the PCA was fitted on. */
+    fittedOn: string;
+    /** Cosine similarity of the image to the caption (null without an image). */
+    imageCaptionSimilarity: number | null;
+  };
   memory: { numTensors: number; numBytes: number; backend: BackendName | null };
 }
 

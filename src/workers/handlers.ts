@@ -19,7 +19,9 @@ import { ddpmSigma, ddpmStep, samplers } from '../core/samplers';
 import { makeSchedule } from '../core/schedules';
 import type { Denoiser, StepInfo } from '../core/types';
 import type { ComputeApi } from './api';
+import { createClipHandlers } from './clip';
 import type { LabController } from './lab';
+import { readAll } from './readback';
 import type { Handlers } from './rpc';
 import type { Resources } from './resources';
 import { yieldToEvents } from './trainingSession';
@@ -62,21 +64,10 @@ function imageShape(kind: string, inputShape: readonly number[], values: Float32
   return [1, h, w, c];
 }
 
-/**
- * Read every tensor asynchronously into arrays of our own, then dispose them all. (GPU backends hand out their
- * cached array; transferring that to the page would detach it under a tensor still in use.)
- */
-async function readAll(tensors: tf.Tensor[]): Promise<Float32Array[]> {
-  try {
-    return await Promise.all(tensors.map(async (t) => Float32Array.from(await t.data())));
-  } finally {
-    for (const t of tensors) t.dispose();
-  }
-}
-
 export function createHandlers(res: Resources, lab: LabController): Handlers<ComputeApi> {
   /** A U-Net by name; 'training-lab' is the model the reader is training in this tab. */
   const unetOf = (name: string): Promise<LoadedUNet> => (name === 'training-lab' ? Promise.resolve(lab.model()) : res.unet(name));
+  const clip = createClipHandlers(res);
 
   return {
     init: ({ order }) => res.ensureBackend(order),
@@ -253,6 +244,9 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
     'lab.predict': (p) => lab.predict(p),
     'lab.info': async () => lab.info(),
     'lab.reset': () => lab.reset(),
+    'clip.rank': (p) => clip.rank(p),
+    'clip.classify': (p) => clip.classify(p),
+    'clip.map': (p) => clip.map(p),
     memory: async () => ({ ...tf.memory(), backend: currentBackend() }),
   };
 }

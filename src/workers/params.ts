@@ -19,8 +19,10 @@ export type ParamSpec =
   | { type: 'bool'; default: boolean }
   /** A model folder under models/ (plain names only: no paths, no other origins). */
   | { type: 'model'; default: string }
-  /** Free text up to maxLength characters (never read from the URL). */
+  /** Free text up to maxLength characters (a longer URL value is cut to maxLength). */
   | { type: 'text'; default: string; maxLength: number }
+  /** 1…maxItems strings of at most maxLength characters each (e.g. a list of captions). */
+  | { type: 'texts'; default: readonly string[]; maxItems: number; maxLength: number }
   /** Image data: a Float32Array of finite values, minLength…maxLength long. */
   | { type: 'pixels'; minLength: number; maxLength: number }
   /** Raw bytes: a Uint8Array up to maxLength long. */
@@ -43,7 +45,9 @@ export type ValueOf<P> = P extends { type: 'int' | 'float' | 'choice' }
       ? boolean
       : P extends { type: 'model' | 'text' }
         ? string
-        : P extends { type: 'pixels' }
+        : P extends { type: 'texts' }
+          ? string[]
+          : P extends { type: 'pixels' }
           ? Float32Array
           : P extends { type: 'bytes' }
             ? Uint8Array
@@ -73,6 +77,7 @@ export const choice = (values: readonly number[], d: number) => ({ type: 'choice
 export const bool = (d: boolean) => ({ type: 'bool' as const, default: d });
 export const model = (d: string) => ({ type: 'model' as const, default: d });
 export const text = (d: string, maxLength: number) => ({ type: 'text' as const, default: d, maxLength });
+export const texts = (d: readonly string[], maxItems: number, maxLength: number) => ({ type: 'texts' as const, default: d, maxItems, maxLength });
 export const pixels = (minLength: number, maxLength = minLength) => ({ type: 'pixels' as const, minLength, maxLength });
 export const bytes = (maxLength: number) => ({ type: 'bytes' as const, maxLength });
 export const ints = (d: readonly number[], min: number, max: number, maxLength: number) => ({ type: 'ints' as const, default: d, min, max, maxLength });
@@ -136,6 +141,12 @@ export function cleanValue(kind: string, name: string, spec: ParamSpec, v: unkno
     case 'text':
       if (typeof v !== 'string' || v.length > spec.maxLength) throw bad(`must be text of at most ${spec.maxLength} characters`);
       return v;
+    case 'texts':
+      if (!Array.isArray(v) || v.length < 1 || v.length > spec.maxItems) throw bad(`must be an array of 1…${spec.maxItems} texts`);
+      v.forEach((x, i) => {
+        if (typeof x !== 'string' || x.length > spec.maxLength) throw new ParamError(kind, `${name}[${i}]`, `must be text of at most ${spec.maxLength} characters, got ${describe(x)}`);
+      });
+      return [...v] as string[];
     case 'pixels': {
       if (!(v instanceof Float32Array)) throw bad('must be a Float32Array');
       if (v.length < spec.minLength || v.length > spec.maxLength)
@@ -171,13 +182,22 @@ export function cleanParams<S extends Specs>(kind: string, specs: S, params: unk
 
 // ---- URL state ------------------------------------------------------------------------------------------
 
-/** Specs a URL can carry (numbers, options, flags). */
-export type UrlSpec = Extract<ParamSpec, { type: 'int' | 'float' | 'enum' | 'choice' | 'bool' }>;
+/** Specs a URL can carry (numbers, options, flags, short text). */
+export type UrlSpec = Extract<ParamSpec, { type: 'int' | 'float' | 'enum' | 'choice' | 'bool' | 'text' }>;
 export type UrlSpecs = Readonly<Record<string, UrlSpec>>;
+
+/** The first maxLength UTF-16 units of a text, without a dangling half of a surrogate pair. */
+function cutText(v: string, maxLength: number): string {
+  if (v.length <= maxLength) return v;
+  const cut = v.slice(0, maxLength);
+  return /[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
 
 /** A URL value (or null when absent) → the clean value; never throws. */
 export function parseUrlValue(spec: UrlSpec, raw: string | null): unknown {
   if (raw === null) return spec.default;
+  // Text: cut to its length, control characters (line breaks aside) dropped; it is only ever shown as text.
+  if (spec.type === 'text') return cutText(raw.replace(/[\u0000-\u0009\u000b-\u001f\u007f]/g, ''), spec.maxLength);
   if (spec.type === 'enum') return spec.values.includes(raw) ? raw : spec.default;
   if (spec.type === 'bool') return raw === '1' || raw === 'true' ? true : raw === '0' || raw === 'false' ? false : spec.default;
   const trimmed = raw.trim();

@@ -13,6 +13,7 @@ import { loadClassifier, type Classifier } from '../core/classifier';
 import { fetchMnist, type MnistData } from '../core/data';
 import { loadUNet, type LoadedUNet } from '../core/models';
 import type { BackendInfo, WorkerEvent } from './api';
+import { buildClipGallery, loadShippedClip, type ClipGallery, type LoadedClip } from './clip';
 import { MODEL_NAME } from './params';
 
 export interface ResourceOptions {
@@ -111,6 +112,17 @@ export class Resources {
 
   classifier(name: string): Promise<Classifier> {
     return this.cached(`classifier:${name}`, () => loadClassifier(this.modelUrl(name), this.opts.fetch), (m) => m);
+  }
+
+  /** A shipped CLIP (models/<name>/), checked against the tokenizer, with its style bins. */
+  clip(name: string): Promise<LoadedClip> {
+    return this.cached(`clip:${name}`, () => loadShippedClip(this.modelUrl(name), this.opts.fetch, () => this.mnist()), (m) => m.clip);
+  }
+
+  /** The held-out digits embedded by that CLIP, with their 2-D PCA (plain arrays; built once per model and backend). */
+  async clipGallery(name: string): Promise<ClipGallery> {
+    const model = await this.clip(name);
+    return this.cached(`clip-gallery:${name}`, async () => buildClipGallery(model, await this.mnist()), () => ({ dispose: () => {} }));
   }
 
   /** Load once per key on the current backend; a failed load is forgotten so the next request tries again. */

@@ -176,19 +176,19 @@ export interface AxeViolation {
   nodes: string[];
 }
 
-/** Run axe-core in the page; return violations of at least serious impact. */
-export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> {
+/** Run axe-core in the page (or only within the elements `within` selects); return violations of at least serious impact. */
+export async function seriousAxeViolations(page: Page, within?: string): Promise<AxeViolation[]> {
   await page.addScriptTag({ content: axeSource });
-  const violations = await page.evaluate(async () => {
+  const violations = await page.evaluate(async (scope) => {
     // @ts-expect-error — injected global
-    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    const result = await window.axe.run(scope ?? document, { resultTypes: ['violations'] });
     return result.violations.map((v: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }) => ({
       id: v.id,
       impact: v.impact,
       help: v.help,
       nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
     }));
-  });
+  }, within);
   return violations.filter((v: AxeViolation) => v.impact === 'serious' || v.impact === 'critical');
 }
 

@@ -42,6 +42,12 @@ function expectWithin(spec: ParamSpec, v: unknown): void {
     case 'text':
       expect(typeof v === 'string' && v.length <= spec.maxLength).toBe(true);
       return;
+    case 'texts':
+      expect(Array.isArray(v)).toBe(true);
+      expect((v as string[]).length).toBeGreaterThanOrEqual(1);
+      expect((v as string[]).length).toBeLessThanOrEqual(spec.maxItems);
+      for (const x of v as string[]) expect(typeof x === 'string' && x.length <= spec.maxLength).toBe(true);
+      return;
     case 'pixels':
       expect(v).toBeInstanceOf(Float32Array);
       expect((v as Float32Array).length).toBeGreaterThanOrEqual(spec.minLength);
@@ -109,6 +115,26 @@ describe('request parameters', () => {
     expect(cleanParams('lab.info', REQUESTS['lab.info'], null)).toEqual({});
   });
 
+  it('takes a list of texts within its declared count and length, and refuses anything else naming the item', () => {
+    const spec = REQUESTS['clip.classify'].captions;
+    expect(cleanValue('clip.classify', 'captions', spec, undefined)).toEqual(spec.default);
+    expect(cleanValue('clip.classify', 'captions', spec, undefined)).not.toBe(spec.default);
+    expect(cleanValue('clip.classify', 'captions', spec, ['a thin seven', ''])).toEqual(['a thin seven', '']);
+    const long = 'x'.repeat(spec.maxLength);
+    expect(cleanValue('clip.classify', 'captions', spec, [long])).toEqual([long]);
+    const cases: [unknown, RegExp][] = [
+      [[], /clip.classify: parameter "captions" must be an array of 1…16 texts, got an array of 0/],
+      [Array.from({ length: spec.maxItems + 1 }, () => 'a'), /must be an array of 1…16 texts, got an array of 17/],
+      ['the digit 7', /parameter "captions" must be an array of 1…16 texts, got "the digit 7"/],
+      [['ok', 7], /parameter "captions\[1\]" must be text of at most 120 characters, got 7/],
+      [['ok', `${long}y`], /parameter "captions\[1\]" must be text of at most 120 characters/],
+    ];
+    for (const [v, message] of cases) {
+      expect(() => cleanValue('clip.classify', 'captions', spec, v)).toThrow(ParamError);
+      expect(() => cleanValue('clip.classify', 'captions', spec, v)).toThrow(message);
+    }
+  });
+
   it('snaps a number to the nearest declared choice', () => {
     const { batchSize, lr } = REQUESTS['lab.create'];
     expect(cleanValue('lab.create', 'batchSize', batchSize, 2)).toBe(8);
@@ -147,10 +173,27 @@ describe('URL values', () => {
   it('read back what they write, for every widget value the catalogue declares', () => {
     for (const [widget, specs] of Object.entries(WIDGET_STATE)) {
       for (const [key, spec] of Object.entries(specs as Record<string, UrlSpec>)) {
-        const values = spec.type === 'enum' || spec.type === 'choice' ? spec.values : spec.type === 'bool' ? [true, false] : [spec.min, spec.max, spec.default];
+        const values =
+          spec.type === 'enum' || spec.type === 'choice'
+            ? spec.values
+            : spec.type === 'bool'
+              ? [true, false]
+              : spec.type === 'text'
+                ? [spec.default, '', 'x'.repeat(spec.maxLength), 'a thin 7, \u00e9 & = ? # %\nline two']
+                : [spec.min, spec.max, spec.default];
         for (const v of values) expect(parseUrlValue(spec, formatUrlValue(spec, v)), `${widget}.${key}`).toBe(v);
       }
     }
+  });
+
+  it('cut text to its declared length, drop control characters but keep line breaks, and never split a character', () => {
+    const spec = { type: 'text', default: 'hi', maxLength: 5 } as const;
+    expect(parseUrlValue(spec, null)).toBe('hi');
+    expect(parseUrlValue(spec, '')).toBe('');
+    expect(parseUrlValue(spec, 'a\u0000b\tc\nd')).toBe('abc\nd');
+    expect(parseUrlValue(spec, 'abcdefgh')).toBe('abcde');
+    expect(parseUrlValue(spec, 'abcd\u{1F600}')).toBe('abcd');
+    expect(parseUrlValue(spec, '<b>')).toBe('<b>');
   });
 
   it('never throw, and clamp or ignore whatever a link carries', () => {
