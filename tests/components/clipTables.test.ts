@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ATTRIBUTE_WORDS, CONTEXT_LENGTH, EOS_ID, PAD_ID, UNK_ID, VOCAB, measureStyle, styleClassOf, type StyleBins } from '../../src/core/captions';
 import {
   clipTables,
+  listOf,
   rate,
+  versusClassifierText,
   similarityMatrix,
   styleBinRows,
   styleBinsOf,
@@ -53,6 +55,26 @@ describe('clipTables', () => {
     expect(v.classifier?.text).toBe('99.0%');
     expect(v.zeroShot.chance.text).toBe('10%');
     expect(v.zeroShot.perClass.map((r) => r?.value)).toEqual([0.7, 0.9, 0.7, 0.7, 0.6, 0.2, 0.65, 0.7, 0.2, 0.45]);
+  });
+
+  it('counts the difference to the classifier in held-out digits, either way', () => {
+    expect(clipTables(fixture())!.versusClassifier).toEqual({ digits: -390 });
+    expect(versusClassifierText({ digits: -390 }, 1000)).toBe('Of the 1,000 digits, the prompts get 390 fewer right than the supervised classifier.');
+    expect(versusClassifierText({ digits: 1 }, 1000)).toBe('Of the 1,000 digits, the prompts get 1 more right than the supervised classifier.');
+    expect(versusClassifierText({ digits: 0 }, 1000)).toBe('Of the 1,000 digits, the prompts get exactly as many right as the supervised classifier.');
+    const better = fixture();
+    (better.clip as any).zeroShot.accuracy = 0.991;
+    expect(clipTables(better)!.versusClassifier).toEqual({ digits: 1 });
+    const noCount = fixture();
+    delete (noCount.clip as any).count;
+    expect(clipTables(noCount)!.versusClassifier).toBeNull();
+    expect(versusClassifierText(null, 1000)).toBeNull();
+  });
+
+  it('lists digits as prose', () => {
+    expect(listOf([5])).toBe('5');
+    expect(listOf([5, 8])).toBe('5 and 8');
+    expect(listOf([0, 1, 4])).toBe('0, 1 and 4');
   });
 
   it('names the digits the prompts find least and most often, every one of a tie', () => {

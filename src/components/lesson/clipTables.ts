@@ -93,6 +93,11 @@ export interface ClipTablesView {
   };
   /** The supervised classifier's accuracy on the same held-out digits. */
   classifier: Rate | null;
+  /**
+   * Zero-shot digit accuracy against the classifier's, in digits of the held-out set: `digits` > 0 when the prompts
+   * get that many more right, < 0 when fewer; null without both accuracies and the count.
+   */
+  versusClassifier: { digits: number } | null;
   attributes: AttributeRow[];
   retrieval: {
     captions: number | null;
@@ -112,6 +117,21 @@ export interface ClipTablesView {
 
 /** The k of the retrieval table, as scripts/lib/clipEval.ts measures them. */
 export const RETRIEVAL_KS = [1, 5, 10] as const;
+
+/** "0", "0 and 1", "0, 1 and 4". */
+export function listOf(items: readonly (string | number)[]): string {
+  const t = items.map(String);
+  return t.length <= 1 ? t.join('') : `${t.slice(0, -1).join(', ')} and ${t[t.length - 1]}`;
+}
+
+/** How the zero-shot prompts compare with the supervised classifier, in held-out digits. */
+export function versusClassifierText(v: { digits: number } | null, count: number | null): string | null {
+  if (!v || count === null) return null;
+  const n = Math.abs(v.digits);
+  const of = `Of the ${formatNumber(count)} digits, the prompts get`;
+  if (n === 0) return `${of} exactly as many right as the supervised classifier.`;
+  return `${of} ${formatNumber(n)} ${v.digits > 0 ? 'more' : 'fewer'} right than the supervised classifier.`;
+}
 
 /** Indices of the smallest and largest non-null values (all of them on ties). */
 function extremes(values: (number | null)[]): { low: number[]; high: number[] } {
@@ -164,10 +184,15 @@ export function clipTables(evalJson: unknown): ClipTablesView | null {
         }
       : null;
 
+  const zsAccuracy = rate(getPath(zs, 'accuracy'));
+  const classifier = rate(getPath(c, 'classifierAccuracy'));
+  const versusClassifier = zsAccuracy && classifier && count !== null ? { digits: Math.round((zsAccuracy.value - classifier.value) * count) } : null;
+
   return {
     count,
-    zeroShot: { prompts: zsPrompts, accuracy: rate(getPath(zs, 'accuracy')), chance: chance(1 / (zsPrompts.length || 10)), perClass, weakest: low, strongest: high },
-    classifier: rate(getPath(c, 'classifierAccuracy')),
+    zeroShot: { prompts: zsPrompts, accuracy: zsAccuracy, chance: chance(1 / (zsPrompts.length || 10)), perClass, weakest: low, strongest: high },
+    classifier,
+    versusClassifier,
     attributes,
     retrieval,
     inverseTemperature: num(getPath(c, 'logitScale')),
