@@ -7,7 +7,7 @@ const site = useSite();
 const AE = '[data-widget="autoencoder-lab"]';
 const I2I = '[data-widget="img2img-lab"]';
 
-describe('the autoencoder lab (lesson 9)', () => {
+describe('the autoencoder lab (lesson 10)', () => {
   it('encodes a digit into 4 latent channels, decodes it, and degrades as latent noise grows', async () => {
     const { context, page, problems } = await openPage(site);
     try {
@@ -32,7 +32,7 @@ describe('the autoencoder lab (lesson 9)', () => {
   });
 });
 
-describe('the image-to-image and inpainting lab (lesson 10)', () => {
+describe('the image-to-image and inpainting lab (lesson 11)', () => {
   it('turns a digit into a result at the chosen strength, then inpaints half of it, with the shipped model', async () => {
     const { context, page, problems } = await openPage(site, { width: 390, height: 844 });
     try {
