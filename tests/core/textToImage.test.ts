@@ -11,7 +11,10 @@ import { createClip, DEFAULT_CLIP_CONFIG, type ClipModel } from '../../src/core/
 import { CONTEXT_LENGTH, EOS_ID, PAD_ID, VOCAB_SIZE, tokenize } from '../../src/core/captions';
 import { promptConditioned, promptGuidance } from '../../src/core/guidance';
 import { makeRng } from '../../src/core/noise';
-import { disposeContext, promptContext, promptDenoiser } from '../../src/core/textToImage';
+import { createAutoencoder, decodeScaled, encodeScaled, type Autoencoder } from '../../src/core/autoencoder';
+import { makeNoise } from '../../src/core/noise';
+import { makeSchedule } from '../../src/core/schedules';
+import { disposeContext, promptContext, promptDenoiser, promptImg2img, promptInpaint, type LatentTextModel } from '../../src/core/textToImage';
 import type { TextContext } from '../../src/core/types';
 import { countUNetParams, createUNet, validateUNetConfig, type UNet, type UNetConfig } from '../../src/core/unet';
 
@@ -212,5 +215,63 @@ describe('prompts and guidance', () => {
       disposeContext(negative);
     }
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('editing with a prompt (img2img and inpainting on the latent)', () => {
+  let ae: Autoencoder;
+  let m: LatentTextModel;
+  const image = (seed: number) => tf.tidy(() => tf.tanh(tf.tensor4d(randomArray(seed, 2 * 16 * 16), [2, 16, 16, 1])) as tf.Tensor4D);
+  beforeAll(() => {
+    ae = createAutoencoder({ inputShape: [16, 16, 1], channels: [4, 4], latentChannels: 2 }, 2);
+    m = { model: unet.model, autoencoder: ae, latentScale: 1.7, schedule: makeSchedule('cosine', 100) };
+  });
+  afterAll(() => ae.dispose());
+
+  it('at strength 0 returns the autoencoder’s reconstruction, and at any strength leaves no tensors', async () => {
+    const x = image(21);
+    const prompt = promptContext(clip, ['a bold seven']);
+    const negative = promptContext(clip, ['']);
+    const before = tf.memory().numTensors;
+    const r0 = await promptImg2img(m, x, { prompt, negative, w: 2, strength: 0, steps: 5, noise: makeNoise(1) });
+    const rec = tf.tidy(() => decodeScaled(m, encodeScaled(m, x)));
+    expect(maxAbsDiff(await read(r0.image), await read(rec))).toBe(0);
+    expect(r0.t0).toBe(0);
+    tf.dispose([r0.image, r0.latent, rec]);
+    const r = await promptImg2img(m, x, { prompt, negative, w: 2, strength: 0.6, steps: 5, noise: makeNoise(1) });
+    expect(r.t0).toBe(60);
+    expect(r.timesteps[0]).toBe(60);
+    expect(r.image.shape).toEqual([2, 16, 16, 1]);
+    expect(r.latent.shape).toEqual([2, 4, 4, 2]);
+    tf.dispose([r.image, r.latent]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(x);
+    disposeContext(prompt);
+    disposeContext(negative);
+  });
+
+  it('inpainting keeps the kept half’s pixels exactly and regenerates the other half', async () => {
+    const x = image(22);
+    const prompt = promptContext(clip, ['the digit 3']);
+    const negative = promptContext(clip, ['bold']);
+    const before = tf.memory().numTensors;
+    const r = await promptInpaint(m, x, { prompt, negative, w: 3, keep: 'left', steps: 4, noise: makeNoise(2) });
+    const [got, want] = [await read(r.image), await read(x)];
+    let changed = 0;
+    for (let n = 0; n < 2; n++) {
+      for (let y = 0; y < 16; y++) {
+        for (let c = 0; c < 16; c++) {
+          const i = n * 256 + y * 16 + c;
+          if (c < 8) expect(got[i]).toBe(want[i]);
+          else if (Math.abs(got[i] - want[i]) > 1e-3) changed++;
+        }
+      }
+    }
+    expect(changed).toBeGreaterThan(100);
+    tf.dispose([r.image, r.latent]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(x);
+    disposeContext(prompt);
+    disposeContext(negative);
   });
 });
