@@ -28,6 +28,24 @@ describe('the forward-noising scrubber', () => {
     }
   });
 
+  it('shows the digit the URL chooses once live, not the server-rendered default', async () => {
+    const { context, page } = await openPage(site);
+    try {
+      // No worker: only hydration can change the picture (a computed x_t would replace it anyway).
+      await page.route('**/*.worker*', (route) => route.abort());
+      const hydrated = `astro-island:not([ssr]) ${scrubber}`;
+      await page.goto(site.url + GALLERY + `?scrub.t=0&scrub.digit=${WIDGET_STATE.scrub.digit.default}`);
+      await page.waitForSelector(hydrated, { timeout: 60_000 });
+      const fallback = await mainImage(page);
+      await page.goto(site.url + GALLERY + '?scrub.t=0&scrub.digit=8');
+      await page.waitForSelector(hydrated, { timeout: 60_000 });
+      // Hydration keeps an img's server-rendered src (the default digit); the picture must still follow the URL.
+      await expect.poll(() => mainImage(page), { timeout: 10_000 }).not.toBe(fallback);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('changes the picture as the slider moves, by keyboard and by pointer', async () => {
     const { context, page, problems } = await openPage(site, { width: 390, height: 844 });
     try {
