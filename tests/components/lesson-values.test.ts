@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import {
   clippedBetaSteps,
+  crossAttentionParams,
   formatNumber,
   getPath,
   lossSummary,
@@ -178,9 +179,12 @@ describe('unetParamBreakdown', () => {
   });
 
   const SMALL: UNetConfig = { inputShape: [8, 8, 2], channels: [8, 16], numResBlocks: 2, attention: false, tembDim: 16, groups: 4, numClasses: 0 };
+  /** Text-conditioned: cross-attention after every res block and after the middle, no self-attention there. */
+  const TEXT: UNetConfig = { ...SMALL, numResBlocks: 1, crossAttention: { contextDim: 12, heads: 2 } };
+  const TEXT_LATENT: UNetConfig = { ...LATENT_UNET_CONFIG, numClasses: 0, crossAttention: { contextDim: 64, heads: 4 } };
 
   it('counts exactly the variables createUNet allocates, part by part', () => {
-    for (const config of [MNIST_UNET_CONFIG, LATENT_UNET_CONFIG, SMALL]) {
+    for (const config of [MNIST_UNET_CONFIG, LATENT_UNET_CONFIG, SMALL, TEXT, TEXT_LATENT]) {
       const unet = createUNet(config, 7);
       try {
         const actual = new Map<string, number>();
@@ -196,6 +200,30 @@ describe('unetParamBreakdown', () => {
         unet.dispose();
       }
     }
+  });
+
+  it('counts the cross-attention layers createUNet places, one after every res block and one after the middle', () => {
+    for (const config of [TEXT, TEXT_LATENT]) {
+      const unet = createUNet(config, 7);
+      try {
+        let params = 0;
+        const layers = new Set<string>();
+        for (const [name, v] of unet.params) {
+          const m = /^(.*xattn\d*)\./.exec(name);
+          if (!m) continue;
+          layers.add(m[1]);
+          params += v.size;
+        }
+        expect(crossAttentionParams(config)).toEqual({ layers: layers.size, params });
+      } finally {
+        unet.dispose();
+      }
+    }
+    expect(crossAttentionParams(TEXT).layers).toBe(5);
+    expect(crossAttentionParams(SMALL)).toEqual({ layers: 0, params: 0 });
+    // One layer at 64 channels reading 64-wide states by hand: GroupNorm (2 · 64), q and out (64 → 64), k and v (64 → 64).
+    expect(crossAttentionParams(TEXT_LATENT)).toEqual({ layers: 3, params: 3 * (2 * 64 + 4 * (64 * 64 + 64)) });
+    expect(unetParamBreakdown(TEXT).map((p) => p.key)).toEqual(['time', 'in', 'down0', 'down1', 'mid', 'up1', 'up0', 'out']);
   });
 
   it('lists the parts in the order the input flows through them, with their resolutions and channels', () => {

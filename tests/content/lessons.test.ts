@@ -9,6 +9,7 @@ import { checkSources, mdxFigureFindings, weightCount } from '../../scripts/chec
 import { SHIPPED_MODELS, shippedParamCount, type ShippedModel } from '../../src/components/lesson/files';
 import { countClipParams, type ClipConfig } from '../../src/core/clip';
 import { countUNetParams, type UNetConfig } from '../../src/core/unet';
+import { crossAttentionParams } from '../../src/components/lesson/values';
 
 const ROOT = process.cwd();
 const LESSONS = join(ROOT, 'content', 'lessons');
@@ -26,6 +27,15 @@ describe('the lessons and the model cards', () => {
 
   it('type no FD or accuracy figure of our models: those come from models/eval.json or config.json through a component', () => {
     const found = lessons().flatMap(([f, text]) => mdxFigureFindings(text, f));
+    expect(found).toEqual([]);
+  });
+
+  it('type none of Stable Diffusion’s sizes: they live in src/components/lesson/stableDiffusion.ts (code listings aside)', () => {
+    const SD_FIGURES = [/(?<![\d,.])77\b/, /(?<![\d,.])768\b/, /(?<![\d,.])860\b/, /0\.18215/, /\b49,?4\d\d\b/, /\b123 million/, /\b84 million/, /64 × 64 × 4/, /512 × 512/, /\b512 \* 512/, /0\.00085/, /sdDefaultScale = \d/];
+    const found = lessons().flatMap(([f, text]) => {
+      const prose = text.replace(/^```[\s\S]*?^```/gm, '').replace(/^import .*$/gm, '');
+      return SD_FIGURES.filter((re) => re.test(prose)).map((re) => `${f}: ${re.source}`);
+    });
     expect(found).toEqual([]);
   });
 });
@@ -61,6 +71,16 @@ describe('parameter counts', () => {
     }
     expect(() => shippedParamCount('latent-mnist/autoencoder', 'mid')).toThrow(/only defined for U-Nets/);
     expect(() => shippedParamCount('unet-mnist', 'nope')).toThrow(/no part/);
+  });
+
+  it('of the text-to-image U-Net add up, its cross-attention layers among them', () => {
+    const cfg = modelJson('text2img-mnist').userDefinedMetadata?.config as UNetConfig;
+    const total = weightCount(modelJson('text2img-mnist'));
+    expect(countUNetParams(cfg)).toBe(total);
+    const parts = ['time', 'in', ...cfg.channels.map((_, i) => `down${i}`), 'mid', ...cfg.channels.map((_, i) => `up${i}`), 'out'];
+    expect(parts.reduce((n, p) => n + (shippedParamCount('text2img-mnist', p) ?? NaN), 0)).toBe(total);
+    expect(shippedParamCount('text2img-mnist', 'xattn')).toBe(crossAttentionParams(cfg).params);
+    expect(() => shippedParamCount('unet-mnist', 'xattn')).toThrow(/needs a U-Net with cross-attention/);
   });
 
   it('of a CLIP’s text and image encoders add up, with its temperature, to its model.json', () => {

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { builtMnist } from '../../lib/staticDigits';
 import { countClipParams, validateClipConfig, type ClipConfig } from '../../core/clip';
 import { countUNetParams, MNIST_UNET_CONFIG, type UNetConfig } from '../../core/unet';
-import { getPath, manifestParamCount, pixelStats, totalParams, unetParamBreakdown } from './values';
+import { crossAttentionParams, getPath, manifestParamCount, pixelStats, totalParams, unetParamBreakdown } from './values';
 
 const cache = new Map<string, unknown>();
 const warned = new Set<string>();
@@ -59,7 +59,7 @@ export function shippedUNetConfig(): { config: UNetConfig; source: 'models/unet-
 }
 
 /** The shipped models a parameter count on the site may name: folders under models/ holding a model.json. */
-export const SHIPPED_MODELS = ['unet-mnist', 'latent-mnist/denoiser', 'latent-mnist/autoencoder', 'classifier-mnist', 'clip-mnist'] as const;
+export const SHIPPED_MODELS = ['unet-mnist', 'latent-mnist/denoiser', 'latent-mnist/autoencoder', 'classifier-mnist', 'clip-mnist', 'text2img-mnist'] as const;
 export type ShippedModel = (typeof SHIPPED_MODELS)[number];
 
 /** A U-Net configuration from a model.json's userDefinedMetadata.config, or null when it is not one. */
@@ -96,7 +96,8 @@ export const CLIP_PARTS = ['text', 'image', 'tokenEmbedding', 'positionEmbedding
 /**
  * The parameter count of a shipped model, read from models/<model>/model.json: the whole network (the values its
  * weights file holds), or one part of a U-Net (unetParamBreakdown of the config stored in the same file) or of a
- * CLIP (countClipParams: 'text', 'image', …), checked to add up to the file's count. Null (with a warning) when the
+ * CLIP (countClipParams: 'text', 'image', …), checked to add up to the file's count; 'xattn' is every cross-attention
+ * layer of a text-conditioned U-Net together (crossAttentionParams). Null (with a warning) when the
  * file is missing; a part of something that is neither, an unknown part, or a config that disagrees with the
  * weights fails the build: those are mistakes.
  */
@@ -120,6 +121,10 @@ export function shippedParamCount(model: ShippedModel, part?: string): number | 
   const parts = unetParamBreakdown(cfg);
   if (totalParams(parts) !== total || countUNetParams(cfg) !== total) {
     throw new Error(`${rel}: its config counts ${countUNetParams(cfg)} parameters, its weights ${total}`);
+  }
+  if (part === 'xattn') {
+    if (!cfg.crossAttention) throw new Error(`${rel}: part "xattn" needs a U-Net with cross-attention`);
+    return crossAttentionParams(cfg).params;
   }
   const p = parts.find((x) => x.key === part);
   if (!p) throw new Error(`${rel}: no part "${part}" (${parts.map((x) => x.key).join(', ')})`);

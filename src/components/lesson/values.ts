@@ -200,8 +200,31 @@ export interface UNetPart {
 }
 
 /**
+ * Parameters of one cross-attention layer at c channels reading token states of width d_ctx (src/core/unet.ts
+ * `crossAttention`): GroupNorm 2c, the query and output projections c→c, the key and value projections d_ctx→c.
+ */
+export function crossAttentionLayerParams(c: number, contextDim: number): number {
+  return 2 * c + 2 * (c * c + c) + 2 * (contextDim * c + c);
+}
+
+/**
+ * The cross-attention layers a config builds (one after every residual block and one after the middle, as createUNet
+ * places them) and their parameters in all; zero of each without `crossAttention`.
+ */
+export function crossAttentionParams(config: UNetConfig): { layers: number; params: number } {
+  const xa = config.crossAttention;
+  if (!xa) return { layers: 0, params: 0 };
+  const { channels, numResBlocks } = config;
+  let params = crossAttentionLayerParams(channels[channels.length - 1], xa.contextDim);
+  for (const c of channels) params += 2 * numResBlocks * crossAttentionLayerParams(c, xa.contextDim);
+  return { layers: 2 * numResBlocks * channels.length + 1, params };
+}
+
+/**
  * Parameter count of every named part of the U-Net a config builds, in forward order; the counts follow the
- * layer shapes of createUNet (conv k×k a→b: k²ab + b; GroupNorm c: 2c; dense a→b: ab + b).
+ * layer shapes of createUNet (conv k×k a→b: k²ab + b; GroupNorm c: 2c; dense a→b: ab + b). A text-conditioned
+ * U-Net's cross-attention layers are counted in the part whose name they carry (`down0.xattn0` in down0,
+ * `mid.xattn` in mid); crossAttentionParams gives their total.
  */
 export function unetParamBreakdown(config: UNetConfig): UNetPart[] {
   const { channels, numResBlocks, tembDim, numClasses } = config;
@@ -211,6 +234,9 @@ export function unetParamBreakdown(config: UNetConfig): UNetPart[] {
   const dense = (a: number, b: number) => a * b + b;
   const norm = (c: number) => 2 * c;
   const res = (a: number, b: number) => norm(a) + conv(3, a, b) + dense(tembDim, b) + norm(b) + conv(3, b, b) + (a === b ? 0 : conv(1, a, b));
+  const xa = config.crossAttention;
+  const xattn = (ch: number) => (xa ? crossAttentionLayerParams(ch, xa.contextDim) : 0);
+  const withX = xa ? ', each followed by cross-attention to the prompt' : '';
   const size = (i: number) => `${H / 2 ** i}×${W / 2 ** i}`;
   const parts: UNetPart[] = [];
   parts.push({ key: 'time', label: `timestep embedding: sinusoid (${channels[0]}) → dense → SiLU → dense (${tembDim})`, resolution: null, channels: [channels[0], tembDim], params: dense(channels[0], tembDim) + dense(tembDim, tembDim) });
@@ -226,13 +252,15 @@ export function unetParamBreakdown(config: UNetConfig): UNetPart[] {
     for (let j = 0; j < numResBlocks; j++) {
       n += res(c, channels[i]);
       c = channels[i];
+      n += xattn(c);
       skips.push(c);
     }
     const blocks = numResBlocks === 1 ? 'residual block' : `${numResBlocks} residual blocks`;
-    parts.push({ key: `down${i}`, label: `down, level ${i}: ${blocks}`, resolution: size(i), channels: [from, c], params: n });
+    parts.push({ key: `down${i}`, label: `down, level ${i}: ${blocks}${withX}`, resolution: size(i), channels: [from, c], params: n });
   }
-  if (config.attention) {
-    parts.push({ key: 'mid', label: 'self-attention (GroupNorm, q, k, v, output projection)', resolution: size(levels - 1), channels: [c, c], params: norm(c) + 4 * dense(c, c) });
+  if (config.attention || xa) {
+    const what = [config.attention ? 'self-attention (GroupNorm, q, k, v, output projection)' : '', xa ? 'cross-attention to the prompt' : ''].filter(Boolean).join(', then ');
+    parts.push({ key: 'mid', label: what, resolution: size(levels - 1), channels: [c, c], params: (config.attention ? norm(c) + 4 * dense(c, c) : 0) + xattn(c) });
   }
   for (let i = levels - 1; i >= 0; i--) {
     let n = 0;
@@ -240,9 +268,10 @@ export function unetParamBreakdown(config: UNetConfig): UNetPart[] {
     for (let j = 0; j < numResBlocks; j++) {
       n += res(c + (skips.pop() as number), channels[i]);
       c = channels[i];
+      n += xattn(c);
     }
     const blocks = numResBlocks === 1 ? 'residual block' : `${numResBlocks} residual blocks`;
-    parts.push({ key: `up${i}`, label: `up, level ${i}: ${blocks} on [h, skip]`, resolution: size(i), channels: [from, c], params: n });
+    parts.push({ key: `up${i}`, label: `up, level ${i}: ${blocks} on [h, skip]${withX}`, resolution: size(i), channels: [from, c], params: n });
   }
   parts.push({ key: 'out', label: 'head: GroupNorm → SiLU → 3×3 convolution', resolution: size(0), channels: [c, inC], params: norm(c) + conv(3, c, inC) });
   return parts;
