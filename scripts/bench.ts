@@ -4,7 +4,7 @@
  *   npm run bench                      all sections
  *   npm run bench -- core              only the `core` section
  *   npm run bench -- lab               the training lab in the browser vs bare Node (needs `npm run build`)
- *   npm run bench -- widgets           first DDIM-50 and guidance grids in the browser (needs `npm run build`)
+ *   npm run bench -- widgets           first DDIM-50, guidance and prompt-lab grids in the browser (needs `npm run build`)
  *   npm run bench -- parallel          unet-mnist training on one thread vs the batch split over two (--steps=100 --repeats=3)
  *   npm run bench -- core --batch=8 --repeats=7 --skip-cpu --channels=32,32,64 --cpu-batch=8 --no-write
  *
@@ -216,14 +216,16 @@ const SECTIONS: Record<string, Section> = {
     },
   },
   widgets: {
-    description: 'time to the first DDIM-50 and DPM-Solver++ 2M-20 grids and the first guidance grid in headless Chromium on wasm',
+    description: 'time to the first DDIM-50 and DPM-Solver++ 2M-20 grids, the first guidance grid and the prompt lab\'s first grid in headless Chromium on wasm',
     async run(args) {
       const { benchWidgets } = await import('./bench/widgets');
       const result = await benchWidgets(ROOT, numberArg(args, 'rounds', 3));
       console.log(
         table([
-          ['first DDIM-50 grid of 16', 'first DPM-Solver++ 2M-20 grid', 'DDIM-50 inside the race', 'first guidance grid of 16'],
-          [result.first_ddim50_grid_ms, result.first_dpmpp20_grid_ms, result.first_ddim50_in_race_ms, result.first_guidance_grid_ms].map((v) => `${(v as number).toFixed(0)} ms`),
+          ['first DDIM-50 grid of 16', 'first DPM-Solver++ 2M-20 grid', 'DDIM-50 inside the race', 'first guidance grid of 16', 'first prompt-lab grid of 16'],
+          [result.first_ddim50_grid_ms, result.first_dpmpp20_grid_ms, result.first_ddim50_in_race_ms, result.first_guidance_grid_ms, result.first_prompt_grid_ms].map(
+            (v) => `${(v as number).toFixed(0)} ms`,
+          ),
         ]),
       );
       return { description: this.description, machine: machine(), ...result };

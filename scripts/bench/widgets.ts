@@ -5,7 +5,11 @@
  *   first_dpmpp20_grid_ms   — a DPM-Solver++ 2M grid of 16 digits in 20 steps, requested the same way;
  *   first_ddim50_in_race_ms — the DDIM-50 grid in the sampler race, where the DDPM and 2M lanes run at the same time;
  *   first_guidance_grid_ms  — the guidance lab's first grid of 16 decoded digits (its own measurement, from its
- *                             first request, which also waits for the worker's backend to start).
+ *                             first request, which also waits for the worker's backend to start);
+ *   first_prompt_grid_ms    — the prompt lab's first grid of 16 for its default prompt at 25 DDIM steps with guidance
+ *                             (two U-Net passes a step) and its cross-attention maps, decoded, classified and
+ *                             CLIP-scored, from page load (navigation start) until the grid is there: the page, the
+ *                             worker and its backend, four model files (U-Net, autoencoder, CLIP, classifier) included.
  * Medians over `rounds` fresh pages.
  */
 import { existsSync } from 'node:fs';
@@ -50,6 +54,7 @@ export async function benchWidgets(root: string, rounds: number): Promise<Record
       });
     const inRace: number[] = [];
     const guide: number[] = [];
+    const prompt: number[] = [];
     for (let r = 0; r < rounds; r++) {
       direct.push(await firstGrid('ddim', 50, 7 + r));
       dpm.push(await firstGrid('dpmpp2m', 20, 7 + r));
@@ -72,13 +77,22 @@ export async function benchWidgets(root: string, rounds: number): Promise<Record
           return Number(await page.locator(lab).getAttribute('data-first-ms'));
         }),
       );
+      prompt.push(
+        await fresh(`/widgets/?backend=wasm&prompt.seed=${42 + r}#prompt-lab`, async (page) => {
+          const lab = '[data-widget="prompt-lab"]';
+          await widgetReady(page, lab);
+          await page.waitForSelector(`${lab}:not([data-first-at=""])[data-count="16"]`, { timeout: 120_000 });
+          return Number(await page.locator(lab).getAttribute('data-first-at'));
+        }),
+      );
     }
     return {
       first_ddim50_grid_ms: median(direct),
       first_dpmpp20_grid_ms: median(dpm),
       first_ddim50_in_race_ms: median(inRace),
       first_guidance_grid_ms: median(guide),
-      samples_ms: { ddim50: direct, dpmpp20: dpm, ddim50_in_race: inRace, guidance: guide },
+      first_prompt_grid_ms: median(prompt),
+      samples_ms: { ddim50: direct, dpmpp20: dpm, ddim50_in_race: inRace, guidance: guide, prompt },
       targets: { first_ddim50_grid_ms_max: 5000, first_dpmpp20_grid_ms_max: 1500, first_guidance_grid_ms_max: 5000 },
       method: 'fresh browser context per measurement, wasm backend, 16 digits; medians of rounds (see the file header for what each timing covers)',
     };

@@ -9,6 +9,7 @@ export const WIDGET_NAMES = {
   'autoencoder-lab': 'the autoencoder lab',
   'img2img-lab': 'the image-to-image and inpainting lab',
   'clip-lab': 'the CLIP lab',
+  'prompt-lab': 'the prompt lab',
 } as const satisfies Record<string, string>;
 
 export type WidgetName = keyof typeof WIDGET_NAMES;

@@ -8,6 +8,7 @@
  */
 import type { BackendAttempt, BackendName, BackendProbe } from '../core/backends';
 import { BACKEND_NAMES } from '../core/backendNames';
+import type { CaptionSpec } from '../core/captions';
 import { KEEP_HALVES } from '../core/masks';
 import { MNIST_PIXELS } from '../core/mnistFormat';
 import { SAMPLER_NAMES, type SamplerName } from '../core/samplerInfo';
@@ -28,6 +29,8 @@ const VARIANCE = oneOf(['beta', 'betaTilde'], 'beta');
 const REPORT_MS = int(60, 16, 2000);
 /** A caption for the CLIP model (src/core/captions.ts tokenizes it: 11 words and <eos> are read, the rest cut). */
 const CAPTION = text('a bold slanted right seven', 120);
+/** A text-to-image prompt (read like a caption: 11 words and <eos>). */
+const PROMPT = text('a bold seven', 120);
 /** The zero-shot prompts "the digit 0" … "the digit 9" (the model card's zero-shot evaluation uses the same). */
 export const DIGIT_PROMPTS: readonly string[] = Array.from({ length: 10 }, (_, k) => `the digit ${k}`);
 
@@ -128,6 +131,26 @@ export const REQUESTS = {
    * `axes`: the plane fitted on the digits' embeddings alone, or on digits and prompts weighing the same.
    */
   'clip.map': { model: model('clip-mnist'), caption: CAPTION, x: optional(IMAGE), perClass: int(50, 5, 100), axes: oneOf(['digits', 'joint'], 'digits') },
+  /**
+   * Text to image (src/core/textToImage.ts, src/workers/text2img.ts): `count` latents from one seeded z_T, sampled
+   * with prompt guidance ε̃ = (1 + w) ε(z, prompt) − w ε(z, negative) (w = 0: the prompt alone, one pass a step;
+   * an empty negative is the unconditional prompt ""), decoded, read by classifier-mnist, measured (thickness, slant,
+   * width under clip-mnist's bins) and scored by CLIP. `stages` evenly spaced steps of the run are kept: the first
+   * sample's latent and decoded x̂_0 and, with `attention`, the cross-attention maps of every sample at each.
+   */
+  text2img: {
+    model: model('text2img-mnist'),
+    prompt: PROMPT,
+    negative: text('', PROMPT.maxLength),
+    w: float(3, 0, 10, 0.1),
+    seed: withDefault(SEED, 42),
+    count: int(16, 1, 36),
+    sampler: oneOf(['ddim', 'dpmpp2m'], 'ddim'),
+    steps: int(25, 5, 100),
+    attention: bool(true),
+    stages: int(5, 2, 10),
+    reportMs: withDefault(REPORT_MS, 150),
+  },
   /** Tensor bookkeeping, for tests and the console. */
   memory: {},
 } as const;
@@ -187,6 +210,19 @@ export const WIDGET_STATE = {
     /** The reader's own captions, one a line (at most the request's 16 are used). */
     custom: text('the digit 7\na bold seven\na thin seven\na seven slanted left', 1000),
   },
+  prompt: {
+    prompt: REQUESTS.text2img.prompt,
+    negative: REQUESTS.text2img.negative,
+    w: REQUESTS.text2img.w,
+    seed: REQUESTS.text2img.seed,
+    sampler: REQUESTS.text2img.sampler,
+    steps: REQUESTS.text2img.steps,
+    count: choice([4, 9, 16, 25, 36], REQUESTS.text2img.count.default),
+    /** The attention view: which token (its position in the prompt), which kept step (−1: the mean of all steps), which layer (−1: their mean). */
+    token: int(0, 0, 11),
+    step: int(-1, -1, 9),
+    layer: int(-1, -1, 8),
+  },
   img2img: {
     mode: REQUESTS.img2img.mode,
     digit: DIGIT,
@@ -202,6 +238,7 @@ export const WIDGET_STATE = {
 export const WIDGET_FEEDS: Partial<Record<keyof typeof WIDGET_STATE, { request: keyof typeof REQUESTS; params: Record<string, string> }>> = {
   race: { request: 'race', params: { count: 'count', nfe: 'steps', eta: 'eta', seed: 'seed' } },
   clip: { request: 'clip.rank', params: { top: 'top' } },
+  prompt: { request: 'text2img', params: { count: 'count' } },
 };
 
 // ---- results ------------------------------------------------------------------------------------------------
@@ -383,6 +420,45 @@ interface Results {
     /** Cosine similarity of the image to the caption (null without an image). */
     imageCaptionSimilarity: number | null;
   };
+  text2img: {
+    /** The samples in [−1, 1], [count × 784]. */
+    images: Float32Array;
+    /** How the tokenizer read the prompt and the negative prompt. */
+    prompt: CaptionTokens;
+    negative: CaptionTokens;
+    /** What the prompt asks for (parseCaption: a digit, attribute bins), null when it contradicts itself. */
+    asked: CaptionSpec | null;
+    /** classifier-mnist's digit for each sample and its probability. */
+    predicted: Int32Array;
+    confidence: Float32Array;
+    /** Each sample's measured thickness, slant and width with their words under clip-mnist's bins. */
+    styles: MeasuredStyle[];
+    /** 1 where the sample is what the prompt asks (the classifier's digit, the measured bins); null without `asked`. */
+    fits: Uint8Array | null;
+    /** CLIP score: cosine of each sample's image embedding to the prompt's text embedding. */
+    clipScores: Float32Array;
+    /** The prompt's token states [L × d] from the text encoder (what cross-attention reads) and its mask [L]. */
+    textStates: Float32Array;
+    stateShape: [number, number];
+    tokenMask: Float32Array;
+    /** [h, w, c] of a latent. */
+    latentShape: [number, number, number];
+    /**
+     * The first sample through the run: z_T (`start`), then at each kept step (0-based index, the timestep it started
+     * from and the one it reached) the latent reached and the decoded x̂_0 predicted in the step, [steps × latent] and
+     * [steps × 784].
+     */
+    stages: { steps: number[]; from: number[]; t: number[]; start: Float32Array; latents: Float32Array; decoded: Float32Array };
+    /**
+     * Cross-attention weights averaged over heads, prompt rows only: `maps` [steps × layers × count × positions ×
+     * tokens] at the kept steps, `mean` [layers × count × positions × tokens] over every step. Each position's
+     * weights sum to 1 over the prompt's real tokens (up to <eos>) and are 0 on pads. Null without `attention`.
+     */
+    attention: { layers: string[]; steps: number[]; positions: [number, number]; tokens: number; maps: Float32Array; mean: Float32Array } | null;
+    nfe: number;
+    elapsedMs: number;
+    modelName: string;
+  };
   memory: { numTensors: number; numBytes: number; backend: BackendName | null };
 }
 
@@ -392,6 +468,8 @@ interface Progress {
   /** `done` of `steps` steps taken; x = x_t after the last of them. */
   img2img: { done: number; steps: number; t: number; x: Float32Array; x0Pred: Float32Array };
   'lab.run': LabProgress;
+  /** `done` of `steps` steps; x0 = the decoded x̂_0 of every sample at that step [count × 784]. */
+  text2img: { done: number; steps: number; t: number; x0: Float32Array; elapsedMs: number };
 }
 
 export type RequestKind = keyof typeof REQUESTS;

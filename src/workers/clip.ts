@@ -186,13 +186,13 @@ function cosines(g: ClipGallery, v: Float32Array): Float32Array {
 }
 
 /** What the tokenizer made of a caption, as the page receives it. */
-function captionTokens(caption: string): CaptionTokens {
+export function captionTokens(caption: string): CaptionTokens {
   const t = tokenize(caption);
   return { tokens: t.tokens, ids: t.ids, unknown: t.unknown, truncated: t.truncated };
 }
 
 /** A measured style with its words under the model's bins. */
-function measured(x: Float32Array, bins: StyleBins): MeasuredStyle {
+export function measured(x: Float32Array, bins: StyleBins): MeasuredStyle {
   const style = measureStyle(encodePixels(x));
   return { ...style, words: styleWordsOf(style, bins).words };
 }

@@ -20,6 +20,7 @@ import { makeSchedule } from '../core/schedules';
 import type { Denoiser, StepInfo } from '../core/types';
 import type { ComputeApi } from './api';
 import { createClipHandlers } from './clip';
+import { createText2ImgHandler } from './text2img';
 import type { LabController } from './lab';
 import { readAll } from './readback';
 import type { Handlers } from './rpc';
@@ -68,6 +69,7 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
   /** A U-Net by name; 'training-lab' is the model the reader is training in this tab. */
   const unetOf = (name: string): Promise<LoadedUNet> => (name === 'training-lab' ? Promise.resolve(lab.model()) : res.unet(name));
   const clip = createClipHandlers(res);
+  const text2img = createText2ImgHandler(res);
 
   return {
     init: ({ order }) => res.ensureBackend(order),
@@ -247,6 +249,7 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
     'clip.rank': (p) => clip.rank(p),
     'clip.classify': (p) => clip.classify(p),
     'clip.map': (p) => clip.map(p),
+    text2img: (p, ctx) => text2img(p, ctx),
     memory: async () => ({ ...tf.memory(), backend: currentBackend() }),
   };
 }

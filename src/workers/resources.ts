@@ -8,13 +8,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BACKEND_ORDER, chooseBackend, currentBackend, fallbackBackend, type BackendName, type InitBackendOptions } from '../core/backends';
-import { loadLatentModel, type LatentModel } from '../core/autoencoder';
+import { loadAutoencoder, loadLatentModel, type LatentModel, type LoadedAutoencoder } from '../core/autoencoder';
 import { loadClassifier, type Classifier } from '../core/classifier';
 import { fetchMnist, type MnistData } from '../core/data';
 import { loadUNet, type LoadedUNet } from '../core/models';
 import type { BackendInfo, WorkerEvent } from './api';
 import { buildClipGallery, loadShippedClip, type ClipGallery, type LoadedClip } from './clip';
 import { MODEL_NAME } from './params';
+import { text2imgRefs } from './text2img';
 
 export interface ResourceOptions {
   /** The site's root URL: data/ and models/ live under it. */
@@ -29,6 +30,17 @@ export interface ResourceOptions {
   onEvent?: (event: WorkerEvent) => void;
   /** Give up on one rung of the ladder after this long (default 20 s). */
   timeoutMs?: number;
+}
+
+/** A text-to-image model: its cross-attention U-Net with the autoencoder and CLIP that its model.json names. */
+export interface Text2ImgModel {
+  unet: LoadedUNet;
+  /** The autoencoder whose scaled latents the U-Net denoises (shared with any other model that names it). */
+  autoencoder: LoadedAutoencoder['autoencoder'];
+  /** Multiply latents by this before diffusion, divide before decoding (the U-Net's file, else the autoencoder's). */
+  latentScale: number;
+  /** The frozen text encoder (the CLIP lab's cache entry, with its style bins). */
+  clip: LoadedClip;
 }
 
 /** Errors that mean the backend itself broke (a lost GPU device, a context loss), not the request. */
@@ -117,6 +129,25 @@ export class Resources {
   /** A shipped CLIP (models/<name>/), checked against the tokenizer, with its style bins. */
   clip(name: string): Promise<LoadedClip> {
     return this.cached(`clip:${name}`, () => loadShippedClip(this.modelUrl(name), this.opts.fetch, () => this.mnist()), (m) => m.clip);
+  }
+
+  /** An autoencoder folder under models/ (e.g. 'latent-mnist/autoencoder'), plain names only. */
+  autoencoder(folder: string): Promise<LoadedAutoencoder> {
+    if (!folder.split('/').every((part) => MODEL_NAME.test(part))) throw new Error(`"${folder}" is not a model folder`);
+    return this.cached(`autoencoder:${folder}`, () => loadAutoencoder(this.url(`models/${folder}/`), this.opts.fetch), (m) => m.autoencoder);
+  }
+
+  /**
+   * A text-to-image model (models/<name>/): the U-Net, then the autoencoder and the CLIP its model.json points at
+   * (relative folders such as '../latent-mnist/autoencoder/'), each cached once under its own name.
+   */
+  async text2img(name: string): Promise<Text2ImgModel> {
+    const unet = await this.unet(name);
+    const refs = text2imgRefs(unet.metadata, this.modelUrl(name), this.url('models/'));
+    const [ae, clip] = await Promise.all([this.autoencoder(refs.autoencoder), this.clip(refs.clip)]);
+    const own = unet.metadata.latentScale;
+    const latentScale = typeof own === 'number' && Number.isFinite(own) && own > 0 ? own : ae.metadata.latentScale;
+    return { unet, autoencoder: ae.autoencoder, latentScale, clip };
   }
 
   /** The held-out digits embedded by that CLIP, with their 2-D PCA (plain arrays; built once per model and backend). */
