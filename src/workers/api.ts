@@ -31,6 +31,26 @@ const REPORT_MS = int(60, 16, 2000);
 const CAPTION = text('a bold slanted right seven', 120);
 /** A text-to-image prompt (read like a caption: 11 words and <eos>). */
 const PROMPT = text('a bold seven', 120);
+/** The text-to-image model (a U-Net with cross-attention whose model.json names its autoencoder and CLIP). */
+const TEXT_MODEL = model('text2img-mnist');
+/**
+ * Prompt guidance, ε̃ = (1 + w) ε(z, prompt) − w ε(z, negative) (w = 0: the prompt alone, one pass a step; an empty
+ * negative is the unconditional prompt ""): shared by text to image and the prompt-guided edits.
+ */
+const GUIDED_PROMPT = { prompt: PROMPT, negative: text('', PROMPT.maxLength), w: float(3, 0, 10, 0.1) } as const;
+/**
+ * An edit of one digit (src/core/img2img.ts), DDIM η = 0: 'img2img' starts at t0 = round(strength·T), 'inpaint'
+ * keeps the half `keep` and regenerates the rest. Shared by the pixel model's and the text model's edits.
+ */
+const EDIT = {
+  mode: oneOf(['img2img', 'inpaint'], 'img2img'),
+  x0: IMAGE,
+  strength: float(0.6, 0, 1, 0.01),
+  steps: int(20, 5, 100),
+  keep: oneOf(KEEP_HALVES, 'left'),
+  seed: withDefault(SEED, 4),
+  reportMs: withDefault(REPORT_MS, 80),
+} as const;
 /** The zero-shot prompts "the digit 0" … "the digit 9" (the model card's zero-shot evaluation uses the same). */
 export const DIGIT_PROMPTS: readonly string[] = Array.from({ length: 10 }, (_, k) => `the digit ${k}`);
 
@@ -76,21 +96,15 @@ export const REQUESTS = {
   },
   /** The latent model's autoencoder on one image, with `sigma` × seeded N(0, I) added to the scaled latent. */
   autoencode: { model: model('latent-mnist'), x: IMAGE, sigma: float(0, 0, 1.5, 0.05), seed: SEED },
+  /** Editing a digit with a pixel U-Net (EDIT above), x̂_0 clipped, conditioned on `digit` (−1: ∅). */
+  img2img: { model: model('unet-mnist'), ...EDIT, digit: withDefault(CLASS_OR_NONE, 8) },
   /**
-   * Editing a digit with a pixel U-Net (src/core/img2img.ts), DDIM η = 0 with x̂_0 clipped, conditioned on `digit`
-   * (−1: ∅). 'img2img' starts at t0 = round(strength·T); 'inpaint' keeps the half `keep` and regenerates the rest.
+   * The same edits with the text-to-image model and a prompt, as Stable Diffusion's img2img and inpaint pipelines
+   * (src/core/textToImage.ts promptImg2img, promptInpaint; src/workers/text2img.ts): the digit is encoded, the edit
+   * runs on its 7×7×4 scaled latent under prompt guidance (GUIDED_PROMPT), the latent is decoded; inpainting keeps
+   * the latent cells of the kept half, then pastes the kept pixels of the input back exactly.
    */
-  img2img: {
-    model: model('unet-mnist'),
-    mode: oneOf(['img2img', 'inpaint'], 'img2img'),
-    x0: IMAGE,
-    strength: float(0.6, 0, 1, 0.01),
-    steps: int(20, 5, 100),
-    digit: withDefault(CLASS_OR_NONE, 8),
-    keep: oneOf(KEEP_HALVES, 'left'),
-    seed: withDefault(SEED, 4),
-    reportMs: withDefault(REPORT_MS, 80),
-  },
+  'img2img.prompt': { model: TEXT_MODEL, ...EDIT, ...GUIDED_PROMPT },
   /** Build a fresh training session (disposing any previous one); `pretrained` starts from models/unet-mnist. */
   'lab.create': {
     size: oneOf(['tiny', 'small'], 'tiny'),
@@ -139,10 +153,8 @@ export const REQUESTS = {
    * sample's latent and decoded x̂_0 and, with `attention`, the cross-attention maps of every sample at each.
    */
   text2img: {
-    model: model('text2img-mnist'),
-    prompt: PROMPT,
-    negative: text('', PROMPT.maxLength),
-    w: float(3, 0, 10, 0.1),
+    model: TEXT_MODEL,
+    ...GUIDED_PROMPT,
     seed: withDefault(SEED, 42),
     count: int(16, 1, 36),
     sampler: oneOf(['ddim', 'dpmpp2m'], 'ddim'),
@@ -226,7 +238,12 @@ export const WIDGET_STATE = {
   img2img: {
     mode: REQUESTS.img2img.mode,
     digit: DIGIT,
+    /** Which model edits: the pixel U-Net with a class, or the latent text model with a prompt. */
+    condition: oneOf(['class', 'prompt'], 'class'),
     target: REQUESTS.img2img.digit,
+    prompt: REQUESTS['img2img.prompt'].prompt,
+    negative: REQUESTS['img2img.prompt'].negative,
+    w: REQUESTS['img2img.prompt'].w,
     strength: REQUESTS.img2img.strength,
     keep: REQUESTS.img2img.keep,
     steps: REQUESTS.img2img.steps,
@@ -364,6 +381,28 @@ interface Results {
     nfe: number;
     elapsedMs: number;
   };
+  'img2img.prompt': {
+    /** The edited digit (inpaint: its kept half is exactly the input's). */
+    image: Float32Array;
+    /** z_{t0}: the input's scaled latent noised to t0, where the reverse process starts, [h, w, c] (img2img only). */
+    start: Float32Array | null;
+    /** z_0: the scaled latent the image was decoded from, [h, w, c]. */
+    latent: Float32Array;
+    latentShape: [number, number, number];
+    t0: number;
+    timesteps: number[];
+    /** The keep mask in pixels, 1 = kept (inpaint only): the pixels pasted back from the input. */
+    mask: Float32Array | null;
+    /** The keep mask on the latent grid (inpaint only): the latent cells kept during sampling. */
+    latentMask: Float32Array | null;
+    /** How the tokenizer read the prompt and the negative prompt. */
+    prompt: CaptionTokens;
+    negative: CaptionTokens;
+    /** Denoiser calls (one a step; under guidance each runs a doubled batch). */
+    nfe: number;
+    elapsedMs: number;
+    modelName: string;
+  };
   'lab.create': LabInfo;
   'lab.run': LabInfo;
   'lab.samples': { images: Float32Array };
@@ -467,6 +506,8 @@ interface Progress {
   race: { index: number; steps: number; t: number; x: Float32Array; x0Pred: Float32Array; nfe: number; elapsedMs: number };
   /** `done` of `steps` steps taken; x = x_t after the last of them. */
   img2img: { done: number; steps: number; t: number; x: Float32Array; x0Pred: Float32Array };
+  /** `done` of `steps` steps taken; x0Pred = the decoded x̂_0 predicted in the last of them (pixels, not the latent). */
+  'img2img.prompt': { done: number; steps: number; t: number; x0Pred: Float32Array };
   'lab.run': LabProgress;
   /** `done` of `steps` steps; x0 = the decoded x̂_0 of every sample at that step [count × 784]. */
   text2img: { done: number; steps: number; t: number; x0: Float32Array; elapsedMs: number };

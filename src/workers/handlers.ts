@@ -20,7 +20,7 @@ import { makeSchedule } from '../core/schedules';
 import type { Denoiser, StepInfo } from '../core/types';
 import type { ComputeApi } from './api';
 import { createClipHandlers } from './clip';
-import { createText2ImgHandler } from './text2img';
+import { createPromptEditHandler, createText2ImgHandler } from './text2img';
 import type { LabController } from './lab';
 import { readAll } from './readback';
 import type { Handlers } from './rpc';
@@ -70,6 +70,7 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
   const unetOf = (name: string): Promise<LoadedUNet> => (name === 'training-lab' ? Promise.resolve(lab.model()) : res.unet(name));
   const clip = createClipHandlers(res);
   const text2img = createText2ImgHandler(res);
+  const promptEdit = createPromptEditHandler(res);
 
   return {
     init: ({ order }) => res.ensureBackend(order),
@@ -236,6 +237,8 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
           keepT?.dispose();
         }
       }),
+
+    'img2img.prompt': (p, ctx) => promptEdit(p, ctx),
 
     'lab.create': (p) => lab.create(p),
     'lab.run': (p, { signal, progress }) => lab.run(p, signal, progress),

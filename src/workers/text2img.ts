@@ -10,6 +10,9 @@
  * Cross-attention maps come out of the sampling run itself (TextContext.onAttention): each layer's weights
  * [N', heads, 49, 12] are averaged over heads on the device for the prompt's rows only (under guidance the batch is
  * [prompt; negative], Ho & Salimans 2022), summed over every step for the mean map, and read back at the kept steps.
+ *
+ * The same model edits a digit for the image-to-image lab (img2img.prompt, `createPromptEditHandler`): Stable
+ * Diffusion's img2img and inpaint pipelines, promptImg2img and promptInpaint of src/core/textToImage.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { decodeScaled } from '../core/autoencoder';
@@ -19,8 +22,9 @@ import { encodeImage, textEmbedding } from '../core/clip';
 import { MNIST_PIXELS } from '../core/mnistFormat';
 import { makeNoise } from '../core/noise';
 import { samplers } from '../core/samplers';
-import { disposeContext, promptContext, promptDenoiser } from '../core/textToImage';
-import type { TextContext } from '../core/types';
+import { halfMask } from '../core/masks';
+import { disposeContext, promptContext, promptDenoiser, promptImg2img, promptInpaint, type LatentTextModel } from '../core/textToImage';
+import type { StepInfo, TextContext } from '../core/types';
 import type { ComputeApi } from './api';
 import { captionTokens, measured } from './clip';
 import { readAll } from './readback';
@@ -254,6 +258,76 @@ export function createText2ImgHandler(res: Resources) {
         z?.dispose();
         images?.dispose();
         recorder?.dispose();
+        if (promptCtx) disposeContext(promptCtx);
+        if (negativeCtx) disposeContext(negativeCtx);
+      }
+    });
+}
+
+type EditApi = ComputeApi['img2img.prompt'];
+
+/**
+ * The img2img.prompt handler: Stable Diffusion's img2img and inpaint pipelines at digit scale, i.e. promptImg2img or
+ * promptInpaint (src/core/textToImage.ts) on the text model, with progress (the decoded x̂_0 at most every
+ * `reportMs`), z_{t0} and the prompts' tokens read back.
+ */
+export function createPromptEditHandler(res: Resources) {
+  return (
+    { model, mode, x0, strength, steps, keep, seed, reportMs, prompt, negative, w }: EditApi['clean'],
+    { signal, progress }: { signal: AbortSignal; progress: (data: EditApi['progress']) => void },
+  ): Promise<EditApi['result']> =>
+    res.withFallback(async () => {
+      const t2i = await res.text2img(model);
+      const m: LatentTextModel = { model: t2i.unet.unet.model, autoencoder: t2i.autoencoder, latentScale: t2i.latentScale, schedule: t2i.unet.schedule };
+      const [h, wd, c] = m.autoencoder.config.inputShape;
+      if (x0.length !== h * wd * c) throw new RangeError(`img2img.prompt: the model takes ${h}×${wd}×${c} images, got ${x0.length} values`);
+      const latentShape: [number, number, number] = [...m.autoencoder.latentShape];
+      const { sqrtAlphaBar, sqrtOneMinusAlphaBar } = m.schedule;
+      const began = performance.now();
+      let nfe = 0;
+      let start = null as Float32Array | null;
+      let lastReport = -Infinity;
+      const onStep = async (info: StepInfo): Promise<void> => {
+        nfe++;
+        if (info.index === 0 && mode === 'img2img') {
+          // z_{t0}, where the run started, from the first step's x̂_0 and ε̂: z_t = √ᾱ_t x̂_0 + √(1−ᾱ_t) ε̂ (DDIM, Song et al. 2021, eq. 12).
+          [start] = await readAll([tf.tidy(() => tf.add(tf.mul(info.x0Pred, sqrtAlphaBar[info.t]), tf.mul(info.eps, sqrtOneMinusAlphaBar[info.t])))]);
+        }
+        const now = performance.now();
+        if (now - lastReport >= reportMs && info.index < info.steps - 1) {
+          lastReport = now;
+          const [x0Pred] = await readAll([decodeScaled(m, info.x0Pred)]);
+          progress({ done: info.index + 1, steps: info.steps, t: info.tPrev, x0Pred });
+        }
+        await yieldToEvents();
+      };
+      const image = tf.tensor4d(x0, [1, h, wd, c]);
+      let promptCtx: TextContext | null = null;
+      let negativeCtx: TextContext | null = null;
+      try {
+        promptCtx = promptContext(t2i.clip.clip, [prompt]);
+        // At w = 0 the negative context is never read (one conditional pass a step).
+        negativeCtx = w === 0 ? null : promptContext(t2i.clip.clip, [negative]);
+        const opts = { prompt: promptCtx, negative: negativeCtx ?? promptCtx, w, steps, noise: makeNoise(seed), onStep, signal };
+        const tokens = { prompt: captionTokens(prompt), negative: captionTokens(negative) };
+        if (mode === 'inpaint') {
+          const r = await promptInpaint(m, image, { ...opts, keep });
+          const [pixels, latent] = await readAll([r.image, r.latent]);
+          return {
+            image: pixels, start: null, latent, latentShape, t0: m.schedule.T, timesteps: r.timesteps,
+            mask: halfMask(keep, h, wd), latentMask: halfMask(keep, latentShape[0], latentShape[1]),
+            ...tokens, nfe, elapsedMs: performance.now() - began, modelName: t2i.unet.metadata.name,
+          };
+        }
+        const r = await promptImg2img(m, image, { ...opts, strength });
+        const [pixels, latent] = await readAll([r.image, r.latent]);
+        return {
+          // At strength 0 no step runs: the start is the input's latent itself.
+          image: pixels, start: start ?? latent.slice(), latent, latentShape, t0: r.t0, timesteps: r.timesteps, mask: null, latentMask: null,
+          ...tokens, nfe, elapsedMs: performance.now() - began, modelName: t2i.unet.metadata.name,
+        };
+      } finally {
+        image.dispose();
         if (promptCtx) disposeContext(promptCtx);
         if (negativeCtx) disposeContext(negativeCtx);
       }

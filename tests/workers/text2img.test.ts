@@ -1,13 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeScaled } from '../../src/core/autoencoder';
+import { decodeScaled, encodeScaled } from '../../src/core/autoencoder';
+import { qSample } from '../../src/core/forward';
+import { halfMask } from '../../src/core/masks';
 import { CONTEXT_LENGTH, tokenize } from '../../src/core/captions';
 import { embed } from '../../src/core/classifier';
 import { encodeImage, textEmbedding } from '../../src/core/clip';
 import { MNIST_PIXELS } from '../../src/core/mnistFormat';
 import { makeNoise } from '../../src/core/noise';
 import { samplers } from '../../src/core/samplers';
-import { disposeContext, promptContext, promptDenoiser } from '../../src/core/textToImage';
+import { disposeContext, promptContext, promptDenoiser, promptImg2img, promptInpaint, type LatentTextModel } from '../../src/core/textToImage';
 import { REQUESTS, type ComputeApi } from '../../src/workers/api';
 import { createHandlers } from '../../src/workers/handlers';
 import { LabController } from '../../src/workers/lab';
@@ -148,6 +150,91 @@ describe('text2img', () => {
     expect(keptSteps(25, 5)).toEqual([0, 6, 12, 18, 24]);
     expect(keptSteps(5, 10)).toEqual([0, 1, 2, 3, 4]);
     expect(keptSteps(100, 2)).toEqual([0, 99]);
+  });
+});
+
+describe('img2img.prompt: image-to-image and inpainting with a prompt on the text model', () => {
+  type EditProgress = ComputeApi['img2img.prompt']['progress'];
+  function edit(params: ComputeApi['img2img.prompt']['params'], opts: { signal?: AbortSignal; progress?: (p: EditProgress) => void } = {}) {
+    const ctx = { signal: opts.signal ?? new AbortController().signal, progress: opts.progress ?? (() => {}) };
+    return handlers['img2img.prompt'](cleanParams('img2img.prompt', REQUESTS['img2img.prompt'], params), ctx as never) as Promise<ComputeApi['img2img.prompt']['result']>;
+  }
+  /** A blocky "1" in [−1, 1]. */
+  const digit = Float32Array.from({ length: MNIST_PIXELS }, (_, i) => (i % 28 > 10 && i % 28 < 17 && i > 120 && i < 660 ? 0.9 : -1));
+  /** The same edit composed by hand from the core: prompt contexts, then promptImg2img or promptInpaint. */
+  async function byHand(mode: 'img2img' | 'inpaint', p: { prompt: string; negative: string; w: number; seed: number; steps: number; strength: number; keep: 'left' | 'right' | 'top' | 'bottom' }) {
+    const t = await res.text2img('text2img-mnist');
+    const m: LatentTextModel = { model: t.unet.unet.model, autoencoder: t.autoencoder, latentScale: t.latentScale, schedule: t.unet.schedule };
+    const prompt = promptContext(t.clip.clip, [p.prompt]);
+    const negative = promptContext(t.clip.clip, [p.negative]);
+    const x0 = tf.tensor4d(digit, [1, 28, 28, 1]);
+    const opts = { prompt, negative, w: p.w, steps: p.steps, noise: makeNoise(p.seed) };
+    const r = mode === 'img2img' ? await promptImg2img(m, x0, { ...opts, strength: p.strength }) : { ...(await promptInpaint(m, x0, { ...opts, keep: p.keep })), t0: m.schedule.T };
+    // z_{t0}: the input's scaled latent noised with the run's first draw of the seeded noise.
+    const t0 = r.t0;
+    const start = await read(() => qSample(m.schedule, encodeScaled(m, x0), t0, makeNoise(p.seed).normal([1, ...t.autoencoder.latentShape]) as tf.Tensor4D));
+    const out = { image: Float32Array.from(await r.image.data()), latent: Float32Array.from(await r.latent.data()), timesteps: r.timesteps, start };
+    tf.dispose([r.image, r.latent, x0]);
+    disposeContext(prompt);
+    disposeContext(negative);
+    return out;
+  }
+
+  it('img2img: equals promptImg2img composed by hand, starts from z_t0, reports the decoded x̂_0 and the tokens, and leaks nothing', async () => {
+    const p = { prompt: 'a bold seven', negative: 'a thin digit', w: 2, seed: 6, steps: 5, strength: 0.5, keep: 'left' as const };
+    const before = tf.memory().numTensors;
+    const progress: EditProgress[] = [];
+    const r = await edit({ mode: 'img2img', x0: digit, ...p, reportMs: 16 }, { progress: (q) => progress.push(q) });
+    expect(tf.memory().numTensors).toBe(before);
+    const want = await byHand('img2img', p);
+    expect(r.image).toHaveLength(MNIST_PIXELS);
+    r.image.forEach((v, i) => expect(v).toBeCloseTo(want.image[i], 4));
+    expect(r.latentShape).toEqual([7, 7, 4]);
+    r.latent.forEach((v, i) => expect(v).toBeCloseTo(want.latent[i], 4));
+    expect(r.t0).toBe(500);
+    expect(r.timesteps).toEqual(want.timesteps);
+    expect(r.timesteps).toEqual([500, 400, 300, 200, 100, 0]);
+    r.start!.forEach((v, i) => expect(v).toBeCloseTo(want.start[i], 5));
+    expect(r.mask).toBeNull();
+    expect(r.nfe).toBe(5);
+    expect(r.prompt.tokens).toEqual(['a', 'bold', 'seven']);
+    expect(r.negative.tokens).toEqual(['a', 'thin', 'digit']);
+    expect(progress.length).toBeGreaterThan(0);
+    for (const q of progress) {
+      expect(q.x0Pred).toHaveLength(MNIST_PIXELS);
+      expect(q.done).toBeLessThan(p.steps);
+    }
+  });
+
+  it('inpaint: equals promptInpaint composed by hand and keeps the input’s half exactly, with and without guidance', async () => {
+    for (const w of [0, 3]) {
+      const p = { prompt: 'the digit 4', negative: '', w, seed: 8, steps: 5, strength: 0.6, keep: 'right' as const };
+      const before = tf.memory().numTensors;
+      const r = await edit({ mode: 'inpaint', x0: digit, ...p });
+      expect(tf.memory().numTensors).toBe(before);
+      const want = await byHand('inpaint', p);
+      r.image.forEach((v, i) => expect(v).toBeCloseTo(want.image[i], 4));
+      expect(r.timesteps).toEqual(want.timesteps);
+      expect(r.t0).toBe(1000);
+      expect(r.start).toBeNull();
+      expect(r.nfe).toBe(5);
+      expect(Array.from(r.mask!)).toEqual(Array.from(halfMask('right', 28, 28)));
+      // The latent grid is 7 wide: the right half keeps its last 3 columns of cells.
+      expect(Array.from(r.latentMask!)).toEqual(Array.from(halfMask('right', 7, 7)));
+      expect(r.latentMask!.reduce((a, b) => a + b, 0)).toBe(21);
+      r.mask!.forEach((k, i) => k && expect(r.image[i]).toBe(digit[i]));
+    }
+  });
+
+  it('stops between steps when cancelled, leaking nothing, and refuses an image of the wrong size', async () => {
+    const before = tf.memory().numTensors;
+    const abort = new AbortController();
+    let reports = 0;
+    const cancelled = edit({ mode: 'img2img', x0: digit, strength: 1, steps: 20, reportMs: 16 }, { signal: abort.signal, progress: () => ++reports === 2 && abort.abort() });
+    await expect(cancelled).rejects.toThrow(/abort/i);
+    expect(reports).toBe(2);
+    await expect(async () => edit({ x0: new Float32Array(MNIST_PIXELS * 2) })).rejects.toThrow(/img2img\.prompt: parameter "x0"/);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
 
