@@ -117,6 +117,12 @@ const job: TrainJob = {
       '| attribute | words | lower edge | upper edge |',
       '|---|---|---|---|',
       ...edges.map(([a, lo, hi]) => `| ${a} | ${ATTRIBUTE_WORDS[a].join(' / ')} | ${(lo as number).toFixed(2)} ${units[a]} | ${(hi as number).toFixed(2)} ${units[a]} |`),
+      '',
+      '## Run history',
+      '',
+      '- **2026-12-02, shipped.** `--fresh` with the defaults: 5,000 steps at batch 128 in one uninterrupted run, beside another training on the second core.',
+      '- **Before it, a 60-step trial of the same job** (13 s) already put 59.6 % of the held-out digits with the right “the digit k” prompt and 56–70 % in the right attribute bin: the measured captions are learnable from the pixels, so the full run went ahead unchanged.',
+      '- **Choices made up front:** soft targets, because with ten digits and 27 style combinations a batch of 128 almost always holds several captions true of the same image, and one-hot targets would push them apart; a flattened 7×7 map in the image encoder, because global average pooling keeps how much ink there is but not where it lies, which is what slant and width are.',
     ].join('\n');
   },
   samplesCaption: () => `Each row: the ${CARD_COLS} held-out digits most similar to one prompt, best first. Prompts, top to bottom: ${CARD_PROMPTS.map((p) => `“${p}”`).join(', ')}.`,

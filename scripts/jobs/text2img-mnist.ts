@@ -131,6 +131,17 @@ const job: TrainJob = {
       })),
     ];
   },
+  notes: () =>
+    [
+      '## Run history',
+      '',
+      '- **2026-12-02, shipped.** `--fresh --steps 7000`: one uninterrupted run at batch 64, beside other work on the second core. The recipe is the class-conditional latent-mnist denoiser’s, which reached its quality in a similar number of steps on the same latents: one 64-channel level, min-SNR γ = 1, EMA 0.999, 10 % of conditions dropped; the class embedding is replaced by cross-attention after every residual block and after the middle.',
+      '- **What is hardest:** thin strokes. The sample grid’s thin sevens come out faint and broken more often than the bold ones: the autoencoder’s decoder reconstructs one-pixel strokes least well, so the denoiser has the least to aim at there.',
+      '',
+      '## How it is used',
+      '',
+      '`loadUNet(\'/models/text2img-mnist/\')` (src/core/models.ts) loads this network; the prompt lab’s worker (src/workers/text2img.ts) loads clip-mnist and the latent-mnist autoencoder beside it from the paths in model.json. `promptContext(clip, prompts)` (src/core/textToImage.ts) encodes prompts, `promptDenoiser(unet.model, prompt, negative, w)` is the denoiser any sampler runs, and `decodeScaled` turns the latent into an image. The full measurement by guidance strength, with negative prompts, is in `models/eval.json` (`npm run eval -- text2img`).',
+    ].join('\n'),
   samplesCaption: (config) => `One row per prompt, ${10} samples each, guidance w = ${config.options.evalW}, DDIM ${config.options.evalSteps} steps, η = 0, seed 1234. Prompts, top to bottom: ${GRID_PROMPTS.map((p) => `“${p}”`).join(', ')}.`,
   async create(ctx: JobContext): Promise<JobModel> {
     const { config, data, rng } = ctx;

@@ -60,13 +60,18 @@ describe('the shipped model cards', () => {
     expect(renderLatentCard({ ...latent, ...(patch ?? {}) }, dir)).toBe(readFileSync(join(dir, 'README.md'), 'utf8'));
   });
 
+  it('text2img-mnist: the job’s card re-renders to the committed README', () => {
+    const dir = copyFolder('models/text2img-mnist');
+    expect(rewriteModelCard(text2imgJob, dir)).toBe(readFileSync(join(dir, 'README.md'), 'utf8'));
+  });
+
   it('clip-mnist: the job’s card re-renders to the committed README', () => {
     const dir = copyFolder('models/clip-mnist');
     expect(rewriteModelCard(clipJob, dir)).toBe(readFileSync(join(dir, 'README.md'), 'utf8'));
   });
 
   it('and every other card in models/ are free of process words', () => {
-    const cards = ['unet-mnist', 'latent-mnist', 'latent-mnist/denoiser', 'latent-mnist/autoencoder', 'classifier-mnist', 'clip-mnist'].map((m) => join('models', m, 'README.md'));
+    const cards = ['unet-mnist', 'latent-mnist', 'latent-mnist/denoiser', 'latent-mnist/autoencoder', 'classifier-mnist', 'clip-mnist', 'text2img-mnist'].map((m) => join('models', m, 'README.md'));
     expect(cards.flatMap((c) => processWordFindings(readFileSync(join(ROOT, c), 'utf8'), c))).toEqual([]);
   });
 });
