@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ATTRIBUTE_WORDS } from '../../src/core/captions';
-import { guidanceSummary, negativeSummary, pointsText, settingText, text2imgTables, trendText, versusChance } from '../../src/components/lesson/text2imgTables';
+import { guidanceSummary, negativeSummary, pointsText, settingText, text2imgTables, trendText, versusChance, wordsSummary } from '../../src/components/lesson/text2imgTables';
 
 type Json = Record<string, any>;
 
@@ -151,6 +151,20 @@ describe('the captions computed from the numbers', () => {
     expect(negativeSummary(v)).toEqual([
       'With the word in the prompt, naming it as the negative prompt too lowers it for 6 of 9 words, leaves it unchanged for 2 and raises it for 1 (mean change −11.1 points).',
       'For “the digit k”, the negative word alone lowers it for 4 of 9 words, leaves it unchanged for 4 and raises it for 1 (mean change −5.6 points).',
+      'With the word as its own negative, the share is below the same prompts’ unguided share (w = 0 in the table by w) for 2 of 9 words.',
+    ]);
+    const allLower = fixture();
+    for (const n of Object.values(allLower.text2img.negative) as Json[]) n.promptWithNegative = 0.1;
+    expect(negativeSummary(text2imgTables(allLower)!)[0]).toMatch(/^With the word in the prompt, naming it as the negative prompt too lowers it for all 9 words \(mean change/);
+    const noUnguided = fixture();
+    delete noUnguided.text2img.byW['0'];
+    expect(negativeSummary(text2imgTables(noUnguided)!)).toHaveLength(2);
+  });
+
+  it('say which words’ shares rise, fall or stay from the first w to the last, and which end at or below chance', () => {
+    expect(wordsSummary(text2imgTables(fixture())!)).toEqual([
+      'From w = 0 to w = 7.5 the share rises for 7 of 9 words and stays for medium and wide.',
+      'At w = 7.5, narrow, medium and wide are at or below the chance line.',
     ]);
   });
 

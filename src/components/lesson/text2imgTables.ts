@@ -287,6 +287,7 @@ function changeCounts(changes: (Shown | null)[]): { lower: number; same: number;
 
 /** "lowers it for 7 of 9 words, leaves it for 1 and raises it for 1". */
 function countsText(c: { lower: number; same: number; higher: number; total: number }): string {
+  if (c.lower === c.total) return `lowers it for ${c.total === 1 ? 'the one word' : c.total === 2 ? 'both words' : `all ${c.total} words`}`;
   const parts = [`lowers it for ${c.lower} of ${c.total} words`];
   if (c.same) parts.push(`leaves it unchanged for ${c.same}`);
   if (c.higher) parts.push(`raises it for ${c.higher}`);
@@ -300,7 +301,20 @@ function meanChange(changes: (Shown | null)[]): string | null {
   return pointsText(v.reduce((a, b) => a + b, 0) / v.length / 100);
 }
 
-/** The sentences under the negative-prompt table: how often the negative word lowers the share in its own bin. */
+/** A shown percentage as its number (60.0% → 60). */
+const shownPercent = (r: Rate): number => Number(r.text.replace('%', ''));
+
+/** A word's bin share in the row of guidance strength w, if the table has that row. */
+function wordShareAt(view: Text2ImgView, w: number, word: string): Rate | null {
+  const row = view.rows.find((r) => r.w === w);
+  return row?.attributes.flatMap((a) => a.words).find((x) => x.word === word)?.binShare ?? null;
+}
+
+/**
+ * The sentences under the negative-prompt table: how often the negative word lowers the share in its own bin, and
+ * (with a w = 0 row in the table by w) how often "a <word> <digit>" with the word as its own negative falls below the
+ * word's unguided share.
+ */
 export function negativeSummary(view: Text2ImgView): string[] {
   if (view.negative.length === 0) return [];
   const out: string[] = [];
@@ -312,5 +326,42 @@ export function negativeSummary(view: Text2ImgView): string[] {
   const mb = meanChange(plain);
   if (a.total) out.push(`With the word in the prompt, naming it as the negative prompt too ${countsText(a)}${ma ? ` (mean change ${ma} points)` : ''}.`);
   if (b.total) out.push(`For “the digit k”, the negative word alone ${countsText(b)}${mb ? ` (mean change ${mb} points)` : ''}.`);
+  let below = 0;
+  let compared = 0;
+  for (const r of view.negative) {
+    const unguided = wordShareAt(view, 0, r.word);
+    if (!unguided || !r.promptWithNegative) continue;
+    compared++;
+    if (shownPercent(r.promptWithNegative) < shownPercent(unguided)) below++;
+  }
+  if (compared) out.push(`With the word as its own negative, the share is below the same prompts’ unguided share (w = 0 in the table by w) for ${below} of ${compared} words.`);
+  return out;
+}
+
+/** The sentence under the per-word table: which words' shares rise or fall from the first w to the last, and which end at or below chance. */
+export function wordsSummary(view: Text2ImgView): string[] {
+  if (view.rows.length < 2) return [];
+  const first = view.rows[0];
+  const last = view.rows[view.rows.length - 1];
+  const rises: string[] = [];
+  const falls: string[] = [];
+  const same: string[] = [];
+  const atOrBelow: string[] = [];
+  for (const a of ATTRIBUTES) {
+    for (const word of ATTRIBUTE_WORDS[a]) {
+      const x = wordShareAt(view, first.w, word);
+      const y = wordShareAt(view, last.w, word);
+      if (!x || !y) continue;
+      const d = shownPercent(y) - shownPercent(x);
+      (d > 0 ? rises : d < 0 ? falls : same).push(word);
+      if (shownPercent(y) <= shownPercent(view.chance.bin)) atOrBelow.push(word);
+    }
+  }
+  const total = rises.length + falls.length + same.length;
+  if (total === 0) return [];
+  const group = (words: string[], verb: string) => (words.length === 0 ? null : words.length > total / 2 ? `${verb} for ${words.length} of ${total} words` : `${verb} for ${listOf(words)}`);
+  const parts = [group(rises, 'rises'), group(falls, 'falls'), group(same, 'stays')].filter((x): x is string => x !== null);
+  const out = [`From w = ${first.wText} to w = ${last.wText} the share ${listOf(parts)}.`];
+  if (atOrBelow.length) out.push(`At w = ${last.wText}, ${listOf(atOrBelow)} ${atOrBelow.length === 1 ? 'is' : 'are'} at or below the chance line.`);
   return out;
 }
