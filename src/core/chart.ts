@@ -4,8 +4,11 @@
  * from here, so the same losses give the same picture everywhere.
  */
 import { line, scaleLinear, scaleLog } from 'd3';
+import { downsampleMinMax, extent } from './downsample';
 import { emaSeries } from './ema';
 import { formatSig } from './format';
+
+export { downsampleMinMax, extent };
 
 export type Point = readonly [number, number];
 
@@ -86,6 +89,8 @@ export interface LossChartOptions {
   xTicks?: number;
   /** Tick labels of both axes (default as `axis`). */
   label?: (value: number) => string;
+  /** Most points each path draws (min/max per bucket, see `downsampleMinMax`); all of them by default. */
+  maxPoints?: number;
 }
 
 export interface LossChartGeometry {
@@ -105,18 +110,16 @@ export function lossChart(readings: readonly Point[], frame: Frame, opts: LossCh
   const finite = readings.filter(([s, l]) => Number.isFinite(s) && Number.isFinite(l));
   const positive = finite.length > 0 && finite.every(([, l]) => l > 0);
   const losses = finite.map(([, l]) => l);
-  const lo0 = losses.length ? Math.min(...losses) : 0;
-  const hi0 = losses.length ? Math.max(...losses) : 1;
+  const [lo0, hi0] = losses.length ? extent(losses) : [0, 1];
   const logY = opts.logY ?? (positive && hi0 / lo0 > 5);
   const points = logY ? finite.filter(([, l]) => l > 0) : finite;
   const ys = points.map(([, l]) => l);
   const { width, height, margin: m } = frame;
-  const steps = points.map(([s]) => s);
-  const x = axis([Math.min(0, ...steps), Math.max(opts.minX ?? 1, ...steps)], [m.left, width - m.right], { ticks: opts.xTicks ?? 6, label: opts.label });
+  const [s0, s1] = points.length ? extent(points.map(([s]) => s)) : [0, 0];
+  const x = axis([Math.min(0, s0), Math.max(opts.minX ?? 1, s1)], [m.left, width - m.right], { ticks: opts.xTicks ?? 6, label: opts.label });
   let yDomain: [number, number];
   if (logY) {
-    const lo = ys.length ? Math.min(...ys) : 0.01;
-    const hi = ys.length ? Math.max(...ys) : 1;
+    const [lo, hi] = ys.length ? extent(ys) : [0.01, 1];
     yDomain = [lo * 0.8, Math.max(hi * 1.2, lo * 2)];
   } else {
     const pad = (hi0 - lo0) * 0.05 || Math.abs(hi0) * 0.1 || 1;
@@ -125,5 +128,6 @@ export function lossChart(readings: readonly Point[], frame: Frame, opts: LossCh
   const y = axis(yDomain, [height - m.bottom, m.top], { log: logY, ticks: 5, clamp: logY, label: opts.label });
   const w = opts.smoothing ?? 0;
   const smoothed: Point[] = w > 0 ? emaSeries(ys, w).map((v, i) => [points[i][0], v]) : [];
-  return { points, smoothed, x, y, raw: pathOf(points, x, y), smooth: pathOf(smoothed, x, y) };
+  const most = opts.maxPoints ?? Infinity;
+  return { points, smoothed, x, y, raw: pathOf(downsampleMinMax(points, most), x, y), smooth: pathOf(downsampleMinMax(smoothed, most), x, y) };
 }

@@ -7,6 +7,7 @@
  * The same bytes go to IndexedDB and to an exported file; `decodeCheckpoint` refuses anything else with an
  * Error that says what is wrong, so a bad import never reaches the model.
  */
+import { downsampleMinMax } from './downsample';
 import { decodeWeights, encodeWeights, type NamedWeights } from './io';
 import { parseUNetMetadata, type UNetMetadata } from './models';
 
@@ -72,15 +73,53 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   } catch (e) {
     return fail((e as Error).message);
   }
-  const { training, ...rest } = decoded.metadata as { training?: TrainingState } & Record<string, unknown>;
+  const { training, ...rest } = decoded.metadata as { training?: unknown } & Record<string, unknown>;
   let metadata: UNetMetadata;
   try {
     metadata = parseUNetMetadata(rest, source);
   } catch (e) {
     return fail((e as Error).message);
   }
-  if (!training || !Number.isInteger(training.step) || training.step < 0 || !Array.isArray(training.lossHistory)) {
-    fail('it has no training state');
+  return { metadata, state: parseTrainingState(training, fail), weights: decoded.weights };
+}
+
+/** Most (step, loss) points a restored history keeps; a longer one is thinned (first and last kept). */
+export const LOSS_HISTORY_CAP = 20_000;
+/** Most steps a checkpoint may claim (lab.run's own bound on maxSteps). */
+export const MAX_CHECKPOINT_STEP = 1e9;
+
+/**
+ * The training state of a decoded file, checked field by field: `step` an integer in [0, 1e9]; `lossHistory`
+ * finite [step, loss] pairs with integer steps, non-decreasing, at most `step` (more than LOSS_HISTORY_CAP are
+ * thinned by min/max per bucket, first and last kept); `settings` a plain object (the lab cleans its values
+ * against its own declaration). Anything else → `fail` with a message naming the field.
+ */
+export function parseTrainingState(training: unknown, fail: (why: string) => never): TrainingState {
+  if (!training || typeof training !== 'object' || Array.isArray(training)) return fail('it has no training state');
+  const t = training as Record<string, unknown>;
+  const step = t.step;
+  if (typeof step !== 'number' || !Number.isInteger(step) || step < 0 || step > MAX_CHECKPOINT_STEP) {
+    return fail(`training "step" must be an integer from 0 to ${MAX_CHECKPOINT_STEP}, got ${String(step).slice(0, 40)}`);
   }
-  return { metadata, state: training as TrainingState, weights: decoded.weights };
+  const raw = t.lossHistory;
+  if (!Array.isArray(raw)) return fail(`"lossHistory" must be an array of [step, loss] pairs, got ${raw === null ? 'null' : typeof raw}`);
+  const history: [number, number][] = new Array(raw.length);
+  let prev = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const e: unknown = raw[i];
+    if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'number' || typeof e[1] !== 'number' || !Number.isInteger(e[0]) || !Number.isFinite(e[1])) {
+      return fail(`"lossHistory" entry ${i} is not a [step, loss] pair of an integer step and a finite loss`);
+    }
+    if (e[0] < prev || e[0] > step) return fail(`"lossHistory" entry ${i} has step ${e[0]}: steps must not decrease and must lie in [0, ${step}]`);
+    prev = e[0];
+    history[i] = [e[0], e[1]];
+  }
+  const settings = t.settings;
+  if (!settings || typeof settings !== 'object' || Array.isArray(settings)) return fail('training "settings" must be an object');
+  return {
+    step,
+    lossHistory: history.length > LOSS_HISTORY_CAP ? downsampleMinMax(history, LOSS_HISTORY_CAP) : history,
+    settings: settings as TrainingState['settings'],
+    savedAt: typeof t.savedAt === 'string' ? t.savedAt.slice(0, 64) : '',
+  };
 }

@@ -9,7 +9,7 @@ import type { LoadedUNet } from '../core/models';
 import { REQUESTS, type ComputeApi, type LabInfo, type LabSettings } from './api';
 import { cleanParams } from './params';
 import { isBackendFailure, type Resources } from './resources';
-import { TrainingSession } from './trainingSession';
+import { labConfigProblem, TrainingSession } from './trainingSession';
 
 type Clean<K extends keyof ComputeApi> = ComputeApi[K]['clean'];
 
@@ -158,10 +158,13 @@ export class LabController {
     const ck = decodeCheckpoint(bytes, source);
     let settings: LabSettings;
     try {
+      // the lab's own declaration: out-of-range numbers are clamped (batchSize 5000 → 64), malformed ones refused
       settings = cleanParams('lab.restore', LAB_SETTINGS, ck.state.settings);
     } catch (e) {
       throw new Error(`${source} holds settings the lab cannot use (${e instanceof Error ? e.message : String(e)})`);
     }
+    const problem = labConfigProblem(ck.metadata.config);
+    if (problem) throw new Error(`${source} holds a U-Net the lab cannot train: ${problem}`);
     await this.stop();
     const { train } = await this.res.mnist();
     this.replace(TrainingSession.fromCheckpoint(ck, train, settings));

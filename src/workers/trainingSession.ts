@@ -16,7 +16,7 @@ import { samplers } from '../core/samplers';
 import { makeSchedule } from '../core/schedules';
 import { createTrainer, type Trainer } from '../core/train';
 import type { Schedule } from '../core/types';
-import { createUNet, MNIST_UNET_CONFIG, type UNet, type UNetConfig } from '../core/unet';
+import { countUNetParams, createUNet, MNIST_UNET_CONFIG, type UNet, type UNetConfig } from '../core/unet';
 import type { LabProgress, LabSettings } from './api';
 
 export type { LabProgress, LabSettings };
@@ -28,6 +28,33 @@ export const LAB_PRESETS: Record<'tiny' | 'small', UNetConfig> = {
   /** The shipped unet-mnist's shape without its class embedding (128,257 parameters). */
   small: { ...MNIST_UNET_CONFIG, inputShape: [28, 28, 1], channels: [...MNIST_UNET_CONFIG.channels], numClasses: 0 },
 };
+
+/** Most parameters a restored U-Net may have: 4× the largest preset. */
+export const MAX_LAB_PARAMS = 4 * Object.values(LAB_PRESETS).reduce((most, c) => Math.max(most, countUNetParams(c)), 0);
+
+const isCount = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min;
+
+/** Why the lab cannot train `config` (a message naming the field), or null when it can. */
+export function labConfigProblem(config: UNetConfig): string | null {
+  const c = config as unknown as Record<string, unknown>;
+  const shape = c.inputShape;
+  if (!Array.isArray(shape) || shape.length !== 3 || shape[0] !== 28 || shape[1] !== 28 || shape[2] !== 1) {
+    return `config.inputShape must be [28, 28, 1] (the lab trains on MNIST), got ${JSON.stringify(shape)?.slice(0, 60)}`;
+  }
+  const channels = c.channels;
+  if (!Array.isArray(channels) || channels.length < 1 || channels.length > 3 || !channels.every((ch) => isCount(ch, 1))) {
+    return 'config.channels must list 1 to 3 positive integers';
+  }
+  for (const field of ['numResBlocks', 'tembDim', 'groups'] as const) if (!isCount(c[field], 1)) return `config.${field} must be a positive integer`;
+  if (!isCount(c.numClasses, 0)) return 'config.numClasses must be an integer ≥ 0';
+  if (c.attention !== undefined && typeof c.attention !== 'boolean') return 'config.attention must be true or false';
+  if (c.crossAttention !== undefined) return 'config.crossAttention: the lab trains U-Nets without a text context';
+  const count = countUNetParams(config);
+  if (!(count <= MAX_LAB_PARAMS)) {
+    return `config (channels ${JSON.stringify(channels)}, numResBlocks ${c.numResBlocks}, tembDim ${c.tembDim}) has ${count} parameters, more than the lab trains (at most ${MAX_LAB_PARAMS})`;
+  }
+  return null;
+}
 
 /** Yield to the worker's message queue (a macrotask, without setTimeout's 4 ms clamp). */
 export function yieldToEvents(): Promise<void> {
@@ -80,7 +107,12 @@ export class TrainingSession {
     this.config = config;
     this.schedule = makeSchedule(settings.schedule, 1000);
     this.unet = createUNet(config, settings.seed);
-    if (weights) this.unet.setWeights(weights);
+    try {
+      if (weights) this.unet.setWeights(weights);
+    } catch (e) {
+      this.unet.dispose();
+      throw e;
+    }
     this.step = state?.step ?? 0;
     this.lossHistory = state?.lossHistory.map(([s, l]) => [s, l] as [number, number]) ?? [];
     // The batch/noise stream continues deterministically from the step count.
@@ -201,8 +233,14 @@ export class TrainingSession {
     };
   }
 
-  /** Rebuild a session from a checkpoint (possibly on another backend) with its clean settings. */
+  /**
+   * Rebuild a session from a checkpoint (possibly on another backend) with its clean settings: `settings` as
+   * cleaned against lab.create's declaration (never `ck.state.settings`), the schedule and state as
+   * decodeCheckpoint checked them; refuses a configuration the lab cannot train (labConfigProblem).
+   */
   static fromCheckpoint(ck: Checkpoint, train: Split, settings: LabSettings): TrainingSession {
+    const problem = labConfigProblem(ck.metadata.config);
+    if (problem) throw new Error(problem);
     const values: Record<string, Float32Array> = {};
     for (const [name, w] of Object.entries(ck.weights)) values[name] = w.data;
     return new TrainingSession({ ...settings, schedule: ck.metadata.schedule.kind }, train, ck.metadata.config, values, ck.state);

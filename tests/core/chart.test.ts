@@ -95,3 +95,16 @@ describe('lossChart', () => {
     expect(c.y.ticks.length).toBeGreaterThan(0);
   });
 });
+
+describe('lossChart on a long run', () => {
+  const n = 300_000;
+  const big: Point[] = Array.from({ length: n }, (_, i) => [i * 5, 1 + Math.sin(i / 50) * 0.1]);
+
+  it('lossChart draws at most maxPoints vertices per path for 300k readings', () => {
+    const chart = lossChart(big, frame, { logY: true, smoothing: 0.9, maxPoints: 2000 });
+    expect(chart.points.length).toBe(n);
+    expect(vertices(chart.raw).length).toBeLessThanOrEqual(2000);
+    expect(vertices(chart.smooth).length).toBeLessThanOrEqual(2000);
+    expect(chart.x.domain[1]).toBe((n - 1) * 5);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/core/checkpoint';
+import { decodeCheckpoint, encodeCheckpoint, LOSS_HISTORY_CAP, type Checkpoint } from '../../src/core/checkpoint';
 
 const metadata = {
   name: 'training-lab',
@@ -59,5 +59,33 @@ describe('training checkpoints', () => {
     const bad = sample();
     bad.metadata = { ...metadata, config: { ...metadata.config, groups: 3 } };
     expect(() => decodeCheckpoint(encodeCheckpoint(bad), 'groups.dlck')).toThrow(/groups/);
+  });
+
+  const withState = (state: Record<string, unknown>) => encodeCheckpoint({ ...sample(), state: { ...sample().state, ...state } } as unknown as Checkpoint);
+
+  it.each([
+    ['lossHistory null', { lossHistory: null }, /"lossHistory" must be an array/],
+    ['lossHistory not an array', { lossHistory: 'many' }, /"lossHistory" must be an array/],
+    ['lossHistory [[1, "x"]]', { lossHistory: [[1, 'x']] }, /"lossHistory" entry 0 is not a \[step, loss\] pair/],
+    ['a non-finite loss', { lossHistory: [[1, 0.5], [2, null]] }, /"lossHistory" entry 1/],
+    ['a fractional step in the history', { lossHistory: [[1.5, 0.5]] }, /"lossHistory" entry 0/],
+    ['decreasing steps', { lossHistory: [[20, 0.5], [10, 0.4]] }, /"lossHistory" entry 1 has step 10/],
+    ['steps past state.step', { lossHistory: [[10, 0.5], [121, 0.4]] }, /"lossHistory" entry 1 has step 121/],
+    ['step 1e300', { step: 1e300 }, /"step" must be an integer/],
+    ['a negative step', { step: -1 }, /"step" must be an integer/],
+    ['settings null', { settings: null }, /"settings" must be an object/],
+  ])('refuse a training state with %s, naming the field', (_, state, message) => {
+    expect(() => decodeCheckpoint(withState(state), 'bad.dlck')).toThrow(message);
+    expect(() => decodeCheckpoint(withState(state), 'bad.dlck')).toThrow(/^bad\.dlck is not a valid Diffusion Lab checkpoint/);
+  });
+
+  it('thin a loss history of 300k points to the cap, keeping the first and last points and the order', () => {
+    const long = Array.from({ length: 300_000 }, (_, i) => [i, 1 / (1 + i)]);
+    const back = decodeCheckpoint(withState({ step: 300_000, lossHistory: long }));
+    const h = back.state.lossHistory;
+    expect(h.length).toBeLessThanOrEqual(LOSS_HISTORY_CAP);
+    expect(h[0]).toEqual(long[0]);
+    expect(h.at(-1)).toEqual(long.at(-1));
+    for (let i = 1; i < h.length; i++) expect(h[i][0]).toBeGreaterThan(h[i - 1][0]);
   });
 });

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeCheckpoint, encodeCheckpoint, LOSS_HISTORY_CAP, type Checkpoint } from '../../src/core/checkpoint';
 import { REQUESTS, type ComputeApi, type LabProgress, type WorkerEvent } from '../../src/workers/api';
 import { LabController } from '../../src/workers/lab';
 import { cleanParams } from '../../src/workers/params';
@@ -79,5 +80,87 @@ describe('LabController', () => {
     expect(finished.step).toBe(paused.step);
     expect(paused.step).toBeGreaterThanOrEqual(2);
     await lab.reset();
+  });
+});
+
+/** A checkpoint whose training state a test may fill with anything. */
+type Loose = Omit<Checkpoint, 'state'> & { state: Record<string, unknown> };
+
+describe('LabController.restore of hostile files', () => {
+  const res = new Resources({ root: SITE, fetch: diskFetch, order: ['wasm'] });
+  const lab = new LabController(res);
+  let good: Uint8Array;
+  let tensors = 0;
+
+  /** Restore the good file and take two steps: the lab still works, and holds as many tensors as before. */
+  async function stillWorks() {
+    expect((await lab.restore(clean('lab.restore', { bytes: good, source: 'good.dlck' }))).step).toBe(2);
+    expect((await lab.run(clean('lab.run', { maxSteps: 2, lossEvery: 1, sampleEvery: 0 }), never, () => {})).step).toBe(4);
+    return tf.memory().numTensors;
+  }
+
+  beforeAll(async () => {
+    await lab.create(clean('lab.create', TINY));
+    await lab.run(clean('lab.run', { maxSteps: 2, lossEvery: 1, sampleEvery: 0 }), never, () => {});
+    good = (await lab.checkpoint()).bytes;
+    tensors = await stillWorks();
+  });
+
+  /** A copy of the good checkpoint with `edit` applied, encoded again. */
+  const bad = (edit: (ck: Loose) => void) => {
+    const ck = decodeCheckpoint(good) as unknown as Loose;
+    edit(ck);
+    return encodeCheckpoint(ck as unknown as Checkpoint);
+  };
+  const history = (n: number): [number, number][] => Array.from({ length: n }, (_, i) => [i, 1 + (i % 7) * 0.01]);
+
+  const refused: [string, (ck: Loose) => void, RegExp][] = [
+    ['inputShape [256, 256, 1]', (ck) => (ck.metadata.config = { ...ck.metadata.config, inputShape: [256, 256, 1] }), /cannot train: config\.inputShape must be \[28, 28, 1\]/],
+    ['channels far beyond the presets', (ck) => (ck.metadata.config = { ...ck.metadata.config, channels: [512, 512, 512] }), /cannot train: config \(channels \[512,512,512\].*parameters, more than the lab trains/],
+    ['lossHistory null', (ck) => (ck.state.lossHistory = null), /"lossHistory" must be an array.*null/],
+    ['lossHistory [[1, "x"]]', (ck) => (ck.state.lossHistory = [[1, 'x']]), /"lossHistory" entry 0 is not a \[step, loss\] pair/],
+    ['lossHistory not an array', (ck) => (ck.state.lossHistory = { 0: [1, 2] }), /"lossHistory" must be an array.*object/],
+    ['lossHistory with decreasing steps', (ck) => (ck.state.lossHistory = [[2, 0.5], [1, 0.4]]), /"lossHistory" entry 1 has step 1/],
+    ['lossHistory past the step count', (ck) => (ck.state.lossHistory = [[1, 0.5], [99, 0.4]]), /"lossHistory" entry 1 has step 99/],
+    ['a step of 1e300', (ck) => (ck.state.step = 1e300), /"step" must be an integer/],
+    ['settings not an object', (ck) => (ck.state.settings = 'fast'), /"settings" must be an object/],
+    ['a schedule the lab does not know', (ck) => (ck.state.settings = { ...(ck.state.settings as object), schedule: 'sqrt' }), /settings the lab cannot use.*schedule/],
+  ];
+
+  it.each(refused)('refuses a file with %s, naming the field, and the lab works afterwards with numTensors flat', async (_, edit, message) => {
+    const bytes = bad(edit);
+    await expect(lab.restore(clean('lab.restore', { bytes, source: 'hostile.dlck' }))).rejects.toThrow(message);
+    await expect(lab.restore(clean('lab.restore', { bytes, source: 'hostile.dlck' }))).rejects.toThrow(/hostile\.dlck/);
+    expect(await stillWorks()).toBe(tensors);
+  });
+
+  const clamped: [string, Record<string, unknown>, Record<string, unknown>][] = [
+    ['batchSize 5000', { batchSize: 5000 }, { batchSize: 64 }],
+    ['lr 1e9', { lr: 1e9 }, { lr: 0.002 }],
+    ['seed 1e300', { seed: 1e300 }, { seed: 99_999 }],
+  ];
+
+  it.each(clamped)('clamps %s by lab.create\'s declaration, trains with the clamped value, and the lab works afterwards', async (_, setting, expected) => {
+    const bytes = bad((ck) => (ck.state.settings = { ...(ck.state.settings as object), ...setting }));
+    const info = await lab.restore(clean('lab.restore', { bytes, source: 'hostile.dlck' }));
+    expect(info.settings).toMatchObject(expected);
+    expect(info.step).toBe(2);
+    expect((await lab.run(clean('lab.run', { maxSteps: 1, lossEvery: 1, sampleEvery: 0 }), never, () => {})).step).toBe(3);
+    expect(await stillWorks()).toBe(tensors);
+  });
+
+  it('thins a loss history of 300k points to the cap, first and last kept, and the lab works afterwards', async () => {
+    const long = history(300_000);
+    const bytes = bad((ck) => {
+      ck.state.step = 300_000;
+      ck.state.lossHistory = long;
+    });
+    const info = await lab.restore(clean('lab.restore', { bytes, source: 'long.dlck' }));
+    expect(info.step).toBe(300_000);
+    expect(info.lossHistory.length).toBeLessThanOrEqual(LOSS_HISTORY_CAP);
+    expect(info.lossHistory.length).toBeGreaterThan(LOSS_HISTORY_CAP * 0.9);
+    expect(info.lossHistory[0]).toEqual(long[0]);
+    expect(info.lossHistory.at(-1)).toEqual(long.at(-1));
+    expect(await stillWorks()).toBe(tensors);
   });
 });
