@@ -6,7 +6,7 @@ import { autoencoderFromWeights, parseAutoencoderMetadata, type Autoencoder, typ
 import { classifierFromWeights, type Classifier } from '../../src/core/classifier';
 import { batchTensor, range, type SeededRandom, type Split } from '../../src/core/data';
 import { encodePixels } from '../../src/core/mnistFormat';
-import { decodeWeights, encodeWeights, type NamedWeights } from '../../src/core/io';
+import { assignWeights, decodeWeights, encodeWeights, weightsFromTensors, type NamedWeights } from '../../src/core/io';
 import { loadWeightsFromDir } from '../lib/weights-file';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -84,4 +84,38 @@ export async function encodeSplitLatents(autoencoder: Autoencoder, latentScale: 
     z.dispose();
   }
   return latents;
+}
+
+/**
+ * An exponential moving average of a model's parameters, as the latent jobs keep it: a non-trainable copy of each
+ * parameter, checkpointed under `ema/<name>`, updated after every step with decay min(decay, (1 + step)/(10 + step)),
+ * and shipped in float16 (the model's own parameters take the shipped values, so evaluation measures what ships).
+ */
+export function emaShadow(params: Record<string, tf.Variable>, decay: number) {
+  const ema: Record<string, tf.Variable> = {};
+  for (const [k, v] of Object.entries(params)) {
+    const copy = v.clone();
+    ema[k] = tf.variable(copy, false);
+    copy.dispose();
+  }
+  return {
+    /** The shadow as the trainer checkpoints it. */
+    extraState: Object.fromEntries(Object.entries(ema).map(([k, v]) => [`ema/${k}`, v])),
+    /** Fold the parameters after step `step` into the average. */
+    update(step: number): void {
+      const d = Math.min(decay, (1 + step) / (10 + step));
+      tf.tidy(() => {
+        for (const [k, v] of Object.entries(params)) ema[k].assign(tf.add(tf.mul(ema[k], d), tf.mul(v, 1 - d)));
+      });
+    },
+    /** The average rounded to float16, also assigned to the parameters. */
+    async exportWeights(source: string): Promise<NamedWeights> {
+      const weights = roundTripFloat16(await weightsFromTensors(ema));
+      assignWeights(params, weights, source);
+      return weights;
+    },
+    dispose(): void {
+      for (const v of Object.values(ema)) v.dispose();
+    },
+  };
 }

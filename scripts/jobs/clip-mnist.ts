@@ -30,6 +30,7 @@ import { clipCardRows, clipSummary } from '../lib/clipCard';
 import { evaluateClip, imageEmbeddings, textEmbeddings } from '../lib/clipEval';
 import type { JobContext, JobModel, TrainConfig, TrainJob } from '../lib/job';
 import { shiftedImages } from './classifier-mnist';
+import { warmupCosine } from './_latent';
 
 /** The style bins of every digit of a split, given the bin edges. */
 function classesOf(split: Split, bins: StyleBins): StyleClass[] {
@@ -97,13 +98,7 @@ const job: TrainJob = {
     options: { width: 64, layers: 2, heads: 4, embedDim: 64, maxShift: 1, warmupSteps: 200, finalLrFraction: 0.05 },
   },
   quantize: 'float16',
-  learningRate(step, config) {
-    const warm = Number(config.options.warmupSteps);
-    if (step < warm) return (config.learningRate * (step + 1)) / warm;
-    const p = (step - warm) / Math.max(1, config.steps - warm);
-    const floor = Number(config.options.finalLrFraction);
-    return config.learningRate * (floor + (1 - floor) * 0.5 * (1 + Math.cos(Math.PI * p)));
-  },
+  learningRate: (step, config) => warmupCosine(step, config.steps, config.learningRate, Number(config.options.warmupSteps), Number(config.options.finalLrFraction)),
   evaluationRows: (summary) => clipCardRows(summary),
   notes: (ev) => {
     const units: Record<string, string> = { thickness: 'px', slant: '°', width: 'px' };

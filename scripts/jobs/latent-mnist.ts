@@ -11,14 +11,13 @@ import { decodeScaled, type Autoencoder } from '../../src/core/autoencoder';
 import { embed } from '../../src/core/classifier';
 import { MNIST_PIXELS } from '../../src/core/data';
 import { classifierFreeGuidance, conditioned } from '../../src/core/guidance';
-import { assignWeights, weightsFromTensors, type NamedWeights } from '../../src/core/io';
 import { fork, makeNoise, makeRng } from '../../src/core/noise';
 import { samplers } from '../../src/core/samplers';
 import { makeSchedule } from '../../src/core/schedules';
 import type { ScheduleKind } from '../../src/core/types';
 import { createUNet, LATENT_UNET_CONFIG, type UNet, type UNetConfig } from '../../src/core/unet';
 import type { JobContext, JobModel, TrainConfig, TrainJob } from '../lib/job';
-import { LATENT_MODEL_DIR, ROOT, encodeSplitLatents, loadAutoencoderDir, loadClassifierDir, roundTripFloat16, toUint8Images, warmupCosine } from './_latent';
+import { LATENT_MODEL_DIR, ROOT, emaShadow, encodeSplitLatents, loadAutoencoderDir, loadClassifierDir, toUint8Images, warmupCosine } from './_latent';
 
 export const denoiserConfigOf = (config: TrainConfig, latentShape: [number, number, number]): UNetConfig => ({
   ...LATENT_UNET_CONFIG,
@@ -143,12 +142,7 @@ const job: TrainJob = {
     const minSnrGamma = Number(config.options.minSnrGamma ?? 0);
     const emaDecay = Number(config.options.emaDecay);
     const params = Object.fromEntries(unet.params) as Record<string, tf.Variable>;
-    const ema: Record<string, tf.Variable> = {};
-    for (const [k, v] of Object.entries(params)) {
-      const copy = v.clone();
-      ema[k] = tf.variable(copy, false);
-      copy.dispose();
-    }
+    const ema = emaShadow(params, emaDecay);
     const model = { unet, autoencoder, latentScale, schedule };
     let lastEval: { images: Uint8Array; perClass: number } | null = null;
 
@@ -169,7 +163,7 @@ const job: TrainJob = {
 
     return {
       params,
-      extraState: Object.fromEntries(Object.entries(ema).map(([k, v]) => [`ema/${k}`, v])),
+      extraState: ema.extraState,
       metadata: () => ({
         name: 'latent-mnist',
         config: unet.config,
@@ -184,18 +178,11 @@ const job: TrainJob = {
       loss,
       trainStep(step, optimizer) {
         const l = optimizer.minimize(() => loss(step));
-        const d = Math.min(emaDecay, (1 + step) / (10 + step));
-        tf.tidy(() => {
-          for (const [k, v] of Object.entries(params)) ema[k].assign(tf.add(tf.mul(ema[k], d), tf.mul(v, 1 - d)));
-        });
+        ema.update(step);
         return l;
       },
-      async exportWeights(): Promise<NamedWeights> {
-        // Ship the EMA weights in float16, and evaluate exactly those.
-        const weights = roundTripFloat16(await weightsFromTensors(ema));
-        assignWeights(params, weights, 'latent-mnist export');
-        return weights;
-      },
+      // Ship the EMA weights in float16, and evaluate exactly those.
+      exportWeights: () => ema.exportWeights('latent-mnist export'),
       async evaluate() {
         const perClass = Number(config.options.evalPerClass);
         const w = Number(config.options.evalW);
@@ -235,7 +222,7 @@ const job: TrainJob = {
       dispose() {
         unet.dispose();
         autoencoder.dispose();
-        for (const v of Object.values(ema)) v.dispose();
+        ema.dispose();
       },
     };
   },

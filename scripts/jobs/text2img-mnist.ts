@@ -13,7 +13,6 @@ import { ATTRIBUTES, ATTRIBUTE_WORDS, article, binOf, measureStyle, measureStyle
 import { clipFromWeights, parseClipMetadata, type ClipModel } from '../../src/core/clip';
 import { embed } from '../../src/core/classifier';
 import { MNIST_PIXELS } from '../../src/core/data';
-import { assignWeights, weightsFromTensors, type NamedWeights } from '../../src/core/io';
 import { fork, makeNoise, makeRng } from '../../src/core/noise';
 import { samplers } from '../../src/core/samplers';
 import { makeSchedule } from '../../src/core/schedules';
@@ -22,7 +21,7 @@ import type { Schedule, ScheduleKind, TextContext } from '../../src/core/types';
 import { createUNet, countUNetParams, LATENT_UNET_CONFIG, type UNet, type UNetConfig } from '../../src/core/unet';
 import type { JobContext, JobModel, TrainConfig, TrainJob } from '../lib/job';
 import { loadWeightsFromDir } from '../lib/weights-file';
-import { ROOT, encodeSplitLatents, loadAutoencoderDir, loadClassifierDir, roundTripFloat16, toUint8Images, warmupCosine } from './_latent';
+import { ROOT, emaShadow, encodeSplitLatents, loadAutoencoderDir, loadClassifierDir, toUint8Images, warmupCosine } from './_latent';
 
 export const textDenoiserConfigOf = (config: TrainConfig, latentShape: [number, number, number], contextDim: number): UNetConfig => ({
   ...LATENT_UNET_CONFIG,
@@ -166,12 +165,7 @@ const job: TrainJob = {
     const minSnrGamma = Number(config.options.minSnrGamma);
     const emaDecay = Number(config.options.emaDecay);
     const params = Object.fromEntries(unet.params) as Record<string, tf.Variable>;
-    const ema: Record<string, tf.Variable> = {};
-    for (const [k, v] of Object.entries(params)) {
-      const copy = v.clone();
-      ema[k] = tf.variable(copy, false);
-      copy.dispose();
-    }
+    const ema = emaShadow(params, emaDecay);
     const pipeline: TextPipeline = { unet, clip, autoencoder, latentScale, schedule };
     const uniform = { uniform: () => rng.next() };
     let grid: Uint8Array | null = null;
@@ -199,7 +193,7 @@ const job: TrainJob = {
 
     return {
       params,
-      extraState: Object.fromEntries(Object.entries(ema).map(([k, v]) => [`ema/${k}`, v])),
+      extraState: ema.extraState,
       metadata: () => ({
         name: 'text2img-mnist',
         config: unet.config,
@@ -227,17 +221,10 @@ const job: TrainJob = {
         const context = promptContext(clip, d.prompts);
         const l = optimizer.minimize(() => lossOf(d, context));
         disposeContext(context);
-        const decay = Math.min(emaDecay, (1 + step) / (10 + step));
-        tf.tidy(() => {
-          for (const [k, v] of Object.entries(params)) ema[k].assign(tf.add(tf.mul(ema[k], decay), tf.mul(v, 1 - decay)));
-        });
+        ema.update(step);
         return l;
       },
-      async exportWeights(): Promise<NamedWeights> {
-        const weights = roundTripFloat16(await weightsFromTensors(ema));
-        assignWeights(params, weights, 'text2img-mnist export');
-        return weights;
-      },
+      exportWeights: () => ema.exportWeights('text2img-mnist export'),
       async evaluate() {
         const n = Number(config.options.evalPerPrompt);
         const w = Number(config.options.evalW);
@@ -274,7 +261,7 @@ const job: TrainJob = {
         unet.dispose();
         clip.dispose();
         autoencoder.dispose();
-        for (const v of Object.values(ema)) v.dispose();
+        ema.dispose();
       },
     };
   },
