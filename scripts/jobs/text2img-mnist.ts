@@ -144,7 +144,7 @@ const job: TrainJob = {
   samplesCaption: (config) => `One row per prompt, ${10} samples each, guidance w = ${config.options.evalW}, DDIM ${config.options.evalSteps} steps, η = 0, seed 1234. Prompts, top to bottom: ${GRID_PROMPTS.map((p) => `“${p}”`).join(', ')}.`,
   async create(ctx: JobContext): Promise<JobModel> {
     const { config, data, rng } = ctx;
-    const { epsLoss } = await import('../../src/core/train');
+    const { drawTraining, epsLoss } = await import('../../src/core/train');
     const { autoencoder, metadata: aeMeta } = loadAutoencoderDir(resolve(ROOT, String(config.options.autoencoder)));
     const { clip, bins } = loadClipDir(resolve(ROOT, String(config.options.clip)));
     const latentScale = aeMeta.latentScale;
@@ -181,12 +181,9 @@ const job: TrainJob = {
         const caption = renderCaption(randomCaptionSpec(data.train.labels[i], classes[i], uniform), uniform);
         prompts.push(rng.next() < pUncond ? EMPTY_PROMPT : caption);
       }
-      const r = makeRng(fork(config.seed, step));
-      const t = new Int32Array(n);
-      for (let b = 0; b < n; b++) t[b] = 1 + r.uniformInt(T);
-      const eps = new Float32Array(n * L);
-      for (let i = 0; i < eps.length; i++) eps[i] = r.normal();
-      return { batch, prompts, draws: { t, eps } };
+      // t and ε from a per-step stream (no classes: the prompt, dropped above, is the condition).
+      const draws = drawTraining(makeRng(fork(config.seed, step)), [n, ...latentShape], T, undefined, 0, 0);
+      return { batch, prompts, draws };
     };
     const lossOf = (d: ReturnType<typeof draw>, context: TextContext) =>
       epsLoss(unet, schedule, tf.tensor4d(d.batch, [config.batchSize, ...latentShape]), d.draws, { minSnrGamma, context });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { DIST, memory, openPage, ready, screenshotPath, seriousAxeViolations, sitePaths } from './harness';
+import { DIST, memory, openPage, ready, screenshotPath, seriousAxeViolations, sitePaths, trackLayoutShift } from './harness';
 import { useSite } from './useSite';
 
 const site = useSite();
@@ -183,16 +183,8 @@ describe('the CLIP lab', () => {
     for (const [colorScheme, width] of [['light', 390], ['dark', 1280]] as const) {
       const { context, page, problems } = await openPage(site, { colorScheme, width, height: 844 });
       try {
-        await page.addInitScript(() => {
-          (window as unknown as { __cls: number }).__cls = 0;
-          new PerformanceObserver((list) => {
-            for (const entry of list.getEntries() as (PerformanceEntry & { value: number; hadRecentInput: boolean })[]) {
-              if (!entry.hadRecentInput) (window as unknown as { __cls: number }).__cls += entry.value;
-            }
-          }).observe({ type: 'layout-shift', buffered: true });
-        });
+        const cls = await trackLayoutShift(page);
         await page.goto(`${site.url}${lesson()}?backend=wasm`, { waitUntil: 'networkidle' });
-        const cls = () => page.evaluate(() => (window as unknown as { __cls: number }).__cls);
         await page.locator(CLIP).scrollIntoViewIfNeeded();
         const before = await cls();
         await ready(page, CLIP);

@@ -246,3 +246,19 @@ export const backendInfo = (page: Page) => page.evaluate(() => (window as unknow
 /** Send one request to the compute worker from the page; resolves with its result. */
 export const request = (page: Page, kind: string, params: unknown) =>
   page.evaluate(([k, p]) => (window as unknown as LabWindow).diffusionLab.request(k as string, p), [kind, params] as const);
+
+/**
+ * Record the page's cumulative layout shift from its first paint on (shifts right after input do not count); call
+ * before `goto`. Returns a reader of the running total.
+ */
+export async function trackLayoutShift(page: Page): Promise<() => Promise<number>> {
+  await page.addInitScript(() => {
+    (window as unknown as { __cls: number }).__cls = 0;
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries() as (PerformanceEntry & { value: number; hadRecentInput: boolean })[]) {
+        if (!entry.hadRecentInput) (window as unknown as { __cls: number }).__cls += entry.value;
+      }
+    }).observe({ type: 'layout-shift', buffered: true });
+  });
+  return () => page.evaluate(() => (window as unknown as { __cls: number }).__cls);
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { memory, openPage, ready, screenshotPath, seriousAxeViolations } from './harness';
+import { memory, openPage, ready, screenshotPath, seriousAxeViolations, trackLayoutShift } from './harness';
 import { useSite } from './useSite';
 
 const site = useSite();
@@ -157,16 +157,8 @@ describe('the prompt lab', () => {
     for (const [colorScheme, width] of [['light', 390], ['dark', 1280]] as const) {
       const { context, page, problems } = await openPage(site, { colorScheme, width, height: 844 });
       try {
-        await page.addInitScript(() => {
-          (window as unknown as { __cls: number }).__cls = 0;
-          new PerformanceObserver((list) => {
-            for (const entry of list.getEntries() as (PerformanceEntry & { value: number; hadRecentInput: boolean })[]) {
-              if (!entry.hadRecentInput) (window as unknown as { __cls: number }).__cls += entry.value;
-            }
-          }).observe({ type: 'layout-shift', buffered: true });
-        });
+        const cls = await trackLayoutShift(page);
         await page.goto(`${site.url}${GALLERY}?backend=wasm&prompt.steps=10`, { waitUntil: 'networkidle' });
-        const cls = () => page.evaluate(() => (window as unknown as { __cls: number }).__cls);
         await page.locator(P).scrollIntoViewIfNeeded();
         const before = await cls();
         await ready(page, P);

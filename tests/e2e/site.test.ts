@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { brokenWidgets, hydrateAll, openPage, screenshotPath, seriousAxeViolations, sitePaths } from './harness';
+import { brokenWidgets, hydrateAll, openPage, screenshotPath, seriousAxeViolations, sitePaths, trackLayoutShift } from './harness';
 import { useSite } from './useSite';
 
 const site = useSite();
@@ -110,15 +110,7 @@ describe('islands', () => {
     expect(lesson, 'a lesson with the forward-noising scrubber').toBeTruthy();
     const { context, page, problems } = await openPage(site, { width: 390, height: 844 });
     try {
-      await page.addInitScript(() => {
-        // Record layout shifts from the first paint on.
-        (window as unknown as { __cls: number }).__cls = 0;
-        new PerformanceObserver((list) => {
-          for (const entry of list.getEntries() as (PerformanceEntry & { value: number; hadRecentInput: boolean })[]) {
-            if (!entry.hadRecentInput) (window as unknown as { __cls: number }).__cls += entry.value;
-          }
-        }).observe({ type: 'layout-shift', buffered: true });
-      });
+      const cls = await trackLayoutShift(page);
       await page.goto(site.url + lesson, { waitUntil: 'networkidle' });
       const widget = page.locator('[data-widget="forward-scrubber"]').first();
       await widget.scrollIntoViewIfNeeded();
@@ -131,7 +123,7 @@ describe('islands', () => {
       for (let i = 0; i < 10; i++) await page.keyboard.press('ArrowRight');
       expect(Number(await slider.inputValue())).toBe(before + 10);
       await expect.poll(() => image.getAttribute('src')).not.toBe(pixelsBefore);
-      expect(await page.evaluate(() => (window as unknown as { __cls: number }).__cls)).toBeLessThan(0.01);
+      expect(await cls()).toBeLessThan(0.01);
       expect(problems.pageErrors).toEqual([]);
     } finally {
       await context.close();
