@@ -106,7 +106,7 @@ export interface EpsLossOptions {
  * squared error is weighted by min(SNR_t, γ)/SNR_t (see minSnrWeights) before the batch mean; with
  * `inputPerturbation` λ the input is noised with ε + λξ (see EpsLossOptions). Caller disposes.
  */
-export function epsLoss(unet: UNet, schedule: Schedule, x0: tf.Tensor4D, draws: TrainingDraws, opts: EpsLossOptions = {}): tf.Scalar {
+export function epsLoss(unet: Pick<UNet, 'model'>, schedule: Schedule, x0: tf.Tensor4D, draws: TrainingDraws, opts: EpsLossOptions = {}): tf.Scalar {
   const lambda = opts.inputPerturbation ?? 0;
   if (!(lambda >= 0) || !Number.isFinite(lambda)) throw new RangeError(`inputPerturbation must be a finite number ≥ 0, got ${lambda}`);
   if (lambda > 0 && (!draws.xi || draws.xi.length !== draws.eps.length))

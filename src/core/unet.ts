@@ -141,6 +141,8 @@ export interface UNet {
   readonly config: Readonly<UNetConfig>;
   /** ε̂ = ε_θ(x_t, t[, classes]); see EpsModel. Classes omitted on a conditional model mean ∅ for all. */
   readonly model: EpsModel;
+  /** ε̂ with a ControlNet's residuals, times `scale`, added to the skips and the middle (see ControlResiduals). */
+  readonly controlled: (x: tf.Tensor4D, t: tf.Tensor1D, classes: tf.Tensor1D | undefined, context: TextContext | undefined, residuals: ControlResiduals, scale: number) => tf.Tensor4D;
   /** Name → trainable variable, in a stable order. */
   readonly params: ReadonlyMap<string, tf.Variable>;
   paramCount(): number;
@@ -171,21 +173,38 @@ export function validateUNetConfig(c: UNetConfig): void {
   if (problems.length > 0) throw new Error(`invalid UNetConfig: ${problems.join('; ')}`);
 }
 
-/** Build a U-Net with deterministic initial weights from `seed` (identical on every backend). */
-export function createUNet(config: UNetConfig, seed: number): UNet {
-  validateUNetConfig(config);
-  const cfg: Readonly<UNetConfig> = { ...config, inputShape: [...config.inputShape], channels: [...config.channels] };
+/** What a ControlNet adds to a U-Net (Zhang et al. 2023, §3.2): one residual per skip connection, in the order the down path makes them, and one for the middle. */
+export interface ControlResiduals {
+  readonly skips: readonly tf.Tensor4D[];
+  readonly mid: tf.Tensor4D;
+}
+
+/**
+ * The down path and middle of a U-Net (stem, down res blocks with their cross-attention, middle attention), built
+ * on a given store with the base names (`time.*`, `class.emb`, `in.conv`, `down*`, `mid.*`). The U-Net below is
+ * this encoder plus an up path; a ControlNet (src/core/controlnet.ts) builds a second one, its trainable copy.
+ */
+export interface UNetEncoder {
+  /**
+   * Run the encoder. `stemAdd` (same shape as the stem's output) is added right after `in.conv`: a ControlNet's
+   * hint features enter there. Returns the embedding activation SiLU(emb), one skip per down res block, and the
+   * hidden state after the middle. Call inside a tidy.
+   */
+  run(x: tf.Tensor4D, t: tf.Tensor1D, classes?: tf.Tensor1D, context?: TextContext, stemAdd?: tf.Tensor4D): { embAct: tf.Tensor2D; skips: tf.Tensor4D[]; hidden: tf.Tensor4D };
+  /** Channels of each skip, in order, and of the middle. */
+  readonly skipChannels: readonly number[];
+  readonly midChannels: number;
+}
+
+export function createUNetEncoder(store: ParamStore, cfg: Readonly<UNetConfig>): UNetEncoder {
   const { channels, numResBlocks, tembDim, groups, numClasses } = cfg;
   const inC = cfg.inputShape[2];
   const levels = channels.length;
   const sinDim = channels[0];
-  const store = new ParamStore(seed);
-
   const time0 = createDense(store, 'time.dense0', sinDim, tembDim);
   const time1 = createDense(store, 'time.dense1', tembDim, tembDim);
   const classEmb = numClasses > 0 ? store.create('class.emb', [numClasses + 1, tembDim], { kind: 'uniform', limit: Math.sqrt(3) }) : null;
   const inConv = createConv2d(store, 'in.conv', 3, inC, channels[0]);
-
   const xa = cfg.crossAttention;
   const xattns = new Map<string, CrossAttentionParams>();
   const addXattn = (name: string, ch: number) => {
@@ -206,23 +225,11 @@ export function createUNet(config: UNetConfig, seed: number): UNet {
   }
   const midAttn: AttentionParams | null = cfg.attention ? createAttention(store, 'mid.attn', c, groups) : null;
   addXattn('mid.xattn', c);
-  const up: ResBlockParams[][] = new Array(levels);
-  for (let i = levels - 1; i >= 0; i--) {
-    const blocks: ResBlockParams[] = [];
-    for (let j = numResBlocks - 1; j >= 0; j--) {
-      const skipC = skipChannels.pop() as number;
-      if ((c + skipC) % groups !== 0) throw new Error(`invalid UNetConfig: ${groups} groups do not divide ${c + skipC} channels`);
-      blocks.push(createResBlock(store, `up${i}.res${j}`, c + skipC, channels[i], tembDim, groups));
-      c = channels[i];
-      addXattn(`up${i}.xattn${j}`, c);
-    }
-    up[i] = blocks;
-  }
-  const outNorm = createGroupNorm(store, 'out.norm', c, groups);
-  const outConv = createConv2d(store, 'out.conv', 3, c, inC);
 
-  const model: EpsModel = (x, t, classes, context) =>
-    tf.tidy(() => {
+  return {
+    skipChannels,
+    midChannels: c,
+    run(x, t, classes, context, stemAdd) {
       const [n, h, w, ch] = x.shape;
       if (h !== cfg.inputShape[0] || w !== cfg.inputShape[1] || ch !== cfg.inputShape[2]) {
         throw new Error(`U-Net expects [N, ${cfg.inputShape}], got [${x.shape}]`);
@@ -241,9 +248,10 @@ export function createUNet(config: UNetConfig, seed: number): UNet {
       const embAct = silu(emb);
       if (xa && !context) throw new Error('this U-Net is text-conditioned: it needs a TextContext (an empty prompt for ∅)');
       if (!xa && context) throw new Error('this U-Net has no cross-attention, but a TextContext was given');
-      const cross = (name: string, h: tf.Tensor4D) => (context ? crossAttention(xattns.get(name) as CrossAttentionParams, h, context, name) : h);
+      const cross = (name: string, hh: tf.Tensor4D) => (context ? crossAttention(xattns.get(name) as CrossAttentionParams, hh, context, name) : hh);
 
       let hidden = conv2d(inConv, x);
+      if (stemAdd) hidden = tf.add(hidden, stemAdd);
       const skips: tf.Tensor4D[] = [];
       for (let i = 0; i < levels; i++) {
         down[i].forEach((block, j) => {
@@ -254,6 +262,54 @@ export function createUNet(config: UNetConfig, seed: number): UNet {
       }
       if (midAttn !== null) hidden = attention(midAttn, hidden);
       hidden = cross('mid.xattn', hidden);
+      return { embAct, skips, hidden };
+    },
+  };
+}
+
+/** Build a U-Net with deterministic initial weights from `seed` (identical on every backend). */
+export function createUNet(config: UNetConfig, seed: number): UNet {
+  validateUNetConfig(config);
+  const cfg: Readonly<UNetConfig> = { ...config, inputShape: [...config.inputShape], channels: [...config.channels] };
+  const { channels, numResBlocks, tembDim, groups } = cfg;
+  const inC = cfg.inputShape[2];
+  const levels = channels.length;
+  const store = new ParamStore(seed);
+  const encoder = createUNetEncoder(store, cfg);
+
+  const xa = cfg.crossAttention;
+  const xattns = new Map<string, CrossAttentionParams>();
+  const skipChannels = [...encoder.skipChannels];
+  let c = encoder.midChannels;
+  const up: ResBlockParams[][] = new Array(levels);
+  for (let i = levels - 1; i >= 0; i--) {
+    const blocks: ResBlockParams[] = [];
+    for (let j = numResBlocks - 1; j >= 0; j--) {
+      const skipC = skipChannels.pop() as number;
+      if ((c + skipC) % groups !== 0) throw new Error(`invalid UNetConfig: ${groups} groups do not divide ${c + skipC} channels`);
+      blocks.push(createResBlock(store, `up${i}.res${j}`, c + skipC, channels[i], tembDim, groups));
+      c = channels[i];
+      const name = `up${i}.xattn${j}`;
+      if (xa) xattns.set(name, { norm: createGroupNorm(store, `${name}.norm`, c, groups), mha: createMultiHeadAttention(store, name, c, xa.heads, { contextDim: xa.contextDim }) });
+    }
+    up[i] = blocks;
+  }
+  const outNorm = createGroupNorm(store, 'out.norm', c, groups);
+  const outConv = createConv2d(store, 'out.conv', 3, c, inC);
+
+  const forward = (x: tf.Tensor4D, t: tf.Tensor1D, classes: tf.Tensor1D | undefined, context: TextContext | undefined, control?: { residuals: ControlResiduals; scale: number }) =>
+    tf.tidy(() => {
+      const { embAct, skips, hidden: h0 } = encoder.run(x, t, classes, context);
+      let hidden = h0;
+      if (control) {
+        // ControlNet (Zhang et al. 2023, eq. 4): the copy's zero-convolution outputs, times the control scale, are
+        // added to the frozen network's skip connections and middle; nothing else in the network changes.
+        const { residuals, scale } = control;
+        if (residuals.skips.length !== skips.length) throw new Error(`expected ${skips.length} skip residuals, got ${residuals.skips.length}`);
+        skips.forEach((s, k) => (skips[k] = tf.add(s, tf.mul(residuals.skips[k], scale))));
+        hidden = tf.add(hidden, tf.mul(residuals.mid, scale));
+      }
+      const cross = (name: string, hh: tf.Tensor4D) => (context ? crossAttention(xattns.get(name) as CrossAttentionParams, hh, context, name) : hh);
       for (let i = levels - 1; i >= 0; i--) {
         up[i].forEach((block, k) => {
           hidden = cross(`up${i}.xattn${numResBlocks - 1 - k}`, resBlock(block, tf.concat([hidden, skips.pop() as tf.Tensor4D], 3), embAct));
@@ -262,10 +318,12 @@ export function createUNet(config: UNetConfig, seed: number): UNet {
       }
       return conv2d(outConv, groupNorm(outNorm, hidden, 'silu'));
     });
+  const model: EpsModel = (x, t, classes, context) => forward(x, t, classes, context);
 
   return {
     config: cfg,
     model,
+    controlled: (x, t, classes, context, residuals, scale) => forward(x, t, classes, context, { residuals, scale }),
     params: store.variables,
     paramCount: () => store.count(),
     getWeights: () => store.getWeights(),
