@@ -53,6 +53,8 @@ const EDIT = {
 } as const;
 /** The zero-shot prompts "the digit 0" … "the digit 9" (the model card's zero-shot evaluation uses the same). */
 export const DIGIT_PROMPTS: readonly string[] = Array.from({ length: 10 }, (_, k) => `the digit ${k}`);
+/** A 28×28 0/1 mask as packMask's 131 base64url characters (src/core/control.ts); all A's: an empty mask. */
+const PACKED_MASK = text('A'.repeat(Math.ceil(MNIST_PIXELS / 6)), Math.ceil(MNIST_PIXELS / 6));
 
 export const REQUESTS = {
   /** Pick the backend (first call wins; later calls report the current one). */
@@ -163,6 +165,22 @@ export const REQUESTS = {
     stages: int(5, 2, 10),
     reportMs: withDefault(REPORT_MS, 150),
   },
+  /**
+   * ControlNet on the latent model (src/core/controlnet.ts, src/workers/controlnet.ts): `samples` latents of `digit`
+   * from one seeded z_T by DDIM, class guidance ε̃ = (1 + w) ε(z, c) − w ε(z, ∅) on the frozen latent-mnist denoiser
+   * whose skips and middle receive λ = `scale` times the ControlNet's residuals for the skeleton `hint` (packMask
+   * text; anything else is refused), decoded. λ = 0 is the guidance lab's model bit for bit.
+   */
+  controlnet: {
+    model: model('controlnet-mnist'),
+    digit: DIGIT,
+    scale: float(1, 0, 2, 0.05),
+    w: float(3, 0, 10, 0.1),
+    steps: int(20, 5, 50),
+    seed: withDefault(SEED, 13),
+    samples: int(8, 1, 16),
+    hint: PACKED_MASK,
+  },
   /** Tensor bookkeeping, for tests and the console. */
   memory: {},
 } as const;
@@ -248,6 +266,14 @@ export const WIDGET_STATE = {
     keep: REQUESTS.img2img.keep,
     steps: REQUESTS.img2img.steps,
     seed: REQUESTS.img2img.seed,
+  },
+  controlnet: {
+    digit: REQUESTS.controlnet.digit,
+    scale: REQUESTS.controlnet.scale,
+    w: REQUESTS.controlnet.w,
+    seed: REQUESTS.controlnet.seed,
+    /** The reader's drawing as its ink mask (pixels ≥ 128), packMask text; empty or malformed: the default preset. */
+    ink: text('', PACKED_MASK.maxLength),
   },
 } as const;
 
@@ -498,7 +524,33 @@ interface Results {
     elapsedMs: number;
     modelName: string;
   };
+  controlnet: {
+    /** The samples in [−1, 1], [samples × 784]. */
+    images: Float32Array;
+    /** The skeleton the ControlNet read (784 bytes of 0/1). */
+    hint: Uint8Array;
+    /**
+     * What the trainable copy adds, as 7×7 maps of the per-position L2 norm over channels (row-major): `hint` the hint
+     * features f added to the copy's stem; `skip0` and `mid` the residuals λ·Z(·) added to the frozen U-Net's first
+     * skip and its middle, over the conditional half of the batch, averaged over the samples and the sampling steps
+     * (zero at λ = 0, where nothing is added). `max` holds each map's largest value.
+     */
+    maps: ResidualMaps;
+    max: { [K in keyof ResidualMaps]: number };
+    mapShape: [number, number];
+    /** Denoiser calls (one a step, each a doubled batch under guidance). */
+    nfe: number;
+    elapsedMs: number;
+    modelName: string;
+  };
   memory: { numTensors: number; numBytes: number; backend: BackendName | null };
+}
+
+/** The ControlNet lab's residual maps (see Results.controlnet). */
+export interface ResidualMaps {
+  hint: Float32Array;
+  skip0: Float32Array;
+  mid: Float32Array;
 }
 
 interface Progress {
@@ -511,6 +563,8 @@ interface Progress {
   'lab.run': LabProgress;
   /** `done` of `steps` steps; x0 = the decoded x̂_0 of every sample at that step [count × 784]. */
   text2img: { done: number; steps: number; t: number; x0: Float32Array; elapsedMs: number };
+  /** `done` of `steps` steps taken, t = the timestep reached. */
+  controlnet: { done: number; steps: number; t: number; elapsedMs: number };
 }
 
 export type RequestKind = keyof typeof REQUESTS;

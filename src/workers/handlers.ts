@@ -20,6 +20,7 @@ import { makeSchedule } from '../core/schedules';
 import type { Denoiser, StepInfo } from '../core/types';
 import type { ComputeApi } from './api';
 import { createClipHandlers } from './clip';
+import { createControlNetHandler } from './controlnet';
 import { createPromptEditHandler, createText2ImgHandler } from './text2img';
 import type { LabController } from './lab';
 import { readAll } from './readback';
@@ -71,6 +72,7 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
   const clip = createClipHandlers(res);
   const text2img = createText2ImgHandler(res);
   const promptEdit = createPromptEditHandler(res);
+  const controlnet = createControlNetHandler(res);
 
   return {
     init: ({ order }) => res.ensureBackend(order),
@@ -253,6 +255,7 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
     'clip.classify': (p) => clip.classify(p),
     'clip.map': (p) => clip.map(p),
     text2img: (p, ctx) => text2img(p, ctx),
+    controlnet: (p, ctx) => controlnet(p, ctx),
     memory: async () => ({ ...tf.memory(), backend: currentBackend() }),
   };
 }

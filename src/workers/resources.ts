@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BACKEND_ORDER, chooseBackend, currentBackend, fallbackBackend, type BackendName, type InitBackendOptions } from '../core/backends';
 import { loadAutoencoder, loadLatentModel, type LatentModel, type LoadedAutoencoder } from '../core/autoencoder';
 import { loadClassifier, type Classifier } from '../core/classifier';
+import { checkBase, loadControlNet, type ControlNet, type ControlNetMetadata } from '../core/controlnet';
 import { fetchMnist, type MnistData } from '../core/data';
 import { loadUNet, type LoadedUNet } from '../core/models';
 import type { BackendInfo, WorkerEvent } from './api';
@@ -41,6 +42,33 @@ export interface Text2ImgModel {
   latentScale: number;
   /** The frozen text encoder (the CLIP lab's cache entry, with its style bins). */
   clip: LoadedClip;
+}
+
+/** A ControlNet with the frozen latent model it steers (its denoiser) and whose autoencoder decodes the latents. */
+export interface ControlNetModel {
+  net: ControlNet;
+  metadata: ControlNetMetadata;
+  /** The latent model (models/<folder>/ with denoiser/ and autoencoder/), shared with the guidance lab's cache entry. */
+  latent: LatentModel;
+}
+
+/**
+ * The latent model folder (under `modelsRoot`) that a ControlNet's model.json names: `base` must be
+ * '<folder>/denoiser/' and `autoencoder` (when given) '<folder>/autoencoder/' of the same folder of this site.
+ */
+export function controlNetBaseFolder(metadata: Pick<ControlNetMetadata, 'base' | 'autoencoder'>, modelUrl: string, modelsRoot: string): string {
+  const file = `${modelUrl}model.json`;
+  const under = (ref: string) => {
+    const href = new URL(ref.replace(/\/?$/, '/'), modelUrl).href;
+    return href.startsWith(modelsRoot) ? href.slice(modelsRoot.length).replace(/\/$/, '') : '';
+  };
+  const base = under(metadata.base);
+  const m = /^([a-z0-9][a-z0-9-]{0,63})\/denoiser$/.exec(base);
+  if (!m) throw new Error(`${file}: the base "${metadata.base}" is not the denoiser/ folder of a latent model of this site`);
+  if (metadata.autoencoder !== undefined && under(metadata.autoencoder) !== `${m[1]}/autoencoder`) {
+    throw new Error(`${file}: the autoencoder "${metadata.autoencoder}" is not the one beside its base (${m[1]}/autoencoder/)`);
+  }
+  return m[1];
 }
 
 /** Errors that mean the backend itself broke (a lost GPU device, a context loss), not the request. */
@@ -148,6 +176,18 @@ export class Resources {
     const own = unet.metadata.latentScale;
     const latentScale = typeof own === 'number' && Number.isFinite(own) && own > 0 ? own : ae.metadata.latentScale;
     return { unet, autoencoder: ae.autoencoder, latentScale, clip };
+  }
+
+  /**
+   * A ControlNet (models/<name>/) and the frozen latent model its model.json names ('../latent-mnist/denoiser/' →
+   * `latent('latent-mnist')`, the guidance lab's cache entry), checked to be the base it was trained beside.
+   */
+  async controlnet(name: string): Promise<ControlNetModel> {
+    const url = this.modelUrl(name);
+    const { net, metadata } = await this.cached(`controlnet:${name}`, () => loadControlNet(url, this.opts.fetch), (m) => m.net);
+    const latent = await this.latent(controlNetBaseFolder(metadata, url, this.url('models/')));
+    checkBase(net, latent.unet, `${url}model.json`);
+    return { net, metadata, latent };
   }
 
   /** The held-out digits embedded by that CLIP, with their 2-D PCA (plain arrays; built once per model and backend). */
