@@ -35,9 +35,12 @@ export function classIds(classes: ClassSpec, n: number, nullClass?: number): num
   });
 }
 
-/** The [n] int32 tensor of one shared timestep t, as EpsModel takes it (caller disposes). */
+/**
+ * The [n] tensor of one shared timestep t, as EpsModel takes it (caller disposes): int32 for the integer timesteps
+ * of a diffusion schedule, float32 for the continuous times of a flow (t = FLOW_T·s, src/core/flow.ts).
+ */
 export function timestepTensor(t: number, n: number): tf.Tensor1D {
-  return tf.fill([n], t, 'int32') as tf.Tensor1D;
+  return tf.fill([n], t, Number.isInteger(t) ? 'int32' : 'float32') as tf.Tensor1D;
 }
 
 /** Classifier-free guidance on two ε estimates: (1 + w) ε_c − w ε_u (Ho & Salimans 2022, eq. 6). New tensor. */
