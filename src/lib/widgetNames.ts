@@ -10,6 +10,8 @@ export const WIDGET_NAMES = {
   'img2img-lab': 'the image-to-image and inpainting lab',
   'clip-lab': 'the CLIP lab',
   'prompt-lab': 'the prompt lab',
+  'controlnet-lab': 'the ControlNet lab',
+  'flow-playground': 'the flow playground',
 } as const satisfies Record<string, string>;
 
 export type WidgetName = keyof typeof WIDGET_NAMES;
