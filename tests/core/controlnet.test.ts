@@ -131,6 +131,13 @@ describe.each(CASES)('ControlNet (%s)', (_, C) => {
     const plain = base.model(x, t, y);
     const out = controlledModel(base, net, h, 0)(x, t, y);
     await expectBitIdentical(out, plain, 'scale 0');
+    // Scale 0 does not even run the ControlNet: a NaN in its weights cannot reach the output.
+    tf.tidy(() => net.params.get('zero.mid.w')!.assign(tf.fill(net.params.get('zero.mid.w')!.shape, NaN)));
+    const still = controlledModel(base, net, h, 0)(x, t, y);
+    await expectBitIdentical(still, plain, 'scale 0 with a NaN weight');
+    const nanOut = controlledModel(base, net, h, 1)(x, t, y);
+    expect((await nanOut.data()).some(Number.isNaN)).toBe(true);
+    tf.dispose([still, nanOut]);
     for (const bad of [NaN, Infinity, -Infinity]) expect(() => controlledModel(base, net, h, bad)).toThrow(RangeError);
     tf.dispose([x, t, y, h, plain, out]);
     base.dispose();
