@@ -216,14 +216,14 @@ const SECTIONS: Record<string, Section> = {
     },
   },
   widgets: {
-    description: 'time to the first DDIM-50 and DPM-Solver++ 2M-20 grids, the first guidance grid and the prompt lab\'s first grid in headless Chromium on wasm',
+    description: 'time to the first DDIM-50 and DPM-Solver++ 2M-20 grids, the first guidance grid, the prompt lab\'s first grid and the ControlNet lab\'s first grid after a hint change in headless Chromium on wasm',
     async run(args) {
       const { benchWidgets } = await import('./bench/widgets');
       const result = await benchWidgets(ROOT, numberArg(args, 'rounds', 3));
       console.log(
         table([
-          ['first DDIM-50 grid of 16', 'first DPM-Solver++ 2M-20 grid', 'DDIM-50 inside the race', 'first guidance grid of 16', 'first prompt-lab grid of 16'],
-          [result.first_ddim50_grid_ms, result.first_dpmpp20_grid_ms, result.first_ddim50_in_race_ms, result.first_guidance_grid_ms, result.first_prompt_grid_ms].map(
+          ['first DDIM-50 grid of 16', 'first DPM-Solver++ 2M-20 grid', 'DDIM-50 inside the race', 'first guidance grid of 16', 'first prompt-lab grid of 16', 'ControlNet grid of 8 after a hint change'],
+          [result.first_ddim50_grid_ms, result.first_dpmpp20_grid_ms, result.first_ddim50_in_race_ms, result.first_guidance_grid_ms, result.first_prompt_grid_ms, result.first_controlnet_grid_ms].map(
             (v) => `${(v as number).toFixed(0)} ms`,
           ),
         ]),

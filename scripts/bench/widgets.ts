@@ -9,7 +9,10 @@
  *   first_prompt_grid_ms    — the prompt lab's first grid of 16 for its default prompt at 25 DDIM steps with guidance
  *                             (two U-Net passes a step) and its cross-attention maps, decoded, classified and
  *                             CLIP-scored, from page load (navigation start) until the grid is there: the page, the
- *                             worker and its backend, four model files (U-Net, autoencoder, CLIP, classifier) included.
+ *                             worker and its backend, four model files (U-Net, autoencoder, CLIP, classifier) included;
+ *   first_controlnet_grid_ms — the ControlNet lab's first grid of 8 after a change of its hint: once its default grid
+ *                             is there (models loaded), a preset button is clicked and the time runs until the grid
+ *                             sampled for the new hint (20 DDIM steps with class guidance, decoded) is shown.
  * Medians over `rounds` fresh pages.
  */
 import { existsSync } from 'node:fs';
@@ -55,6 +58,7 @@ export async function benchWidgets(root: string, rounds: number): Promise<Record
     const inRace: number[] = [];
     const guide: number[] = [];
     const prompt: number[] = [];
+    const controlnet: number[] = [];
     for (let r = 0; r < rounds; r++) {
       direct.push(await firstGrid('ddim', 50, 7 + r));
       dpm.push(await firstGrid('dpmpp2m', 20, 7 + r));
@@ -85,6 +89,25 @@ export async function benchWidgets(root: string, rounds: number): Promise<Record
           return Number(await page.locator(lab).getAttribute('data-first-at'));
         }),
       );
+      controlnet.push(
+        await fresh(`/widgets/?backend=wasm&controlnet.seed=${13 + r}#controlnet-lab`, async (page) => {
+          const lab = '[data-widget="controlnet-lab"]';
+          await widgetReady(page, lab);
+          await page.waitForSelector(`${lab}[data-pending="false"]:not([data-result-hint=""])`, { timeout: 120_000 });
+          return page.evaluate(async (sel) => {
+            const el = document.querySelector<HTMLElement>(sel)!;
+            const before = el.dataset.hint;
+            const start = performance.now();
+            el.querySelector<HTMLButtonElement>('button[aria-label="Use the skeleton of a held-out 5"]')!.click();
+            await new Promise<void>((resolve) => {
+              const done = () => el.dataset.hint !== before && el.dataset.pending === 'false' && el.dataset.resultHint === el.dataset.hint;
+              const observer = new MutationObserver(() => done() && (observer.disconnect(), resolve()));
+              observer.observe(el, { attributes: true });
+            });
+            return performance.now() - start;
+          }, lab);
+        }),
+      );
     }
     return {
       first_ddim50_grid_ms: median(direct),
@@ -92,7 +115,8 @@ export async function benchWidgets(root: string, rounds: number): Promise<Record
       first_ddim50_in_race_ms: median(inRace),
       first_guidance_grid_ms: median(guide),
       first_prompt_grid_ms: median(prompt),
-      samples_ms: { ddim50: direct, dpmpp20: dpm, ddim50_in_race: inRace, guidance: guide, prompt },
+      first_controlnet_grid_ms: median(controlnet),
+      samples_ms: { ddim50: direct, dpmpp20: dpm, ddim50_in_race: inRace, guidance: guide, prompt, controlnet },
       targets: { first_ddim50_grid_ms_max: 5000, first_dpmpp20_grid_ms_max: 1500, first_guidance_grid_ms_max: 5000 },
       method: 'fresh browser context per measurement, wasm backend, 16 digits; medians of rounds (see the file header for what each timing covers)',
     };
