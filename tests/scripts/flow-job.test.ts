@@ -14,7 +14,7 @@ import { batchTensor, decodeMnistFile, labelsOf, range, SeededRandom, type Mnist
 import { drawFlow, flowLoss } from '../../src/core/flow';
 import { loadUNet } from '../../src/core/models';
 import '../../src/core/nn/registerGradients';
-import { makeNoise } from '../../src/core/noise';
+import { fork, makeNoise } from '../../src/core/noise';
 import { createUNet, type UNet, type UNetConfig } from '../../src/core/unet';
 import job, { heldOutFlowLoss } from '../../scripts/jobs/flow-mnist';
 import { unetConfigOf } from '../../scripts/jobs/unet-mnist';
@@ -22,7 +22,15 @@ import type { JobModel, Shard, TrainConfig } from '../../scripts/lib/job';
 import { resolveConfig, runTraining } from '../../scripts/lib/trainer';
 import { DATA_FILE, prepareData } from '../../scripts/prepare-data';
 import { jobModuleUrl } from '../../scripts/train';
-import { useBackend } from '../helpers/backends';
+import { flowAsSampler, flowStepsForNfe, gridSpacing, recordPaths, straightMap } from '../../scripts/eval/flow';
+import { pathStraightness } from '../../src/core/flowMetrics';
+import { FLOW_T } from '../../src/core/flow';
+import { samplers } from '../../src/core/samplers';
+import { flowEuler, flowGrid } from '../../src/core/samplers/flow';
+import { makeSchedule } from '../../src/core/schedules';
+import type { Denoiser } from '../../src/core/types';
+import { gaussianDenoiser } from '../helpers/analytic';
+import { maxAbsDiff, useBackend } from '../helpers/backends';
 
 const TINY = { channels: '8,8', numResBlocks: 1, attention: false, tembDim: 16, groups: 4, numClasses: 10 };
 const TINY_CONFIG: UNetConfig = { inputShape: [28, 28, 1], channels: [8, 8], numResBlocks: 1, attention: false, tembDim: 16, groups: 4, numClasses: 10 };
@@ -228,5 +236,59 @@ describe('flow-mnist job', () => {
     expect(loaded.unet.config).toEqual(TINY_CONFIG);
     loaded.unet.dispose();
     expect(readFileSync(join(out, 'README.md'), 'utf8')).toContain('held-out flow-matching loss at s = 0.5');
+  });
+});
+
+describe('flow eval helpers (scripts/eval/flow.ts)', () => {
+  const schedule = makeSchedule('linear', 1000);
+
+  it('spends NFE as the samplers do and keeps every diffusion grid starting at t = T', () => {
+    expect([1, 2, 5, 50].map((n) => flowStepsForNfe('euler', n))).toEqual([1, 2, 5, 50]);
+    expect([3, 5, 9, 19, 4].map((n) => flowStepsForNfe('heun', n))).toEqual([2, 3, 5, 10, 2]);
+    // diffusers' linspace with one step is t = 1: that row runs on the trailing grid (t = 1000) instead.
+    expect(gridSpacing(1000, 1, 'linspace')).toBe('trailing');
+    expect(gridSpacing(1000, 2, 'linspace')).toBe('linspace');
+    expect(gridSpacing(1000, 50, 'linspace')).toBe('linspace');
+  });
+
+  it('runs a flow sampler through the Sampler signature with the same result as calling it', async () => {
+    const xT = tf.randomNormal([2, 28, 28, 1], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const field: Denoiser = (x, t) => tf.tidy(() => tf.mul(x, t / FLOW_T));
+    const a = await flowAsSampler('euler')(field, xT, schedule, { steps: 3, noise: makeNoise(1) });
+    const b = await flowEuler(field, xT, { steps: 3 });
+    expect(Array.from(await a.data())).toEqual(Array.from(await b.data()));
+    tf.dispose([xT, a, b]);
+  });
+
+  it('records straight paths for the single-pair flow and for DDIM on a point mass once mapped onto the straight path; the raw VP path is curved', async () => {
+    // Data = the point μ: the ideal ε̂ is (x − √ᾱ μ)/√(1 − ᾱ), so DDIM keeps ε fixed and x_t = √ᾱ μ + √(1 − ᾱ) ε;
+    // mapped by 1/(√ᾱ + √(1 − ᾱ)) that is (1 − s)μ + sε, a straight segment. The flow of the same pair is v = (x − μ)/s.
+    const mu = 0.3;
+    const common = { count: 5, batchSize: 2, seed: 4 };
+    const before = tf.memory().numTensors;
+    const flowPaths = await recordPaths({
+      ...common,
+      denoiser: () => (x, t) => tf.tidy(() => tf.div(tf.sub(x, mu), t / FLOW_T)),
+      run: (d, xT, onStep) => flowEuler(d, xT, { steps: 6, onStep }),
+    });
+    const diff = await recordPaths({
+      ...common,
+      denoiser: () => gaussianDenoiser(schedule, mu, 0),
+      run: (d, xT, onStep, noise) => samplers.ddim(d, xT, schedule, { steps: 6, eta: 0, spacing: 'linspace', noise, onStep }),
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(flowPaths.count).toBe(5);
+    expect(flowPaths.frames).toHaveLength(7);
+    expect(flowPaths.times).toEqual(flowGrid(6).map((s) => FLOW_T * s));
+    expect(diff.times[0]).toBe(1000);
+    expect(diff.times.at(-1)).toBe(0);
+    // Frame 0 is x_T of batch b = makeNoise(fork(seed, b)), as sampleMany draws it.
+    const xT1 = makeNoise(fork(4, 1)).normalArray(2 * 784);
+    expect(maxAbsDiff(flowPaths.frames[0].subarray(2 * 784, 4 * 784), xT1)).toBe(0);
+    expect(maxAbsDiff(flowPaths.frames[6], new Float32Array(5 * 784).fill(mu))).toBeLessThan(1e-5);
+    const mapped = diff.frames.map((f, k) => straightMap(schedule)(f, diff.times[k]));
+    expect(pathStraightness(flowPaths.frames, 5, 784)).toBeLessThan(1e-5);
+    expect(pathStraightness(mapped, 5, 784)).toBeLessThan(1e-4);
+    expect(pathStraightness(diff.frames, 5, 784)).toBeGreaterThan(0.01);
   });
 });
