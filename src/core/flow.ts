@@ -41,7 +41,7 @@ export function flowInterpolate(x0: tf.Tensor4D, eps: tf.Tensor4D, s: ArrayLike<
 
 /** The random draws of one flow-matching step (plain data). */
 export interface FlowDraws {
-  /** s_i ∈ (0, 1). */
+  /** s_i ∈ (0, 1]. */
   s: Float32Array;
   /** Labels after dropout (id numClasses = ∅), or undefined for an unconditional model. */
   classes?: Int32Array;
