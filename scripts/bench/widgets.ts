@@ -94,18 +94,23 @@ export async function benchWidgets(root: string, rounds: number): Promise<Record
           const lab = '[data-widget="controlnet-lab"]';
           await widgetReady(page, lab);
           await page.waitForSelector(`${lab}[data-pending="false"]:not([data-result-hint=""])`, { timeout: 120_000 });
-          return page.evaluate(async (sel) => {
-            const el = document.querySelector<HTMLElement>(sel)!;
-            const before = el.dataset.hint;
-            const start = performance.now();
-            el.querySelector<HTMLButtonElement>('button[aria-label="Use the skeleton of a held-out 5"]')!.click();
-            await new Promise<void>((resolve) => {
-              const done = () => el.dataset.hint !== before && el.dataset.pending === 'false' && el.dataset.resultHint === el.dataset.hint;
-              const observer = new MutationObserver(() => done() && (observer.disconnect(), resolve()));
-              observer.observe(el, { attributes: true });
-            });
-            return performance.now() - start;
-          }, lab);
+          // (no named functions inside: the page has no __name helper that tsx's transform would call)
+          return page.evaluate(
+            (sel) =>
+              new Promise<number>((resolve) => {
+                const el = document.querySelector(sel) as HTMLElement;
+                const before = el.dataset.hint;
+                const start = performance.now();
+                new MutationObserver((_, observer) => {
+                  if (el.dataset.hint !== before && el.dataset.pending === 'false' && el.dataset.resultHint === el.dataset.hint) {
+                    observer.disconnect();
+                    resolve(performance.now() - start);
+                  }
+                }).observe(el, { attributes: true });
+                (el.querySelector('button[aria-label="Use the skeleton of a held-out 5"]') as HTMLButtonElement).click();
+              }),
+            lab,
+          );
         }),
       );
     }
