@@ -41,8 +41,11 @@ beforeAll(async () => {
   seven = controlHint(test.images, i * MNIST_PIXELS);
 }, 120_000);
 
-/** Per-position L2 norm over channels, mean over the rows: a float64 reference on plain arrays. */
-function normMapRef(values: Float32Array, rows: number, hw: number, c: number): Float64Array {
+/** Per-position L2 norm over channels, mean over the rows: a float64 reference on the tensor's values. */
+async function normMapRef(t: tf.Tensor4D): Promise<Float64Array> {
+  const [rows, h, w, c] = t.shape;
+  const hw = h * w;
+  const values = Float32Array.from(await t.data());
   const out = new Float64Array(hw);
   for (let r = 0; r < rows; r++) {
     for (let p = 0; p < hw; p++) {
@@ -79,7 +82,7 @@ describe('controlnet', () => {
     const x = decodeScaled(lm, z);
     const images = Float32Array.from(await x.data());
     const hintFeatures = net.hintFeatures(hint);
-    const hintRef = normMapRef(Float32Array.from(await hintFeatures.data()), 1, 49, 64);
+    const hintRef = await normMapRef(hintFeatures);
     const skipRef = new Float64Array(49);
     const midRef = new Float64Array(49);
     for (const call of calls) {
@@ -90,10 +93,10 @@ describe('controlnet', () => {
         const rr = net.residuals(xs, tt, tf.fill([p.samples], p.digit, 'int32') as tf.Tensor1D, undefined, tf.tile(hint, [p.samples, 1, 1, 1]) as tf.Tensor4D);
         return [rr.skips[0], rr.mid];
       });
-      const [s0, m0] = await Promise.all(res0.map(async (t) => Float32Array.from(await t.data())));
+      const [s0, m0] = await Promise.all(res0.map((t) => normMapRef(t as tf.Tensor4D)));
       tf.dispose(res0);
-      normMapRef(s0, p.samples, 49, 64).forEach((v, i) => (skipRef[i] += (p.scale * v) / calls.length));
-      normMapRef(m0, p.samples, 49, 64).forEach((v, i) => (midRef[i] += (p.scale * v) / calls.length));
+      s0.forEach((v, i) => (skipRef[i] += (p.scale * v) / calls.length));
+      m0.forEach((v, i) => (midRef[i] += (p.scale * v) / calls.length));
     }
     tf.dispose([hint, zT, z, x, hintFeatures, ...calls.map((c) => c.x)]);
 
