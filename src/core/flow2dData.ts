@@ -25,6 +25,9 @@ export const PRESET_LABELS: Record<Preset, string> = {
   custom: 'Your own points',
 };
 
+/** The flow's integrators (samplers/flow.ts FLOW_SAMPLER_NAMES, repeated here without tfjs for the catalogue; a test keeps them equal). */
+export const FLOW_SAMPLERS = ['euler', 'heun'] as const;
+
 /** Half the side of the square the playground draws: the data and most of the noise (|x| < 3.2 holds 99.8 % of N(0, 1)). */
 export const VIEW = 3.2;
 /** The standard deviation of the Gaussian added to a drawn point (custom preset). */

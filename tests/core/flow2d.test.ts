@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { FLOW_T, flowLoss } from '../../src/core/flow';
 import {
   createPointMlp,
+  FLOW_SAMPLERS,
   FlowPlayground,
   gridPoints,
   impliedVelocity,
@@ -18,6 +19,7 @@ import {
 } from '../../src/core/flow2d';
 import { pathStraightness } from '../../src/core/flowMetrics';
 import { makeRng } from '../../src/core/rng';
+import { FLOW_SAMPLER_NAMES } from '../../src/core/samplers/flow';
 import { makeSchedule } from '../../src/core/schedules';
 import { drawTraining, epsLoss } from '../../src/core/train';
 import type { EpsModel } from '../../src/core/types';
@@ -102,6 +104,12 @@ describe('the playground’s target distributions', () => {
     for (const h of hits) expect(h / 3000).toBeCloseTo(1 / 3, 1);
     // E‖jitter‖² = 2σ²
     expect(Math.sqrt(sq / 3000 / 2)).toBeCloseTo(JITTER, 2);
+  });
+});
+
+describe('the playground’s names', () => {
+  it('lists the flow samplers of the registry', () => {
+    expect([...FLOW_SAMPLERS]).toEqual([...FLOW_SAMPLER_NAMES]);
   });
 });
 
