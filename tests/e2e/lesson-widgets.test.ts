@@ -68,7 +68,7 @@ function halfDifferences(page: Page, keep: string): Promise<{ kept: number; othe
   );
 }
 
-describe('the image-to-image and inpainting lab (lesson 11)', () => {
+describe('the image-to-image and inpainting lab (lesson 12)', () => {
   it('turns a digit into a result at the chosen strength, then inpaints half of it, with the shipped model', async () => {
     const { context, page, problems } = await openPage(site, { width: 390, height: 844 });
     try {
