@@ -9,9 +9,11 @@
 import type { BackendAttempt, BackendName, BackendProbe } from '../core/backends';
 import { BACKEND_NAMES } from '../core/backendNames';
 import type { CaptionSpec } from '../core/captions';
+import { FLOW_SAMPLERS, MAX_CUSTOM_POINTS, PRESETS } from '../core/flow2dData';
 import { KEEP_HALVES } from '../core/masks';
 import { MNIST_PIXELS } from '../core/mnistFormat';
 import { SAMPLER_NAMES, type SamplerName } from '../core/samplerInfo';
+import type { Flow2dProgressOf, Flow2dResults } from './flow2d';
 import { bool, bytes, choice, enums, float, int, ints, model, oneOf, optional, pixels, text, texts, withDefault, type CleanOf, type ParamsOf } from './params';
 
 // ---- shared declarations ---------------------------------------------------------------------------------
@@ -181,6 +183,25 @@ export const REQUESTS = {
     samples: int(8, 1, 16),
     hint: PACKED_MASK,
   },
+  /**
+   * The 2-D flow playground (src/core/flow2d.ts, src/workers/flow2d.ts): a diffusion (ε, VP) and a flow-matching MLP
+   * trained side by side from one seed on a preset's points or on the reader's own (`points`, interleaved x, y).
+   */
+  'flow2d.create': { preset: oneOf(PRESETS, 'moons'), seed: withDefault(SEED, 1), points: optional(pixels(2, 2 * MAX_CUSTOM_POINTS)) },
+  /** Train both networks `steps` more steps (one Adam step each a step); the mean losses are reported every `lossEvery`. */
+  'flow2d.train': { steps: int(500, 1, 100_000), lossEvery: int(10, 1, 1000) },
+  /** Stop a running `flow2d.train` or `flow2d.reflow` (it then resolves). */
+  'flow2d.pause': {},
+  'flow2d.info': {},
+  'flow2d.reset': {},
+  /** `count` points of one seeded x_T through both models in `steps` steps (flow: `sampler`; diffusion: DDIM, η = 0), every position kept. */
+  'flow2d.sample': { steps: int(20, 1, 100), sampler: oneOf(FLOW_SAMPLERS, 'euler'), count: int(300, 10, 1000), seed: withDefault(SEED, 1) },
+  /** Both velocity fields (the flow's v and the diffusion model's implied ε̂ − x̂₀) at straight-path time s on a grid × grid lattice. */
+  'flow2d.field': { s: float(0.5, 0, 1, 0.05), grid: int(15, 5, 31) },
+  /** Reflow: `pairs` (ε, x̂₀) pairs of the current flow by `pairSteps` Heun steps, then `steps` steps of the flow on them. */
+  'flow2d.reflow': { pairs: int(4000, 100, 20_000), pairSteps: int(50, 1, 100), steps: int(1000, 0, 100_000), lossEvery: int(10, 1, 1000) },
+  /** Energy distance to the target and straightness of both models as N runs over 100, 50, 20, 10, 5, 2, 1. */
+  'flow2d.sweep': { count: int(500, 50, 1000), seed: withDefault(SEED, 1), sampler: oneOf(FLOW_SAMPLERS, 'euler') },
   /** Tensor bookkeeping, for tests and the console. */
   memory: {},
 } as const;
@@ -275,6 +296,14 @@ export const WIDGET_STATE = {
     /** The reader's drawing as its ink mask (pixels ≥ 128), packMask text; empty or malformed: the default preset. */
     ink: text('', PACKED_MASK.maxLength),
   },
+  flow: {
+    preset: REQUESTS['flow2d.create'].preset,
+    seed: REQUESTS['flow2d.create'].seed,
+    steps: REQUESTS['flow2d.sample'].steps,
+    sampler: REQUESTS['flow2d.sample'].sampler,
+    /** The straight-path time s of the arrows. */
+    time: REQUESTS['flow2d.field'].s,
+  },
 } as const;
 
 /** Which request parameter a widget's URL value feeds, where it feeds one (checked to lie within its bounds). */
@@ -347,7 +376,7 @@ export interface MeasuredStyle {
   words: { thickness: string; slant: string; width: string };
 }
 
-interface Results {
+interface Results extends Flow2dResults {
   init: BackendInfo;
   noise: { images: Float32Array };
   inspect: {
@@ -553,7 +582,7 @@ export interface ResidualMaps {
   mid: Float32Array;
 }
 
-interface Progress {
+interface Progress extends Flow2dProgressOf {
   /** The current x_t and x̂_0 (at most every `reportMs`), network evaluations and wall time so far. */
   race: { index: number; steps: number; t: number; x: Float32Array; x0Pred: Float32Array; nfe: number; elapsedMs: number };
   /** `done` of `steps` steps taken; x = x_t after the last of them. */

@@ -21,6 +21,7 @@ import type { Denoiser, StepInfo } from '../core/types';
 import type { ComputeApi } from './api';
 import { createClipHandlers } from './clip';
 import { createControlNetHandler } from './controlnet';
+import { Flow2dController } from './flow2d';
 import { createPromptEditHandler, createText2ImgHandler } from './text2img';
 import type { LabController } from './lab';
 import { readAll } from './readback';
@@ -73,6 +74,7 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
   const text2img = createText2ImgHandler(res);
   const promptEdit = createPromptEditHandler(res);
   const controlnet = createControlNetHandler(res);
+  const flow2d = new Flow2dController(res);
 
   return {
     init: ({ order }) => res.ensureBackend(order),
@@ -256,6 +258,15 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
     'clip.map': (p) => clip.map(p),
     text2img: (p, ctx) => text2img(p, ctx),
     controlnet: (p, ctx) => controlnet(p, ctx),
+    'flow2d.create': (p) => flow2d.create(p),
+    'flow2d.train': (p, { signal, progress }) => flow2d.train(p, signal, progress),
+    'flow2d.pause': () => flow2d.pause(),
+    'flow2d.info': async () => flow2d.info(),
+    'flow2d.reset': () => flow2d.reset(),
+    'flow2d.sample': (p, { signal }) => flow2d.sample(p, signal),
+    'flow2d.field': (p) => flow2d.field(p),
+    'flow2d.reflow': (p, { signal, progress }) => flow2d.reflow(p, signal, progress),
+    'flow2d.sweep': (p, { signal }) => flow2d.sweep(p, signal),
     memory: async () => ({ ...tf.memory(), backend: currentBackend() }),
   };
 }
