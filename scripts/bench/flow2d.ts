@@ -7,7 +7,9 @@
  * 2. reflow: the energy distance of 1-step flow samples before and after one reflow round (pairs by 50 Heun steps,
  *    then `--reflow-steps` more steps on the pairs), and the 100-step distance after it.
  *
- *   node --import tsx scripts/bench/flow2d.ts [--preset=moons] [--steps=2000] [--every=250] [--reflow-steps=2000] [--seed=1]
+ *   node --import tsx scripts/bench/flow2d.ts [--preset=moons] [--steps=1000] [--every=250] [--reflow-steps=1000] [--seed=1] [--fresh]
+ *
+ * `--fresh`: the reflowed flow starts from new weights instead of the trained flow's.
  *
  * Results: a table on stdout and bench/results/flow2d.json.
  */
@@ -20,16 +22,18 @@ import { enableTfjsCoreEsm } from '../lib/tfjsNode';
 enableTfjsCoreEsm();
 const tf = await import('@tensorflow/tfjs-core');
 await import('@tensorflow/tfjs-backend-wasm');
-const { FlowPlayground, PRESETS } = await import('../../src/core/flow2d');
+const { FlowPlayground, PRESETS, sampleTarget } = await import('../../src/core/flow2d');
+const { energyDistance } = await import('../../src/core/flowMetrics');
 
 const { values } = parseArgs({
   options: {
     preset: { type: 'string', default: 'moons' },
-    steps: { type: 'string', default: '2000' },
+    steps: { type: 'string', default: '1000' },
     every: { type: 'string', default: '250' },
-    'reflow-steps': { type: 'string', default: '2000' },
+    'reflow-steps': { type: 'string', default: '1000' },
     'reflow-pairs': { type: 'string', default: '4000' },
     seed: { type: 'string', default: '1' },
+    fresh: { type: 'boolean' },
     'no-write': { type: 'boolean' },
   },
 });
@@ -67,6 +71,9 @@ async function energies(n: number): Promise<{ diffusion: number; flow: number }>
   return { diffusion: pg.measure(runs.diffusion).energy, flow: pg.measure(runs.flow).energy };
 }
 
+// the floor: 500 fresh points of the target itself against the same reference
+const floor = energyDistance(sampleTarget(preset, SAMPLES, seed + 1000), SAMPLES, pg.reference, pg.reference.length / 2, 2);
+console.log(`energy distance of ${SAMPLES} fresh target points to the reference (the floor): ${floor.toFixed(4)}`);
 const rows: Record<string, unknown>[] = [];
 let trainedMs = 0;
 console.log(`preset ${preset}, seed ${seed}, batch ${pg.batch}, ${pg.paramCount()} parameters a network, wasm`);
@@ -84,7 +91,7 @@ for (let done = 0; done < steps; ) {
 }
 const oneStepBefore = await energies(1);
 const t0 = performance.now();
-await pg.reflow({ count: Number(values['reflow-pairs']) });
+await pg.reflow({ count: Number(values['reflow-pairs']), fresh: values.fresh ?? false });
 const pairMs = performance.now() - t0;
 const rr = await train(reflowSteps);
 const oneStepAfter = await energies(1);
@@ -94,7 +101,7 @@ console.log(`reflow: pairs in ${(pairMs / 1000).toFixed(2)} s, ${reflowSteps} st
 console.log(`1-step flow energy distance: before ${oneStepBefore.flow.toFixed(4)}, after ${oneStepAfter.flow.toFixed(4)} (÷${ratio.toFixed(2)}); 100-step after ${hundredAfter.flow.toFixed(4)}`);
 console.log(`1-step diffusion (DDIM) energy distance: ${oneStepAfter.diffusion.toFixed(4)}`);
 console.log(`tensors: ${before} before training, ${tf.memory().numTensors} after`);
-const result = { preset, seed, batch: pg.batch, params: pg.paramCount(), rows, reflow: { pairMs, steps: reflowSteps, trainMs: rr.ms, oneStepBefore, oneStepAfter, hundredAfter, ratio } };
+const result = { preset, seed, fresh: values.fresh ?? false, floor, batch: pg.batch, params: pg.paramCount(), rows, reflow: { pairMs, steps: reflowSteps, trainMs: rr.ms, oneStepBefore, oneStepAfter, hundredAfter, ratio } };
 pg.dispose();
 if (!values['no-write']) {
   const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');

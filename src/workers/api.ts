@@ -198,8 +198,8 @@ export const REQUESTS = {
   'flow2d.sample': { steps: int(20, 1, 100), sampler: oneOf(FLOW_SAMPLERS, 'euler'), count: int(300, 10, 1000), seed: withDefault(SEED, 1) },
   /** Both velocity fields (the flow's v and the diffusion model's implied ε̂ − x̂₀) at straight-path time s on a grid × grid lattice. */
   'flow2d.field': { s: float(0.5, 0, 1, 0.05), grid: int(15, 5, 31) },
-  /** Reflow: `pairs` (ε, x̂₀) pairs of the current flow by `pairSteps` Heun steps, then `steps` steps of the flow on them. */
-  'flow2d.reflow': { pairs: int(4000, 100, 20_000), pairSteps: int(50, 1, 100), steps: int(1000, 0, 100_000), lossEvery: int(10, 1, 1000) },
+  /** Reflow: `pairs` (ε, x̂₀) pairs of the current flow by `pairSteps` Heun steps, then `steps` steps of a flow on them (new weights with `fresh`, else the trained flow's). */
+  'flow2d.reflow': { pairs: int(4000, 100, 20_000), pairSteps: int(50, 1, 100), steps: int(1000, 0, 100_000), lossEvery: int(10, 1, 1000), fresh: bool(true) },
   /** Energy distance to the target and straightness of both models as N runs over 100, 50, 20, 10, 5, 2, 1. */
   'flow2d.sweep': { count: int(500, 50, 1000), seed: withDefault(SEED, 1), sampler: oneOf(FLOW_SAMPLERS, 'euler') },
   /** Tensor bookkeeping, for tests and the console. */

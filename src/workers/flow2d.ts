@@ -134,6 +134,8 @@ export interface Flow2dFieldParams {
 export interface Flow2dReflow extends Flow2dTrain {
   pairs: number;
   pairSteps: number;
+  /** Train a flow with new weights on the pairs (Liu et al.'s reflow), else go on from the trained flow's. */
+  fresh: boolean;
 }
 export interface Flow2dSweepParams {
   count: number;
@@ -237,7 +239,7 @@ export class Flow2dController {
     return this.exclusive(signal, async (stop) => {
       const s = this.current();
       progress({ step: s.step, diffusion: NaN, flow: NaN, phase: 'pairs', elapsedMs: this.elapsedMs });
-      await s.reflow({ count: p.pairs, steps: p.pairSteps });
+      await s.reflow({ count: p.pairs, steps: p.pairSteps, fresh: p.fresh });
       return this.loop(p, stop, progress);
     });
   }

@@ -16,9 +16,11 @@ import { withinClassDiversity } from '../core/metrics';
 import type { LoadedUNet } from '../core/models';
 import { makeNoise } from '../core/noise';
 import { ddpmSigma, ddpmStep, samplers } from '../core/samplers';
+import { flowSamplers, type FlowSamplerName } from '../core/samplers/flow';
+import { SAMPLER_LABELS, type SamplerName } from '../core/samplerInfo';
 import { makeSchedule } from '../core/schedules';
 import type { Denoiser, StepInfo } from '../core/types';
-import type { ComputeApi } from './api';
+import { RACE_LANES, type ComputeApi, type RaceSampler } from './api';
 import { createClipHandlers } from './clip';
 import { createControlNetHandler } from './controlnet';
 import { Flow2dController } from './flow2d';
@@ -60,6 +62,25 @@ function throttledSteps(everyMs: number, report: (info: StepInfo, x: Float32Arra
   };
 }
 
+/** Whether a U-Net predicts the flow's velocity (flow matching) rather than the noise ε (its model.json says so). */
+export const predictsVelocity = (metadata: LoadedUNet['metadata']): boolean => metadata.prediction === 'velocity';
+
+/**
+ * Refuse to run a velocity model with a diffusion sampler or an ε-model with a flow sampler: the network's output
+ * means something else to each, so the run would produce noise without an error.
+ */
+export function checkSamplerFits(kind: string, metadata: LoadedUNet['metadata'], sampler: RaceSampler | SamplerName): void {
+  const lane = RACE_LANES.find((l) => l.key === sampler);
+  const flowSampler = lane?.family === 'flow';
+  const label = lane?.label ?? SAMPLER_LABELS[sampler as SamplerName] ?? sampler;
+  if (predictsVelocity(metadata) && !flowSampler) {
+    throw new Error(`${kind}: ${metadata.name} is a flow-matching model (it predicts a velocity, not the noise ε); the diffusion sampler ${label} cannot run it, only the flow's Euler or Heun`);
+  }
+  if (!predictsVelocity(metadata) && flowSampler) {
+    throw new Error(`${kind}: ${metadata.name} is a diffusion model (it predicts the noise ε, not a velocity); the flow sampler ${label} cannot run it`);
+  }
+}
+
 /** [1, h, w, c] of a model's input, after checking that `values` holds one such image. */
 function imageShape(kind: string, inputShape: readonly number[], values: Float32Array): [number, number, number, number] {
   const [h, w, c] = inputShape;
@@ -96,6 +117,7 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
     inspect: ({ model, x0, t, seed, zSeed, variance }) =>
       res.withFallback(async () => {
         const { unet, schedule, metadata } = await unetOf(model);
+        checkSamplerFits('inspect', metadata, 'ddpm');
         const shape = imageShape('inspect', metadata.config.inputShape, x0);
         const eps = makeNoise(seed).normalArray(x0.length);
         const z = makeNoise(zSeed).normalArray(x0.length);
@@ -122,6 +144,7 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
     race: ({ model, sampler, steps, spacing, eta, variance, seed, count, reportMs }, { signal, progress }) =>
       res.withFallback(async () => {
         const { unet, schedule, metadata } = await unetOf(model);
+        checkSamplerFits('race', metadata, sampler);
         const [h, w, c] = metadata.config.inputShape;
         const noise = makeNoise(seed);
         const xT = noise.normal([count, h, w, c]) as tf.Tensor4D;
@@ -130,19 +153,14 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
         const k = metadata.config.numClasses;
         const counted = countingDenoiser(k > 0 ? conditioned(unet.model, Array.from({ length: count }, (_, i) => i % k)) : unconditional(unet.model));
         try {
-          const x0 = await samplers[sampler](counted.denoiser, xT, schedule, {
-            noise,
-            steps,
-            spacing,
-            eta,
-            variance,
-            clipX0: true,
-            signal,
-            // the yield between steps also lets the other racer in
-            onStep: throttledSteps(reportMs, (info, x, x0Pred) =>
-              progress({ index: info.index, steps: info.steps, t: info.tPrev, x, x0Pred, nfe: counted.calls(), elapsedMs: performance.now() - start }),
-            ),
-          });
+          // the yield between steps also lets the other racer in
+          const onStep = throttledSteps(reportMs, (info, x, x0Pred) =>
+            progress({ index: info.index, steps: info.steps, t: info.tPrev, x, x0Pred, nfe: counted.calls(), elapsedMs: performance.now() - start }),
+          );
+          // A flow lane integrates dx/ds = v from the same x_T (s = 1) to s = 0; the network reads t = 1000·s.
+          const x0 = sampler.startsWith('flow-')
+            ? await flowSamplers[sampler.slice('flow-'.length) as FlowSamplerName](counted.denoiser, xT, { steps, signal, onStep })
+            : await samplers[sampler as SamplerName](counted.denoiser, xT, schedule, { noise, steps, spacing, eta, variance, clipX0: true, signal, onStep });
           const [out] = await readAll([x0]);
           return { x0: out, nfe: counted.calls(), elapsedMs: performance.now() - start, steps: counted.calls() };
         } finally {
@@ -218,6 +236,7 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
     img2img: ({ model, mode, x0, strength, steps, digit, keep, seed, reportMs }, { signal, progress }) =>
       res.withFallback(async () => {
         const { unet, schedule, metadata } = await unetOf(model);
+        checkSamplerFits('img2img', metadata, 'ddim');
         const shape = imageShape('img2img', metadata.config.inputShape, x0);
         const k = metadata.config.numClasses;
         const { denoiser, calls } = countingDenoiser(k > 0 ? conditioned(unet.model, [digit < 0 ? null : digit], k) : unconditional(unet.model));

@@ -67,6 +67,39 @@ describe('the sampler race', () => {
       await context.close();
     }
   });
+
+  it('races the flow-matching model (Euler and Heun on its velocity field) from the same noise beside two diffusion solvers', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      // A flow lane from the URL, another added by its button (which writes it back into the URL).
+      await page.goto(site.url + '/widgets/?backend=wasm&race.count=1&race.nfe=10&race.ddpm=0&race.flow-heun=1');
+      await ready(page, RACE);
+      await page.locator(RACE).getByRole('button', { name: 'Flow matching · Euler' }).click();
+      await expect.poll(() => page.url()).toContain('race.flow-euler=1');
+      expect(await page.locator(`${RACE} [data-lane]`).evaluateAll((els) => els.map((e) => e.getAttribute('data-lane')))).toEqual(['ddim', 'dpmpp2m', 'flow-euler', 'flow-heun']);
+      await page.locator(RACE).getByRole('button', { name: /start the race/i }).click();
+      for (const lane of ['flow-euler', 'flow-heun', 'ddim', 'dpmpp2m']) {
+        await page.waitForSelector(`${RACE} [data-lane="${lane}"][data-done="true"]`, { timeout: 120_000 });
+        expect(await page.locator(`${RACE} [data-lane="${lane}"] img`).count(), lane).toBe(1);
+      }
+      const readouts = async (lane: string) => page.locator(`${RACE} [data-lane="${lane}"] dd`).allTextContents();
+      const euler = await readouts('flow-euler');
+      expect(euler.slice(0, 3)).toEqual(['10 / 10', '0.00', '10']); // 10 steps to s = 0, 10 evaluations
+      const heun = await readouts('flow-heun');
+      expect(heun.slice(0, 3)).toEqual(['5 / 5', '0.00', '9']); // 5 steps, 2·5 − 1 evaluations
+      expect(await page.locator(`${RACE} [data-lane="flow-heun"] h3`).textContent()).toContain('Flow matching · Heun');
+      expect(await page.locator(`${RACE} [data-lane="flow-euler"] .detail`).textContent()).toContain('flow-mnist');
+      // Each lane is measured against the converged solution of its own model's ODE.
+      const distance = async (lane: string) => Number(await page.locator(`${RACE} [data-lane="${lane}"] .dist dd`).textContent());
+      for (const lane of ['flow-euler', 'flow-heun', 'ddim']) await expect.poll(() => distance(lane), { timeout: 120_000 }).toBeGreaterThan(0);
+      await expect.poll(() => page.locator(RACE).getAttribute('data-running')).not.toBe('true');
+      expect(await page.locator(`${RACE} .error`).count()).toBe(0);
+      await page.locator(RACE).screenshot({ path: screenshotPath('widget-race-flow') });
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
 });
 
 describe('the guidance lab', () => {
