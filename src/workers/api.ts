@@ -12,7 +12,7 @@ import type { CaptionSpec } from '../core/captions';
 import { FLOW_SAMPLERS, MAX_CUSTOM_POINTS, PRESETS } from '../core/flow2dData';
 import { KEEP_HALVES } from '../core/masks';
 import { MNIST_PIXELS } from '../core/mnistFormat';
-import { SAMPLER_NAMES, type SamplerName } from '../core/samplerInfo';
+import { SAMPLER_LABELS, SAMPLER_NAMES, type SamplerName } from '../core/samplerInfo';
 import type { Flow2dProgressOf, Flow2dResults } from './flow2d';
 import { bool, bytes, choice, enums, float, int, ints, model, oneOf, optional, pixels, text, texts, withDefault, type CleanOf, type ParamsOf } from './params';
 
@@ -58,6 +58,29 @@ export const DIGIT_PROMPTS: readonly string[] = Array.from({ length: 10 }, (_, k
 /** A 28×28 0/1 mask as packMask's 131 base64url characters (src/core/control.ts); all A's: an empty mask. */
 const PACKED_MASK = text('A'.repeat(Math.ceil(MNIST_PIXELS / 6)), Math.ceil(MNIST_PIXELS / 6));
 
+/** The flow-matching model the race's flow lanes run (a U-Net whose model.json says `prediction: 'velocity'`). */
+export const RACE_FLOW_MODEL = 'flow-mnist';
+/** A race lane's sampler: a diffusion sampler (samplers/index.ts) or a flow sampler (samplers/flow.ts) as 'flow-<name>'. */
+export type RaceSampler = SamplerName | `flow-${(typeof FLOW_SAMPLERS)[number]}`;
+/**
+ * The sampler race's lanes, each declared once here: its key (the request's sampler and the URL key `race.<key>`), the
+ * model family it runs ('diffusion': the race's U-Net, shipped or trained in the tab; 'flow': RACE_FLOW_MODEL, Euler or
+ * Heun on dx/ds = v), the label readers see, and the sampler whose cost rule it follows (steps from the NFE budget,
+ * NFE from the steps: the flow's Euler N = NFE, its Heun 2N − 1 with the last step Euler, as the diffusion Euler and Heun).
+ */
+export interface RaceLane {
+  key: RaceSampler;
+  family: 'diffusion' | 'flow';
+  label: string;
+  cost: SamplerName;
+}
+export const RACE_LANES: readonly RaceLane[] = [
+  ...SAMPLER_NAMES.map((n): RaceLane => ({ key: n, family: 'diffusion', label: SAMPLER_LABELS[n], cost: n })),
+  ...FLOW_SAMPLERS.map((n): RaceLane => ({ key: `flow-${n}`, family: 'flow', label: `Flow matching · ${SAMPLER_LABELS[n]}`, cost: n })),
+];
+/** Every sampler a race lane may name, in the lanes' order. */
+export const RACE_SAMPLERS: readonly RaceSampler[] = RACE_LANES.map((l) => l.key);
+
 export const REQUESTS = {
   /** Pick the backend (first call wins; later calls report the current one). */
   init: { order: optional(enums(BACKEND_NAMES)) },
@@ -72,10 +95,14 @@ export const REQUESTS = {
     zSeed: withDefault(SEED, 4),
     variance: VARIANCE,
   },
-  /** One lane of the sampler race: `count` samples of a U-Net (shipped, or 'training-lab') by any registered sampler. */
+  /**
+   * One lane of the sampler race: `count` samples of a U-Net (shipped, or 'training-lab') by any registered sampler
+   * (RACE_SAMPLERS): a diffusion sampler for an ε-model, 'flow-euler' or 'flow-heun' for a velocity model (model.json
+   * `prediction: 'velocity'`, e.g. RACE_FLOW_MODEL); any other pairing is refused.
+   */
   race: {
     model: model('unet-mnist'),
-    sampler: oneOf(SAMPLER_NAMES, 'ddim'),
+    sampler: oneOf(RACE_SAMPLERS, 'ddim'),
     steps: int(50, 1, T_MAX),
     /** The timestep grid (diffusers' names); one grid for every lane, so lanes differ only in how they step. */
     spacing: oneOf(['linspace', 'leading', 'trailing'], 'linspace'),
@@ -207,7 +234,7 @@ export const REQUESTS = {
 } as const;
 
 /** The sampler race's lanes when the URL names none, and how many may race at once. */
-export const RACE_DEFAULT_LANES: readonly SamplerName[] = ['ddpm', 'ddim', 'dpmpp2m'];
+export const RACE_DEFAULT_LANES: readonly RaceSampler[] = ['ddpm', 'ddim', 'dpmpp2m'];
 export const RACE_MAX_LANES = 4;
 
 /** What each widget keeps in its URL (`<widget id>.<key>`), each value one of the declarations above. */
@@ -237,8 +264,8 @@ export const WIDGET_STATE = {
     eta: REQUESTS.race.eta,
     seed: REQUESTS.race.seed,
     view: oneOf(['x', 'x0'], 'x'),
-    /** The lanes: which samplers race (at most RACE_MAX_LANES). */
-    ...(Object.fromEntries(SAMPLER_NAMES.map((n) => [n, bool(RACE_DEFAULT_LANES.includes(n))])) as Record<SamplerName, ReturnType<typeof bool>>),
+    /** The lanes (RACE_LANES): which samplers race (at most RACE_MAX_LANES); a URL that names none of a lane leaves it off. */
+    ...(Object.fromEntries(RACE_LANES.map(({ key }) => [key, bool(RACE_DEFAULT_LANES.includes(key))])) as Record<RaceSampler, ReturnType<typeof bool>>),
   },
   guide: {
     digit: REQUESTS.guide.digit,
