@@ -8,7 +8,7 @@ const CORE = resolve(import.meta.dirname, '../../src/core');
  * The core modules that widgets, build-time components and scripts import without tfjs. Each may import only
  * other modules of this list (type-only imports aside) and the packages below: no tfjs, no Node built-ins, no DOM.
  */
-const TFJS_FREE = ['backendNames', 'captions', 'chart', 'control', 'crc32', 'downsample', 'ema', 'flowMetrics', 'format', 'masks', 'mnistFormat', 'pca', 'png', 'qsample', 'rng', 'samplerInfo', 'schedules'];
+const TFJS_FREE = ['backendNames', 'captions', 'chart', 'control', 'crc32', 'downsample', 'ema', 'flow2dData', 'flowMetrics', 'format', 'masks', 'mnistFormat', 'pca', 'png', 'qsample', 'rng', 'samplerInfo', 'schedules'];
 const PACKAGES = new Set(['d3']);
 
 /** The specifiers a module loads at run time (`import type` and `export type` lines carry no code). */
