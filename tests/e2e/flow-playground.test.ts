@@ -39,7 +39,7 @@ describe('the flow playground', () => {
         expect(Number(await attr(page, `energy-${side}`))).toBeGreaterThan(0);
       }
       const measures = await widget.locator('table.measures').innerText();
-      expect(measures).toMatch(/Path length over straight\s+\d+\.\d %\s+\d+\.\d %/);
+      expect(measures).toMatch(/Extra length over straight\s+\d+\.\d %\s+\d+\.\d %/);
       const flowBefore = await sweepColumn(page, 2);
       expect(flowBefore).toHaveLength(7);
       for (const v of flowBefore) expect(v).toBeGreaterThan(0);
