@@ -11,11 +11,11 @@ import { conditioned } from '../../src/core/guidance';
 import { encodePixels } from '../../src/core/mnistFormat';
 import { makeNoise } from '../../src/core/noise';
 import { flowSamplers } from '../../src/core/samplers/flow';
-import type { NamedWeights } from '../../src/core/io';
 import { countUNetParams, createUNet, type UNet } from '../../src/core/unet';
 import type { JobContext, JobModel, Shard, TrainJob } from '../lib/job';
 import { splitShard } from '../lib/parallel';
-import unetJob, { emaDecayAt, roundToFloat16, unetConfigOf } from './unet-mnist';
+import { emaShadow } from './_latent';
+import unetJob, { unetConfigOf } from './unet-mnist';
 
 /** Times of the fixed held-out probe in the card. */
 export const PROBE_TIMES = [0.05, 0.25, 0.5, 0.75, 0.95] as const;
@@ -79,13 +79,9 @@ const job: TrainJob = {
     const emaDecay = Number(config.options.emaDecay);
     const clipNorm = Number(config.options.clipNorm);
     const params: Record<string, tf.Variable> = Object.fromEntries(unet.params);
-    const names = Object.keys(params);
-    const ema: Record<string, tf.Variable> = {};
-    for (const k of names) {
-      const init = params[k].clone();
-      ema[`ema/${k}`] = tf.variable(init, false, `flow-mnist-ema/${k}`);
-      init.dispose();
-    }
+    // The EMA the latent jobs keep (checkpointed under ema/<name>, warm-up decay); exportWeights rounds it to float16
+    // and assigns it to the parameters, so evaluate() and samples() measure what ships.
+    const ema = emaShadow(params, emaDecay);
     const draw = (): Shard => {
       const idx = new Int32Array(config.batchSize);
       for (let i = 0; i < config.batchSize; i++) idx[i] = rng.uniformInt(data.train.count);
@@ -103,32 +99,9 @@ const job: TrainJob = {
       void step;
       return shardLoss(draw());
     };
-    let loadedShipped = false;
-    const updateEma = (step: number) => {
-      const d = emaDecayAt(step, emaDecay);
-      tf.tidy(() => {
-        for (const k of names) {
-          const e = ema[`ema/${k}`];
-          e.assign(tf.add(tf.mul(e, d), tf.mul(params[k], 1 - d)));
-        }
-      });
-      loadedShipped = false;
-    };
-    const emaWeights = async (): Promise<NamedWeights> => {
-      const out: NamedWeights = {};
-      for (const k of names) out[k] = { shape: [...params[k].shape], data: Float32Array.from(await ema[`ema/${k}`].data()) };
-      return out;
-    };
-    const useShipped = async () => {
-      if (loadedShipped) return;
-      const w = roundToFloat16(await emaWeights());
-      unet.setWeights(Object.fromEntries(Object.entries(w).map(([k, v]) => [k, v.data])));
-      loadedShipped = true;
-    };
-
     return {
       params,
-      extraState: ema,
+      extraState: ema.extraState,
       metadata: () => ({
         name: 'flow-mnist',
         config: cfg,
@@ -144,7 +117,7 @@ const job: TrainJob = {
       loss,
       trainStep(step, optimizer) {
         const l = optimizer.minimize(() => loss(step), { clipNorm });
-        updateEma(step);
+        ema.update(step);
         return l;
       },
       sharded: {
@@ -152,18 +125,16 @@ const job: TrainJob = {
         split: (d, parts) => splitShard(d, parts, config.batchSize),
         loss: shardLoss,
         stepOptions: { clipNorm },
-        afterStep: updateEma,
+        afterStep: (step) => ema.update(step),
       },
-      exportWeights: emaWeights,
+      exportWeights: () => ema.exportWeights('flow-mnist export'),
       async evaluate() {
-        await useShipped();
         const probe = await heldOutFlowLoss(unet, data, Number(config.options.probeCount ?? 500));
         const mean = probe.reduce((a, b) => a + b, 0) / probe.length;
         const summary: Record<string, number> = Object.fromEntries([...PROBE_TIMES.map((s, i) => [`heldOutFlowMse_s${s}`, probe[i]]), ['heldOutFlowMseMean', mean]]);
         return { rows: job.evaluationRows!(summary, config), summary };
       },
       async samples() {
-        await useShipped();
         const n = 64;
         const xT = makeNoise(2024).normal([n, 28, 28, 1]) as tf.Tensor4D;
         const labels = Array.from({ length: n }, (_, i) => Math.floor(i / 8) % 10);
@@ -175,7 +146,7 @@ const job: TrainJob = {
       },
       dispose() {
         unet.dispose();
-        for (const v of Object.values(ema)) v.dispose();
+        ema.dispose();
       },
     };
   },

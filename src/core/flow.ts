@@ -24,6 +24,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from './rng';
+import { dropLabels } from './guidance';
 import type { EpsModel } from './types';
 
 /** The network reads t = FLOW_T·s. */
@@ -55,15 +56,7 @@ export function drawFlow(rng: Rng, shape: readonly [number, number, number, numb
   const s = new Float32Array(n);
   // (0, 1): uniform() is in [0, 1); 1 − u is in (0, 1].
   for (let i = 0; i < n; i++) s[i] = 1 - rng.uniform();
-  let dropped: Int32Array | undefined;
-  if (numClasses > 0) {
-    dropped = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      const label = classes === undefined ? numClasses : classes[i];
-      if (!Number.isInteger(label) || label < 0 || label > numClasses) throw new RangeError(`class id ${label} is not in 0…${numClasses}`);
-      dropped[i] = rng.uniform() < pUncond ? numClasses : label;
-    }
-  }
+  const dropped = dropLabels(rng, n, classes, numClasses, pUncond);
   const eps = new Float32Array(n * h * w * c);
   for (let i = 0; i < eps.length; i++) eps[i] = rng.normal();
   return { s, classes: dropped, eps };

@@ -8,6 +8,7 @@
  * A negative class replaces ∅ in the second branch (the analogue of a negative prompt): ε̃ is pushed away from it.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from './rng';
 import type { Denoiser, EpsModel, TextContext } from './types';
 
 /** One class id for every example, or one per example; `null` entries mean the null class ∅. */
@@ -142,4 +143,20 @@ export function promptGuidance(model: EpsModel, opts: PromptGuidanceOptions): De
       const [epsCond, epsNeg] = tf.split(eps, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
       return guidedEps(epsCond, epsNeg, w);
     });
+}
+
+/**
+ * Label dropout for classifier-free guidance (Ho & Salimans 2022): each of the n labels (∅ = numClasses when `classes`
+ * is undefined) is replaced by ∅ with probability pUncond, one uniform draw per label; undefined for an unconditional
+ * model (numClasses = 0), which draws nothing.
+ */
+export function dropLabels(rng: Rng, n: number, classes: ArrayLike<number> | undefined, numClasses: number, pUncond: number): Int32Array | undefined {
+  if (!(numClasses > 0)) return undefined;
+  const dropped = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const label = classes === undefined ? numClasses : classes[i];
+    if (!Number.isInteger(label) || label < 0 || label > numClasses) throw new RangeError(`class id ${label} is not in 0…${numClasses}`);
+    dropped[i] = rng.uniform() < pUncond ? numClasses : label;
+  }
+  return dropped;
 }

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import './nn/registerGradients';
 import { FusedAdam } from './adam';
 import { qSample } from './forward';
+import { dropLabels } from './guidance';
 import type { Rng } from './noise';
 import type { Schedule, TextContext } from './types';
 import type { UNet } from './unet';
@@ -52,15 +53,7 @@ export function drawTraining(
   const [n, h, w, c] = shape;
   const t = new Int32Array(n);
   for (let i = 0; i < n; i++) t[i] = 1 + rng.uniformInt(T);
-  let dropped: Int32Array | undefined;
-  if (numClasses > 0) {
-    dropped = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      const label = classes === undefined ? numClasses : classes[i];
-      if (!Number.isInteger(label) || label < 0 || label > numClasses) throw new RangeError(`class id ${label} is not in 0…${numClasses}`);
-      dropped[i] = rng.uniform() < pUncond ? numClasses : label;
-    }
-  }
+  const dropped = dropLabels(rng, n, classes, numClasses, pUncond);
   const eps = new Float32Array(n * h * w * c);
   for (let i = 0; i < eps.length; i++) eps[i] = rng.normal();
   if (!opts.xi) return { t, classes: dropped, eps };
