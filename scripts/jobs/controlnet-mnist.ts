@@ -197,7 +197,7 @@ const job: TrainJob = {
       `ControlNet (trained, src/core/controlnet.ts): a hint encoder of 3×3 convolutions with ${String(config.options.hintChannels).split(',').join('/')} channels and SiLU, an average pool halving the grid between them (28 → 14 → 7), ending in a zero-initialised 3×3 convolution whose output is added after the copy’s stem; the copy of the denoiser’s timestep and class embeddings, stem, down residual block and middle self-attention, initialised from the frozen weights; and zero-initialised 1×1 convolutions on the copy’s skip output and middle output, whose outputs times the control scale λ are added to the frozen network’s skip connection and middle. Noise schedule and loss as the base: cosine, T = 1000, ε-prediction with min-SNR γ = ${config.options.minSnrGamma}; EMA of the weights with decay ${config.options.emaDecay}, the EMA weights ship.`,
     ].join('\n'),
   defaults: {
-    steps: 4000,
+    steps: 5000,
     batchSize: 64,
     learningRate: 5e-4,
     seed: 5,
