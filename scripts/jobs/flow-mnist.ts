@@ -50,7 +50,7 @@ const job: TrainJob = {
     ].join('\n'),
   defaults: {
     ...unetJob.defaults,
-    steps: 11000,
+    steps: 10000,
     seed: 6,
     options: { ...unetJob.defaults.options, minSnrGamma: 0 },
   },
@@ -66,6 +66,11 @@ const job: TrainJob = {
   },
   notes: () =>
     [
+      '## Run history',
+      '',
+      '- **2026-12-02, shipped.** `--fresh --steps 10000` on two threads at batch 64, with the machine partly busy with other work (2.0–2.9 steps/s; unet-mnist’s 4.2 steps/s was on an idle machine of another CPU type). To stay within an hour it was stopped at step 8,841 after 57.5 minutes of training (a checkpoint at the stop) and exported with `--resume --steps 8841`, so its learning rate followed the 10,000-step cosine decay down to 9 % of the peak instead of 5 %. A fresh run of 8,841 steps re-times the decay and is close to, not bit-identical with, this one.',
+      '- **Recipe.** Everything but the objective is unet-mnist’s (same network, data, label dropout, Adam, clipping and EMA), so that the comparison in `models/eval.json` (`flow`) measures the objective; min-SNR weighting, an ε-prediction device, is off. Time is drawn uniformly on (0, 1].',
+      '',
       '## How it is used',
       '',
       "`loadUNet('/models/flow-mnist/')` (src/core/models.ts) loads the network; `flowSamplers.euler(conditioned(unet.model, classes), xT, { steps })` (src/core/samplers/flow.ts) draws digits from noise xT. The network returns a velocity, not a noise estimate: `x0FromVelocity` and `epsFromVelocity` (src/core/flow.ts) convert. MNIST-FD by number of steps, beside the diffusion model's samplers, is in `models/eval.json` (`npm run eval -- flow`).",
