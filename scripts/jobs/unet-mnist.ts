@@ -233,7 +233,6 @@ const job: TrainJob = {
           e.assign(tf.add(tf.mul(e, d), tf.mul(params[k], 1 - d)));
         }
       });
-      loadedShipped = false;
     };
 
     /** EMA weights (float32) as named weights under the parameter names. */
@@ -242,13 +241,14 @@ const job: TrainJob = {
       for (const k of names) out[k] = { shape: [...params[k].shape], data: Float32Array.from(await ema[`ema/${k}`].data()) };
       return out;
     };
-    /** Load the shipped (float16-rounded EMA) weights into the network, for evaluation and samples. */
-    let loadedShipped = false;
-    const useShipped = async () => {
-      if (loadedShipped) return;
+    /**
+     * The weights to ship: the EMA rounded to float16, also loaded into the network, so that evaluate() and samples()
+     * measure exactly what ships (and, under --evaluate-only, the shipped file the driver loaded into the network).
+     */
+    const exportShipped = async (): Promise<NamedWeights> => {
       const w = roundToFloat16(await emaWeights());
       unet.setWeights(Object.fromEntries(Object.entries(w).map(([k, v]) => [k, v.data])));
-      loadedShipped = true;
+      return w;
     };
 
     return {
@@ -277,9 +277,8 @@ const job: TrainJob = {
         stepOptions: { clipNorm },
         afterStep: updateEma,
       },
-      exportWeights: emaWeights,
+      exportWeights: exportShipped,
       async evaluate() {
-        await useShipped();
         const probeCount = Number(config.options.probeCount ?? 500);
         const probe = await heldOutEpsLoss(core, unet, schedule, data, probeCount);
         const mean = probe.reduce((a, b) => a + b, 0) / probe.length;
@@ -287,7 +286,6 @@ const job: TrainJob = {
         return { rows: job.evaluationRows!(summary, config), summary };
       },
       async samples() {
-        await useShipped();
         const n = 64;
         const noise = makeNoise(2024);
         const xT = noise.normal([n, 28, 28, 1]) as tf.Tensor4D;

@@ -67,6 +67,24 @@ describe('unet-mnist job', () => {
     }
   });
 
+  it('evaluates the weights in the network (as --evaluate-only loads the shipped file), not its freshly initialised EMA', async () => {
+    const config = resolveConfig(job.defaults, { options: { ...TINY, probeCount: 20 } });
+    const model = await job.create({ config, data, rng: new SeededRandom(1), backend: 'wasm' });
+    try {
+      // Stand-in for a shipped file: every parameter set to 0.01 (the EMA still holds the random initialisation).
+      tf.tidy(() => {
+        for (const v of Object.values(model.params)) v.assign(tf.fill(v.shape, 0.01));
+      });
+      await model.evaluate();
+      for (const [k, v] of Object.entries(model.params)) {
+        const values = await v.data();
+        expect(values.every((x) => x === Math.fround(0.01)), k).toBe(true);
+      }
+    } finally {
+      model.dispose();
+    }
+  });
+
   it('warms the learning rate up linearly, then decays it by a cosine to the floor', () => {
     const c = job.defaults;
     const warm = Number(c.options.warmupSteps);
