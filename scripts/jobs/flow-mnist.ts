@@ -68,7 +68,7 @@ const job: TrainJob = {
     [
       '## Run history',
       '',
-      '- **2026-12-02, shipped.** `--fresh --steps 10000` on two threads at batch 64, with the machine partly busy with other work (2.0–2.9 steps/s; unet-mnist’s 4.2 steps/s was on an idle machine of another CPU type). To stay within an hour it was stopped at step 8,841 after 57.5 minutes of training (a checkpoint at the stop) and exported with `--resume --steps 8841`, so its learning rate followed the 10,000-step cosine decay down to 9 % of the peak instead of 5 %. A fresh run of 8,841 steps re-times the decay and is close to, not bit-identical with, this one.',
+      '- **2026-12-02, shipped.** `--fresh --steps 10000` on two threads at batch 64, with the machine partly busy with other work (2.0–2.9 steps/s; unet-mnist’s 4.2 steps/s was on an idle machine of another CPU type). It was stopped at step 8,841 after 57.5 minutes of training (a checkpoint at the stop) and exported with `--resume --steps 8841`, so its learning rate followed the 10,000-step cosine decay down to 9 % of the peak instead of 5 %. A fresh run of 8,841 steps re-times the decay and is close to, not bit-identical with, this one.',
       '- **Recipe.** Everything but the objective is unet-mnist’s (same network, data, label dropout, Adam, clipping and EMA), so that the comparison in `models/eval.json` (`flow`) measures the objective; min-SNR weighting, an ε-prediction device, is off. Time is drawn uniformly on (0, 1].',
       '',
       '## How it is used',
