@@ -51,3 +51,12 @@ export {
 } from './karras';
 export { SPACINGS, spacedTimesteps, dpmTimesteps, roundHalfEven, type Spacing } from './spacing';
 export { abortError, runLoop, runSampler, callDenoiser, type StepResult, type Transition, type StepFn } from './common';
+export {
+  consistency,
+  consistencySamplers,
+  consistencyRunTimesteps,
+  CONSISTENCY_SAMPLER_NAMES,
+  CONSISTENCY_SAMPLER_LABELS,
+  type ConsistencySamplerName,
+  type ConsistencySampleOptions,
+} from './consistency';
