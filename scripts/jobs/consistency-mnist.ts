@@ -7,7 +7,7 @@
  * student (decay μ); a second, slower EMA is what ships. Same data, class conditioning (with the teacher's label
  * dropout) and two-thread data parallelism as unet-mnist; each thread gets the target weights with its shard.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   consistencyDistance,
@@ -147,7 +147,7 @@ const job: TrainJob = {
   async create(ctx: JobContext): Promise<JobModel> {
     const { config, data, rng } = ctx;
     const cfg = unetConfigOf(config);
-    const { unet: teacher, schedule } = loadTeacher(join(ROOT, String(config.options.teacher)));
+    const { unet: teacher, schedule } = loadTeacher(resolve(ROOT, String(config.options.teacher)));
     const student = createUNet(cfg, config.seed);
     const targetNet = createUNet(cfg, config.seed);
     const teacherWeights = Object.fromEntries([...teacher.params].map(([k, v]) => [k, { shape: v.shape, data: v.dataSync() as Float32Array }]));
