@@ -59,7 +59,7 @@ export function shippedUNetConfig(): { config: UNetConfig; source: 'models/unet-
 }
 
 /** The shipped models a parameter count on the site may name: folders under models/ holding a model.json. */
-export const SHIPPED_MODELS = ['unet-mnist', 'latent-mnist/denoiser', 'latent-mnist/autoencoder', 'classifier-mnist', 'clip-mnist', 'text2img-mnist', 'controlnet-mnist', 'flow-mnist'] as const;
+export const SHIPPED_MODELS = ['unet-mnist', 'latent-mnist/denoiser', 'latent-mnist/autoencoder', 'classifier-mnist', 'clip-mnist', 'text2img-mnist', 'controlnet-mnist', 'flow-mnist', 'consistency-mnist'] as const;
 export type ShippedModel = (typeof SHIPPED_MODELS)[number];
 
 /** A U-Net configuration from a model.json's userDefinedMetadata.config, or null when it is not one. */
