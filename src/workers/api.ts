@@ -12,7 +12,7 @@ import type { CaptionSpec } from '../core/captions';
 import { FLOW_SAMPLERS, MAX_CUSTOM_POINTS, PRESETS } from '../core/flow2dData';
 import { KEEP_HALVES } from '../core/masks';
 import { MNIST_PIXELS } from '../core/mnistFormat';
-import { SAMPLER_LABELS, SAMPLER_NAMES, type SamplerName } from '../core/samplerInfo';
+import { SAMPLER_LABELS, SAMPLER_NAMES, stepsForNfe, type SamplerName } from '../core/samplerInfo';
 import type { Flow2dProgressOf, Flow2dResults } from './flow2d';
 import { bool, bytes, choice, enums, float, int, ints, model, oneOf, optional, pixels, text, texts, withDefault, type CleanOf, type ParamsOf } from './params';
 
@@ -60,23 +60,33 @@ const PACKED_MASK = text('A'.repeat(Math.ceil(MNIST_PIXELS / 6)), Math.ceil(MNIS
 
 /** The flow-matching model the race's flow lanes run (a U-Net whose model.json says `prediction: 'velocity'`). */
 export const RACE_FLOW_MODEL = 'flow-mnist';
-/** A race lane's sampler: a diffusion sampler (samplers/index.ts) or a flow sampler (samplers/flow.ts) as 'flow-<name>'. */
-export type RaceSampler = SamplerName | `flow-${(typeof FLOW_SAMPLERS)[number]}`;
+/**
+ * The consistency model the race's consistency lane runs (a U-Net whose model.json says `prediction: 'consistency'`
+ * and gives its grid size and σ_d under `consistency`; src/core/samplers/consistency.ts samples it).
+ */
+export const RACE_CONSISTENCY_MODEL = 'consistency-mnist';
+/** The diffusion model RACE_CONSISTENCY_MODEL was distilled from: its converged ODE solution is what one step aims at. */
+export const RACE_CONSISTENCY_TEACHER = 'unet-mnist';
+/** A race lane's sampler: a diffusion sampler (samplers/index.ts), a flow sampler (samplers/flow.ts) as 'flow-<name>', or the consistency sampler. */
+export type RaceSampler = SamplerName | `flow-${(typeof FLOW_SAMPLERS)[number]}` | 'consistency';
 /**
  * The sampler race's lanes, each declared once here: its key (the request's sampler and the URL key `race.<key>`), the
  * model family it runs ('diffusion': the race's U-Net, shipped or trained in the tab; 'flow': RACE_FLOW_MODEL, Euler or
- * Heun on dx/ds = v), the label readers see, and the sampler whose cost rule it follows (steps from the NFE budget,
- * NFE from the steps: the flow's Euler N = NFE, its Heun 2N − 1 with the last step Euler, as the diffusion Euler and Heun).
+ * Heun on dx/ds = v; 'consistency': RACE_CONSISTENCY_MODEL by multistep consistency sampling), the label readers see,
+ * and the sampler whose cost rule it follows (steps from the NFE budget, NFE from the steps: the flow's Euler N = NFE,
+ * its Heun 2N − 1 with the last step Euler, as the diffusion Euler and Heun; the consistency lane one evaluation a step,
+ * as DDIM, with its own number of steps, `cmSteps`, instead of the shared budget: `raceLaneSteps`).
  */
 export interface RaceLane {
   key: RaceSampler;
-  family: 'diffusion' | 'flow';
+  family: 'diffusion' | 'flow' | 'consistency';
   label: string;
   cost: SamplerName;
 }
 export const RACE_LANES: readonly RaceLane[] = [
   ...SAMPLER_NAMES.map((n): RaceLane => ({ key: n, family: 'diffusion', label: SAMPLER_LABELS[n], cost: n })),
   ...FLOW_SAMPLERS.map((n): RaceLane => ({ key: `flow-${n}`, family: 'flow', label: `Flow matching · ${SAMPLER_LABELS[n]}`, cost: n })),
+  { key: 'consistency', family: 'consistency', label: 'Consistency model', cost: 'ddim' },
 ];
 /** Every sampler a race lane may name, in the lanes' order. */
 export const RACE_SAMPLERS: readonly RaceSampler[] = RACE_LANES.map((l) => l.key);
@@ -98,7 +108,8 @@ export const REQUESTS = {
   /**
    * One lane of the sampler race: `count` samples of a U-Net (shipped, or 'training-lab') by any registered sampler
    * (RACE_SAMPLERS): a diffusion sampler for an ε-model, 'flow-euler' or 'flow-heun' for a velocity model (model.json
-   * `prediction: 'velocity'`, e.g. RACE_FLOW_MODEL); any other pairing is refused.
+   * `prediction: 'velocity'`, e.g. RACE_FLOW_MODEL), 'consistency' for a consistency model (model.json
+   * `prediction: 'consistency'`, e.g. RACE_CONSISTENCY_MODEL: `steps` at most its grid size − 1); any other pairing is refused.
    */
   race: {
     model: model('unet-mnist'),
@@ -237,6 +248,33 @@ export const REQUESTS = {
 export const RACE_DEFAULT_LANES: readonly RaceSampler[] = ['ddpm', 'ddim', 'dpmpp2m'];
 export const RACE_MAX_LANES = 4;
 
+/**
+ * A race instance's default lanes from its `lanes` prop, a comma-separated list of lane keys (RACE_LANES, e.g.
+ * "consistency,ddim,dpmpp2m"): spaces and repeats ignored, in the lanes' declared order. `unknown` lists names that
+ * are no lane and `tooMany` is set when more than RACE_MAX_LANES are named (the build refuses both); no prop, or
+ * one naming no lane, gives RACE_DEFAULT_LANES.
+ */
+export function parseRaceLanes(text: string | undefined): { lanes: RaceSampler[]; unknown: string[]; tooMany: boolean } {
+  const names = [...new Set((text ?? '').split(',').map((n) => n.trim()).filter((n) => n !== ''))];
+  const unknown = names.filter((n) => !RACE_SAMPLERS.includes(n as RaceSampler));
+  const named = RACE_SAMPLERS.filter((k) => names.includes(k));
+  return { lanes: named.length ? named : [...RACE_DEFAULT_LANES], unknown, tooMany: named.length > RACE_MAX_LANES };
+}
+
+/**
+ * The race's URL state with other default lanes (an instance's `lanes` prop): the same declarations as
+ * WIDGET_STATE.race, only each lane's default changed, so the URL still overrides and a URL naming none of a
+ * lane leaves it at this instance's default.
+ */
+export function raceStateWithLanes<S extends Record<RaceSampler, { type: 'bool'; default: boolean }>>(spec: S, lanes: readonly RaceSampler[]): S {
+  return { ...spec, ...Object.fromEntries(RACE_SAMPLERS.map((k) => [k, withDefault(spec[k], lanes.includes(k))])) };
+}
+
+/** A lane's steps: the consistency lane its own `cmSteps`; every other lane the most its cost rule allows within the shared `nfe` (DDPM: T). */
+export function raceLaneSteps(lane: RaceLane, state: { nfe: number; cmSteps: number }, T = T_MAX): number {
+  return lane.family === 'consistency' ? state.cmSteps : stepsForNfe(lane.cost, state.nfe, T);
+}
+
 /** What each widget keeps in its URL (`<widget id>.<key>`), each value one of the declarations above. */
 export const WIDGET_STATE = {
   scrub: { digit: DIGIT, t: int(250, 0, T_MAX), schedule: REQUESTS.noise.schedule, seed: REQUESTS.noise.seed },
@@ -261,6 +299,8 @@ export const WIDGET_STATE = {
     count: choice([1, 4, 9, 16], REQUESTS.race.count.default),
     /** How many network evaluations every ODE lane may make (DDPM always takes its T steps). */
     nfe: choice([5, 10, 20, 50, 100, 200], 20),
+    /** The consistency lane's own steps (one network evaluation each), outside the shared budget. */
+    cmSteps: choice([1, 2, 4], 1),
     eta: REQUESTS.race.eta,
     seed: REQUESTS.race.seed,
     view: oneOf(['x', 'x0'], 'x'),
@@ -335,7 +375,7 @@ export const WIDGET_STATE = {
 
 /** Which request parameter a widget's URL value feeds, where it feeds one (checked to lie within its bounds). */
 export const WIDGET_FEEDS: Partial<Record<keyof typeof WIDGET_STATE, { request: keyof typeof REQUESTS; params: Record<string, string> }>> = {
-  race: { request: 'race', params: { count: 'count', nfe: 'steps', eta: 'eta', seed: 'seed' } },
+  race: { request: 'race', params: { count: 'count', nfe: 'steps', cmSteps: 'steps', eta: 'eta', seed: 'seed' } },
   clip: { request: 'clip.rank', params: { top: 'top' } },
   prompt: { request: 'text2img', params: { count: 'count' } },
 };

@@ -17,10 +17,12 @@ import type { LoadedUNet } from '../core/models';
 import { makeNoise } from '../core/noise';
 import { ddpmSigma, ddpmStep, samplers } from '../core/samplers';
 import { flowSamplers, type FlowSamplerName } from '../core/samplers/flow';
+import { consistencySamplers } from '../core/samplers/consistency';
+import { consistencyGrid, type ConsistencySpec } from '../core/consistency';
 import { SAMPLER_LABELS, type SamplerName } from '../core/samplerInfo';
 import { makeSchedule } from '../core/schedules';
-import type { Denoiser, StepInfo } from '../core/types';
-import { RACE_LANES, type ComputeApi, type RaceSampler } from './api';
+import type { Denoiser, Schedule, StepInfo } from '../core/types';
+import { RACE_CONSISTENCY_MODEL, RACE_LANES, type ComputeApi, type RaceLane, type RaceSampler } from './api';
 import { createClipHandlers } from './clip';
 import { createControlNetHandler } from './controlnet';
 import { Flow2dController } from './flow2d';
@@ -64,21 +66,61 @@ function throttledSteps(everyMs: number, report: (info: StepInfo, x: Float32Arra
 
 /** Whether a U-Net predicts the flow's velocity (flow matching) rather than the noise ε (its model.json says so). */
 export const predictsVelocity = (metadata: LoadedUNet['metadata']): boolean => metadata.prediction === 'velocity';
+/** Whether a U-Net is a consistency model (its model.json says so): its output is read through f = a·y + b·ε̂ (core/consistency.ts). */
+export const isConsistencyModel = (metadata: LoadedUNet['metadata']): boolean => metadata.prediction === 'consistency';
+
+/** The family of samplers a U-Net's output is meant for (RaceLane['family']). */
+function modelFamily(metadata: LoadedUNet['metadata']): RaceLane['family'] {
+  return predictsVelocity(metadata) ? 'flow' : isConsistencyModel(metadata) ? 'consistency' : 'diffusion';
+}
 
 /**
- * Refuse to run a velocity model with a diffusion sampler or an ε-model with a flow sampler: the network's output
- * means something else to each, so the run would produce noise without an error.
+ * Refuse to run a model with a sampler of another family — a velocity model with a diffusion sampler, an ε-model
+ * with a flow sampler, a consistency model with anything but the consistency sampler, the consistency sampler on
+ * anything but a consistency model: the network's output means something else to each, so the run would produce
+ * noise without an error.
  */
 export function checkSamplerFits(kind: string, metadata: LoadedUNet['metadata'], sampler: RaceSampler | SamplerName): void {
   const lane = RACE_LANES.find((l) => l.key === sampler);
-  const flowSampler = lane?.family === 'flow';
+  const samplerFamily = lane?.family ?? 'diffusion';
   const label = lane?.label ?? SAMPLER_LABELS[sampler as SamplerName] ?? sampler;
-  if (predictsVelocity(metadata) && !flowSampler) {
+  const family = modelFamily(metadata);
+  if (family === samplerFamily) return;
+  const what = { diffusion: 'the diffusion sampler', flow: 'the flow sampler', consistency: 'the consistency sampler' }[samplerFamily];
+  if (family === 'consistency') {
+    throw new Error(`${kind}: ${metadata.name} is a consistency model (its output is read through its consistency function, not as the noise ε or a velocity); ${what} ${label} cannot run it, only the consistency sampler`);
+  }
+  if (samplerFamily === 'consistency') {
+    const is = family === 'flow' ? 'a flow-matching model (it predicts a velocity)' : 'a diffusion model (it predicts the noise ε)';
+    throw new Error(`${kind}: ${metadata.name} is ${is}, not a consistency model; ${what} (${label}) runs only a consistency model such as ${RACE_CONSISTENCY_MODEL}`);
+  }
+  if (family === 'flow') {
     throw new Error(`${kind}: ${metadata.name} is a flow-matching model (it predicts a velocity, not the noise ε); the diffusion sampler ${label} cannot run it, only the flow's Euler or Heun`);
   }
-  if (!predictsVelocity(metadata) && flowSampler) {
-    throw new Error(`${kind}: ${metadata.name} is a diffusion model (it predicts the noise ε, not a velocity); the flow sampler ${label} cannot run it`);
+  throw new Error(`${kind}: ${metadata.name} is a diffusion model (it predicts the noise ε, not a velocity); the flow sampler ${label} cannot run it`);
+}
+
+/**
+ * A consistency model's grid size N and σ_d from its model.json (`consistency: { gridSize, sigmaData, grid? }`),
+ * checked: N an integer in 2…T, σ_d > 0, and a stored grid equal to the one the sampler derives from N and the
+ * schedule (else the run would visit timesteps the model was not distilled on).
+ */
+export function consistencySpecOf(kind: string, metadata: LoadedUNet['metadata'], schedule: Schedule): ConsistencySpec {
+  const spec = metadata.consistency as { gridSize?: unknown; sigmaData?: unknown; grid?: unknown } | undefined;
+  const file = `${metadata.name}/model.json`;
+  if (!spec || typeof spec !== 'object') throw new Error(`${kind}: ${file} has no consistency settings (userDefinedMetadata.consistency)`);
+  const { gridSize, sigmaData, grid } = spec;
+  if (typeof gridSize !== 'number' || !Number.isInteger(gridSize) || gridSize < 2 || gridSize > schedule.T) {
+    throw new Error(`${kind}: ${file}: consistency.gridSize must be an integer in 2…${schedule.T}, got ${String(gridSize)}`);
   }
+  if (typeof sigmaData !== 'number' || !(sigmaData > 0) || !Number.isFinite(sigmaData)) throw new Error(`${kind}: ${file}: consistency.sigmaData must be a positive number, got ${String(sigmaData)}`);
+  if (grid !== undefined) {
+    const expected = consistencyGrid(schedule, gridSize);
+    if (!Array.isArray(grid) || grid.length !== expected.length || grid.some((t, i) => t !== expected[i])) {
+      throw new Error(`${kind}: ${file}: consistency.grid is not the ${gridSize}-point grid of its schedule (${expected.join(', ')})`);
+    }
+  }
+  return { gridSize, sigmaData };
 }
 
 /** [1, h, w, c] of a model's input, after checking that `values` holds one such image. */
@@ -145,6 +187,10 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
       res.withFallback(async () => {
         const { unet, schedule, metadata } = await unetOf(model);
         checkSamplerFits('race', metadata, sampler);
+        const consistency = sampler === 'consistency' ? consistencySpecOf('race', metadata, schedule) : null;
+        if (consistency && steps > consistency.gridSize - 1) {
+          throw new RangeError(`race: ${metadata.name} takes 1…${consistency.gridSize - 1} steps (its grid has ${consistency.gridSize} points), got ${steps}`);
+        }
         const [h, w, c] = metadata.config.inputShape;
         const noise = makeNoise(seed);
         const xT = noise.normal([count, h, w, c]) as tf.Tensor4D;
@@ -158,9 +204,12 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
             progress({ index: info.index, steps: info.steps, t: info.tPrev, x, x0Pred, nfe: counted.calls(), elapsedMs: performance.now() - start }),
           );
           // A flow lane integrates dx/ds = v from the same x_T (s = 1) to s = 0; the network reads t = 1000·s.
+          // The consistency lane maps the same x_T to x̂_0 in `steps` evaluations on its model's grid (Song et al. 2023, Algorithm 1).
           const x0 = sampler.startsWith('flow-')
             ? await flowSamplers[sampler.slice('flow-'.length) as FlowSamplerName](counted.denoiser, xT, { steps, signal, onStep })
-            : await samplers[sampler as SamplerName](counted.denoiser, xT, schedule, { noise, steps, spacing, eta, variance, clipX0: true, signal, onStep });
+            : sampler === 'consistency'
+              ? await consistencySamplers.consistency(counted.denoiser, xT, schedule, { noise, steps, ...consistency!, signal, onStep })
+              : await samplers[sampler as SamplerName](counted.denoiser, xT, schedule, { noise, steps, spacing, eta, variance, clipX0: true, signal, onStep });
           const [out] = await readAll([x0]);
           return { x0: out, nfe: counted.calls(), elapsedMs: performance.now() - start, steps: counted.calls() };
         } finally {

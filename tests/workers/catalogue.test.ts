@@ -52,7 +52,8 @@ describe('the compute catalogue is the one declaration of every parameter', () =
       const src = read(file);
       // a clamp of a value the declaration already bounds
       expect(src, file).not.toMatch(/Math\.(min|max)\(\s*\d+\s*,\s*Math\.(min|max)/);
-      expect(src, file).toMatch(/const SPEC = WIDGET_STATE\.\w+;[\s\S]*urlState\(id, SPEC\)/);
+      // the URL state is the declaration itself, or (the race's `lanes` prop) the declaration with other lane defaults
+      expect(src, file).toMatch(/const SPEC = WIDGET_STATE\.\w+;[\s\S]*urlState\(id, (SPEC\)|raceStateWithLanes\(SPEC, )/);
       expect(src, file).toMatch(/useCompute\(/);
       for (const m of src.matchAll(/<input [^>]*type="(range|number)"[^>]*>/g)) expect(m[0], file).toMatch(/min=\{SPEC\.\w+\.min\}/);
     }

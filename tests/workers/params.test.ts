@@ -96,7 +96,7 @@ describe('request parameters', () => {
     const cases: [string, Record<string, unknown>, RegExp][] = [
       ['guide', { w: 'strong' }, /guide: parameter "w" must be a finite number, got "strong"/],
       ['guide', { w: NaN }, /parameter "w" must be a finite number/],
-      ['race', { sampler: 'plms' }, /race: parameter "sampler" must be one of ddpm, ddim, dpmpp1, dpmpp2m, dpmpp3m, euler, heun, flow-euler, flow-heun, got "plms"/],
+      ['race', { sampler: 'plms' }, /race: parameter "sampler" must be one of ddpm, ddim, dpmpp1, dpmpp2m, dpmpp3m, euler, heun, flow-euler, flow-heun, consistency, got "plms"/],
       ['inspect', { x0: [0, 1] }, /inspect: parameter "x0" must be a Float32Array, got an array of 2/],
       ['inspect', { x0: new Float32Array(10) }, /parameter "x0" must hold 784 values, got a Float32Array of 10/],
       ['inspect', { x0: new Float32Array(784).fill(Infinity) }, /parameter "x0" holds a non-finite value at index 0/],

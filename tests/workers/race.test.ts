@@ -23,7 +23,8 @@ type RaceProgress = ComputeApi['race']['progress'];
 
 describe('the race catalogue', () => {
   it('declares every diffusion sampler and both flow samplers as lanes, once, with the flow lanes labelled as another model', () => {
-    expect(RACE_LANES.map((l) => l.key)).toEqual([...SAMPLER_NAMES, ...FLOW_SAMPLER_NAMES.map((n) => `flow-${n}`)]);
+    // (the consistency lane, last, is tested in raceConsistency.test.ts)
+    expect(RACE_LANES.map((l) => l.key)).toEqual([...SAMPLER_NAMES, ...FLOW_SAMPLER_NAMES.map((n) => `flow-${n}`), 'consistency']);
     expect([...RACE_SAMPLERS]).toEqual(RACE_LANES.map((l) => l.key));
     expect(REQUESTS.race.sampler.values).toEqual(RACE_SAMPLERS);
     expect(new Set(RACE_LANES.map((l) => l.key)).size).toBe(RACE_LANES.length);
