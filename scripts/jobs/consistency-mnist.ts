@@ -48,7 +48,7 @@ export function loadTeacher(dir: string): { unet: UNet; schedule: Schedule } {
 }
 
 /** Grid indices of the held-out probe (0-based n: the pair t_{n+1} → t_n of the grid). */
-export const PROBE_INDICES = [0, 4, 8, 12, 16] as const;
+export const PROBE_INDICES = [0, 3, 6, 9, 10] as const;
 
 /**
  * Held-out consistency gap at fixed grid indices with fixed ε: the distance between the model's f at the upper point
@@ -106,14 +106,14 @@ const job: TrainJob = {
     steps: 4000,
     batchSize: 64,
     threads: 2,
-    learningRate: 2e-4,
+    learningRate: 6e-4,
     seed: 25,
     checkpointEvery: 250,
     logEvery: 25,
     options: {
       ...unetJob.defaults.options,
       teacher: 'models/unet-mnist',
-      gridSize: 18,
+      gridSize: 12,
       solver: 'heun',
       sigmaData: 0.5,
       targetDecay: 0.95,

@@ -147,14 +147,16 @@ describe('grid and timesteps', () => {
   it('k steps visit t_N first and then evenly spaced grid points, all above the boundary', () => {
     const grid = consistencyGrid(schedule);
     expect(consistencyTimesteps(schedule, 1)).toEqual([1000]);
-    expect(consistencyTimesteps(schedule, 2)).toEqual([1000, grid[Math.round(17 / 2)]]);
+    const last = CONSISTENCY_GRID_SIZE - 1;
+    expect(consistencyTimesteps(schedule, 2)).toEqual([1000, grid[Math.round(last / 2)]]);
     const four = consistencyTimesteps(schedule, 4);
-    expect(four).toEqual([1000, grid[Math.round(17 * 0.75)], grid[Math.round(17 * 0.5)], grid[Math.round(17 * 0.25)]]);
-    const all = consistencyTimesteps(schedule, 17);
-    expect(new Set(all).size).toBe(17);
+    expect(four).toEqual([1000, grid[Math.round(last * 0.75)], grid[Math.round(last * 0.5)], grid[Math.round(last * 0.25)]]);
+    const all = consistencyTimesteps(schedule, last);
+    expect(new Set(all).size).toBe(last);
     expect(Math.min(...all)).toBeGreaterThan(1);
     expect(() => consistencyTimesteps(schedule, 0)).toThrow(RangeError);
-    expect(() => consistencyTimesteps(schedule, 18)).toThrow(RangeError);
+    expect(() => consistencyTimesteps(schedule, CONSISTENCY_GRID_SIZE)).toThrow(RangeError);
+    expect(consistencyTimesteps(schedule, 2, 18)).toEqual([1000, consistencyGrid(schedule, 18)[9]]);
     expect(consistencyRunTimesteps(schedule, { timesteps: [900, 300] })).toEqual([900, 300]);
     expect(() => consistencyRunTimesteps(schedule, { timesteps: [300, 900] })).toThrow(RangeError);
     expect(() => consistencyRunTimesteps(schedule, { timesteps: [1] })).toThrow(RangeError);
@@ -240,7 +242,7 @@ describe('one distillation step on a tiny network', () => {
   const grid = consistencyGrid(schedule);
   const x0 = randn(8);
   const epsDraw = randn(9);
-  const index = Int32Array.from([0, 3, 9, 16]); // the boundary pair, two middle ones, the top pair
+  const index = Int32Array.from([0, 3, 6, CONSISTENCY_GRID_SIZE - 2]); // the boundary pair, two middle ones, the top pair
   const classes = Int32Array.from([1, 0, 1, 10]);
   const teacher = { w: 0.9, v: 0.1, u: 0.05 };
   const target = { w: 0.7, v: -0.2, u: 0.3 };

@@ -90,8 +90,8 @@ describe('consistency-mnist job', () => {
       expect(meta.config).toEqual(TINY_CONFIG);
       expect(meta.schedule).toEqual({ kind: 'linear', T: 1000 });
       const c = meta.consistency as { gridSize: number; sigmaData: number; grid: number[]; sigmaMin: number };
-      expect(c.grid).toEqual(consistencyGrid(schedule, 18));
-      expect(c.gridSize).toBe(18);
+      expect(c.grid).toEqual(consistencyGrid(schedule, 12));
+      expect(c.gridSize).toBe(12);
       expect(c.sigmaData).toBe(0.5);
       expect(Object.keys(model.extraState!).sort()).toEqual([...Object.keys(model.params).map((k) => `ema/${k}`), ...Object.keys(model.params).map((k) => `target/${k}`)].sort());
     } finally {
@@ -118,10 +118,10 @@ describe('consistency-mnist job', () => {
       replay.state = start;
       const idx = new Int32Array(BATCH);
       for (let i = 0; i < BATCH; i++) idx[i] = replay.uniformInt(data.train.count);
-      const d = drawDistillation(replay, [BATCH, 28, 28, 1], 18, labelsOf(data.train, idx), 10, Number(config.options.pUncond));
+      const d = drawDistillation(replay, [BATCH, 28, 28, 1], 12, labelsOf(data.train, idx), 10, Number(config.options.pUncond));
       expect(rng.state).toBe(replay.state);
       const x0 = batchTensor(data.train, idx);
-      const opts = { grid: consistencyGrid(schedule, 18), schedule, solver: 'heun' as const, distance: { kind: 'pseudoHuber' as const, c: pseudoHuberC(784) }, sigmaData: 0.5 };
+      const opts = { grid: consistencyGrid(schedule, 12), schedule, solver: 'heun' as const, distance: { kind: 'pseudoHuber' as const, c: pseudoHuberC(784) }, sigmaData: 0.5 };
       const want = distillationLoss(student.model, target.model, teacher.model, x0, d, opts);
       expect(got).toBeCloseTo((await want.data())[0], 4);
       // With the student as its own target the loss differs (the check can fail).
@@ -187,7 +187,7 @@ describe('consistency-mnist job', () => {
   });
 
   it('probes the held-out consistency gap; a model is its own target there, so the teacher measured against itself gives its own gap', async () => {
-    const got = await heldOutConsistencyGap(teacher, teacher, data, { grid: consistencyGrid(schedule, 18), schedule, distance: { kind: 'pseudoHuber', c: pseudoHuberC(784) } }, 6, [0, 16]);
+    const got = await heldOutConsistencyGap(teacher, teacher, data, { grid: consistencyGrid(schedule, 12), schedule, distance: { kind: 'pseudoHuber', c: pseudoHuberC(784) } }, 6, [0, 10]);
     expect(got).toHaveLength(2);
     expect(got.every((v) => Number.isFinite(v) && v > 0)).toBe(true);
     expect(got[1]).not.toBeCloseTo(got[0], 3);
