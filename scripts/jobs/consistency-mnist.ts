@@ -21,6 +21,7 @@ import {
   pseudoHuberC,
   type DistillationDraws,
   type DistillationOptions,
+  type PairWeighting,
   type TeacherSolver,
 } from '../../src/core/consistency';
 import { batchTensor, labelsOf, MNIST_PIXELS, range, type MnistData } from '../../src/core/data';
@@ -108,6 +109,7 @@ const distillationOf = (config: TrainConfig, schedule: Schedule): DistillationOp
   solver: String(config.options.solver) as TeacherSolver,
   distance: { kind: 'pseudoHuber', c: pseudoHuberC(MNIST_PIXELS) },
   sigmaData: Number(config.options.sigmaData),
+  weighting: String(config.options.weighting ?? 'uniform') as PairWeighting,
 });
 
 const job: TrainJob = {
@@ -122,7 +124,7 @@ const job: TrainJob = {
       '',
       `The network is read through the consistency parameterisation of \`src/core/consistency.ts\`: f(y, σ) = c_skip(σ)·y + c_out(σ)·F(y, σ) in the scaled state y = x_t/√ᾱ_t with σ = √((1 − ᾱ_t)/ᾱ_t), c_skip = σ_d²/((σ − σ_min)² + σ_d²), c_out = σ_d(σ − σ_min)/√(σ_d² + σ²), σ_d = ${config.options.sigmaData} (Song et al. 2023, Appendix C), and F = (σy/√(σ² + σ_d²) − √(σ² + σ_d²)·ε̂)/σ_d, the preconditioned output that turns the network's ε̂ into EDM's denoiser y − σε̂ (Karras et al. 2022). At σ_min = σ(t = 1) = ${consistencySigmaMin(makeSchedule('linear', 1000)).toFixed(5)}, f(y, σ_min) = y exactly.`,
       '',
-      `Distillation (Song et al. 2023, Algorithm 2): an N = ${config.options.gridSize}-point grid of integer timesteps, t_1 = 1 < … < t_N = 1000, the Karras ρ = 7 spacing of σ between σ(1) and σ(1000) snapped to integers (\`consistencyGrid\`: ${consistencyGrid(makeSchedule('linear', 1000), Number(config.options.gridSize)).join(', ')}). Teacher: unet-mnist (frozen, class-conditional without guidance), one ${config.options.solver === 'heun' ? 'Heun (2 evaluations)' : 'Euler/DDIM'} step of dy/dσ = ε̂ from t_{n+1} to t_n. Target: an EMA of the student with decay μ = ${config.options.targetDecay}, no gradient. Distance: pseudo-Huber √(‖a − b‖² + c²) − c over the 784 pixels, c = 0.00054·√784 = ${pseudoHuberC(MNIST_PIXELS).toFixed(4)} (Song & Dhariwal 2023), λ = 1. The student and the target start as the teacher's weights. Labels are dropped to ∅ with probability ${config.options.pUncond} (the teacher's rate, so the null class keeps working); Adam with warm-up and cosine decay to ${config.options.finalLrFraction} of the peak, global-norm clipping at ${config.options.clipNorm}; the shipped weights are a second EMA of the student, decay ${config.options.emaDecay}; each batch of ${config.batchSize} split over ${config.threads ?? 1} threads.`,
+      `Distillation (Song et al. 2023, Algorithm 2): an N = ${config.options.gridSize}-point grid of integer timesteps, t_1 = 1 < … < t_N = 1000, the Karras ρ = 7 spacing of σ between σ(1) and σ(1000) snapped to integers (\`consistencyGrid\`: ${consistencyGrid(makeSchedule('linear', 1000), Number(config.options.gridSize)).join(', ')}). Teacher: unet-mnist (frozen, class-conditional without guidance), one ${config.options.solver === 'heun' ? 'Heun (2 evaluations)' : 'Euler/DDIM'} step of dy/dσ = ε̂ from t_{n+1} to t_n. Target: an EMA of the student with decay μ = ${config.options.targetDecay}, no gradient. Distance: pseudo-Huber √(‖a − b‖² + c²) − c over the 784 pixels, c = 0.00054·√784 = ${pseudoHuberC(MNIST_PIXELS).toFixed(4)} (Song & Dhariwal 2023), ${(config.options.weighting ?? 'uniform') === 'inverseGap' ? 'each pair weighted by λ = 1/(σ_{n+1} − σ_n), normalised to mean 1 over the grid (Song & Dhariwal 2023)' : 'λ = 1 for every pair'}. The student and the target start as the teacher's weights. Labels are dropped to ∅ with probability ${config.options.pUncond} (the teacher's rate, so the null class keeps working); Adam with warm-up and cosine decay to ${config.options.finalLrFraction} of the peak, global-norm clipping at ${config.options.clipNorm}; the shipped weights are a second EMA of the student, decay ${config.options.emaDecay}; each batch of ${config.batchSize} split over ${config.threads ?? 1} threads.`,
     ].join('\n'),
   defaults: {
     steps: 4000,

@@ -11,8 +11,8 @@
  * | boundary        | f(y, σ_min) = y  (c_skip = 1, c_out = 0 exactly)       | Song et al. 2023, eq. 4                     |
  * | F from ε̂        | F = (σ y/√(σ²+σ_d²) − √(σ²+σ_d²) ε̂)/σ_d                 | Karras et al. 2022, eq. 7 and Table 1       |
  * | teacher step    | one Heun (or Euler = DDIM) step of dy/dσ = ε̂ from σ_{n+1} to σ_n | Karras et al. 2022, Algorithm 1 |
- * | CD loss         | d(f_θ(y_{n+1}, σ_{n+1}), f_θ⁻(ŷ_n, σ_n)), θ⁻ ← μθ⁻ + (1−μ)θ | Song et al. 2023, eq. 7, Algorithm 2   |
- * | pseudo-Huber    | d(a, b) = √(‖a − b‖² + c²) − c                          | Song & Dhariwal 2023 (arXiv 2310.14189), §3.3 |
+ * | CD loss         | λ·d(f_θ(y_{n+1}, σ_{n+1}), f_θ⁻(ŷ_n, σ_n)), θ⁻ ← μθ⁻ + (1−μ)θ | Song et al. 2023, eq. 7, Algorithm 2 |
+ * | pseudo-Huber    | d(a, b) = √(‖a − b‖² + c²) − c                          | Song & Dhariwal 2023 (arXiv 2310.14189)     |
  * | sampling        | x̂ = f(y_N, σ_max); y = x̂ + √(σ² − σ_min²) z; x̂ = f(y, σ) … | Song et al. 2023, Algorithm 1           |
  *
  * Why F comes from ε̂ this way: EDM writes its denoiser as D = c_skip^E·y + c_out^E·F with c_skip^E = σ_d²/(σ²+σ_d²)
@@ -183,19 +183,37 @@ export function teacherStep(
 /** Per-example distances d(a, b) averaged over the batch: 'l2' ‖a − b‖²/D (the mean square) or pseudo-Huber √(‖a − b‖² + c²) − c. */
 export type ConsistencyDistance = { kind: 'l2' } | { kind: 'pseudoHuber'; c: number };
 
-/** Song & Dhariwal 2023 §3.3: c = 0.00054·√D for D values per example. */
+/** Song & Dhariwal 2023: c = 0.00054·√D for D values per example. */
 export function pseudoHuberC(valuesPerExample: number): number {
   return 0.00054 * Math.sqrt(valuesPerExample);
 }
 
-/** The batch mean of d(a, b) (a scalar). */
-export function consistencyDistance(a: tf.Tensor4D, b: tf.Tensor4D, distance: ConsistencyDistance): tf.Scalar {
+/** The batch mean of λ_i·d(a_i, b_i) (a scalar); λ = 1 without weights. */
+export function consistencyDistance(a: tf.Tensor4D, b: tf.Tensor4D, distance: ConsistencyDistance, weights?: ArrayLike<number>): tf.Scalar {
+  if (weights !== undefined && weights.length !== a.shape[0]) throw new RangeError(`${weights.length} weights for ${a.shape[0]} examples`);
   return tf.tidy(() => {
     const sq = tf.sum(tf.squaredDifference(a, b), [1, 2, 3]);
-    if (distance.kind === 'l2') return tf.div(tf.mean(sq), a.size / a.shape[0]) as tf.Scalar;
-    const c = distance.c;
-    return tf.mean(tf.sub(tf.sqrt(tf.add(sq, c * c)), c)) as tf.Scalar;
+    const d = distance.kind === 'l2' ? tf.div(sq, a.size / a.shape[0]) : tf.sub(tf.sqrt(tf.add(sq, distance.c * distance.c)), distance.c);
+    return tf.mean(weights === undefined ? d : tf.mul(d, tf.tensor1d(Float32Array.from(weights), 'float32'))) as tf.Scalar;
   });
+}
+
+/**
+ * How the pairs of the grid are weighted: 'uniform' λ = 1 (Song et al. 2023), or 'inverseGap'
+ * λ(σ_n, σ_{n+1}) = 1/(σ_{n+1} − σ_n) (Song & Dhariwal 2023, arXiv 2310.14189, their improved weighting), divided by its mean over the grid's pairs so the
+ * average weight stays 1. With F read off an ε-network, ∂f/∂ε̂ grows like σ, so uniform weights let the noisiest
+ * pairs dominate every gradient; the inverse gap roughly evens out what each pair asks of the network.
+ */
+export type PairWeighting = 'uniform' | 'inverseGap';
+
+/** λ for each grid index n (the pair grid[n] → grid[n + 1]); all 1 for 'uniform'. */
+export function pairWeights(schedule: Schedule, grid: readonly number[], weighting: PairWeighting = 'uniform'): Float64Array {
+  const w = new Float64Array(grid.length - 1).fill(1);
+  if (weighting === 'uniform') return w;
+  if (weighting !== 'inverseGap') throw new RangeError(`unknown weighting ${String(weighting)}`);
+  for (let n = 0; n < w.length; n++) w[n] = 1 / (sigmaOf(schedule, grid[n + 1]) - sigmaOf(schedule, grid[n]));
+  const mean = w.reduce((s, v) => s + v, 0) / w.length;
+  return w.map((v) => v / mean);
 }
 
 /** One consistency-distillation step's random draws (all from the run's one random stream). */
@@ -225,6 +243,8 @@ export interface DistillationOptions {
   solver?: TeacherSolver;
   distance?: ConsistencyDistance;
   sigmaData?: number;
+  /** λ of each pair (default 'uniform'). */
+  weighting?: PairWeighting;
 }
 
 /**
@@ -262,7 +282,7 @@ export function distillationTarget(
   });
 }
 
-/** The consistency-distillation loss d(f_θ(x_{t⁺}, t⁺), f_θ⁻(x̂_{t⁻}, t⁻)) averaged over the batch (Song et al. 2023, eq. 7 with λ = 1). */
+/** The consistency-distillation loss λ·d(f_θ(x_{t⁺}, t⁺), f_θ⁻(x̂_{t⁻}, t⁻)) averaged over the batch (Song et al. 2023, eq. 7; λ by `weighting`). */
 export function distillationLoss(
   student: EpsModel,
   target: EpsModel,
@@ -274,6 +294,8 @@ export function distillationLoss(
   return tf.tidy(() => {
     const { xUpper, tUpper, target: tgt } = distillationTarget(target, teacher, x0, draws, opts);
     const pred = consistencyFunction(student, xUpper, tUpper, opts.schedule, draws.classes, opts.sigmaData);
-    return consistencyDistance(pred, tgt, opts.distance ?? { kind: 'pseudoHuber', c: pseudoHuberC(x0.size / x0.shape[0]) });
+    const pw = (opts.weighting ?? 'uniform') === 'uniform' ? null : pairWeights(opts.schedule, opts.grid, opts.weighting);
+    const lambda = pw === null ? undefined : Array.from(draws.index, (k) => pw[k]);
+    return consistencyDistance(pred, tgt, opts.distance ?? { kind: 'pseudoHuber', c: pseudoHuberC(x0.size / x0.shape[0]) }, lambda);
   });
 }

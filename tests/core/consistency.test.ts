@@ -21,6 +21,7 @@ import {
   distillationLoss,
   drawDistillation,
   edmCoefficients,
+  pairWeights,
   pseudoHuberC,
   teacherStep,
   type DistillationDraws,
@@ -250,7 +251,7 @@ describe('one distillation step on a tiny network', () => {
   const c = pseudoHuberC(PER);
 
   /** The whole loss in float64 (Song et al. 2023, Algorithm 2, λ = 1, pseudo-Huber). */
-  function lossRef(s: { w: number; v: number; u: number }): number {
+  function lossRef(s: { w: number; v: number; u: number }, weights?: (n: number) => number): number {
     const teach = tinyRef(teacher.w, teacher.v, teacher.u);
     const tgt = tinyRef(target.w, target.v, target.u);
     const stu = tinyRef(s.w, s.v, s.u);
@@ -270,10 +271,32 @@ describe('one distillation step on a tiny network', () => {
         const got = consistencyRef(xU * Math.sqrt(1 + sU * sU), stu(xU, tU, classes[i]), sU);
         sq += (got - want) ** 2;
       }
-      total += (Math.sqrt(sq + c * c) - c) / N;
+      total += ((weights ? weights(index[i]) : 1) * (Math.sqrt(sq + c * c) - c)) / N;
     }
     return total;
   }
+
+  it('weights each pair by 1/(σ_{n+1} − σ_n), normalised to mean 1 over the grid, when asked (float64)', async () => {
+    const gaps = grid.slice(0, -1).map((t, n) => 1 / (sig(grid[n + 1]) - sig(t)));
+    const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
+    const w = pairWeights(schedule, grid, 'inverseGap');
+    gaps.forEach((g, n) => expect(w[n]).toBeCloseTo(g / mean, 10));
+    expect(w[0]).toBeGreaterThan(100 * w[w.length - 1]); // the boundary pair weighs far more than the top one
+    expect(Array.from(pairWeights(schedule, grid))).toEqual(new Array(grid.length - 1).fill(1));
+    const draws: DistillationDraws = { index, eps: Float32Array.from(epsDraw), classes };
+    const x0t = tf.tensor4d(Float32Array.from(x0), SHAPE);
+    const l = distillationLoss(tinyModel(student0.w, student0.v, student0.u), tinyModel(target.w, target.v, target.u), tinyModel(teacher.w, teacher.v, teacher.u), x0t, draws, {
+      grid,
+      schedule,
+      distance: { kind: 'pseudoHuber', c },
+      sigmaData: SD,
+      weighting: 'inverseGap',
+    });
+    const ref = lossRef(student0, (n) => gaps[n] / mean);
+    expect(ref).not.toBeCloseTo(lossRef(student0), 2);
+    expect((await l.data())[0]).toBeCloseTo(ref, 3);
+    tf.dispose([l, x0t]);
+  });
 
   it('the loss, its gradient and one gradient step match float64', async () => {
     const vars = { w: tf.variable(tf.scalar(student0.w)), v: tf.variable(tf.scalar(student0.v)), u: tf.variable(tf.scalar(student0.u)) };
