@@ -80,7 +80,7 @@ const section: EvalSection = {
 
     const cm = loadUNetFromDir(resolveDir(modelOpt));
     const teacher = loadUNetFromDir(resolveDir(teacherOpt));
-    const meta = cm.metadata as unknown as { prediction?: string; consistency?: { gridSize?: number; sigmaData?: number } };
+    const meta = cm.metadata as unknown as { prediction?: string; consistency?: { gridSize?: number; sigmaData?: number; tMax?: number } };
     if (meta.prediction !== 'consistency' || !meta.consistency) {
       cm.unet.dispose();
       teacher.unet.dispose();
@@ -88,6 +88,7 @@ const section: EvalSection = {
     }
     const gridSize = Number(meta.consistency.gridSize);
     const sigmaData = Number(meta.consistency.sigmaData);
+    const tMax = Number(meta.consistency.tMax ?? teacher.metadata.schedule.T);
     const crc = (c: number) => (c >>> 0).toString(16).padStart(8, '0');
     const cmCrc = crc(cm.weightsCrc);
     const teacherCrc = crc(teacher.weightsCrc);
@@ -125,13 +126,13 @@ const section: EvalSection = {
       grid: (cm.metadata as unknown as { consistency: { grid?: number[] } }).consistency.grid,
       note:
         `class-conditional sampling (digit i conditioned on class i mod 10), no guidance; batch b of every row starts from x_T = makeNoise(fork(${seed}, b)), the same for both models; ` +
-        `the consistency model's k-step runs visit the grid points consistencyTimesteps(k) and re-noise with z from the same stream; the teacher's samplers run on the ${spacing} grid with x̂₀ unclipped ` +
+        `the consistency model's k-step runs visit the grid points consistencyTimesteps(k), reading x_T as x at the grid's top t_N, and re-noise with z from the same stream; the teacher's samplers run on the ${spacing} grid with x̂₀ unclipped ` +
         `(one step on linspace would start at t = 1, so those rows run on the trailing grid, t = T); confidentShare: the share of digits the classifier reads with confidence ≥ ${CONFIDENT}`,
     };
     try {
       for (const steps of stepList) {
-        const timesteps = consistencyTimesteps(schedule, steps, gridSize);
-        const run: Sampler = (d, xT, s, opts) => consistency(d, xT, s, { ...opts, gridSize, sigmaData });
+        const timesteps = consistencyTimesteps(schedule, steps, gridSize, tMax);
+        const run: Sampler = (d, xT, s, opts) => consistency(d, xT, s, { ...opts, gridSize, tMax, sigmaData });
         const r = await sample('consistency-mnist', run, cm.unet, steps, {}, `consistency-${cmCrc}-s${seed}-b${batchSize}-${timesteps.join('_')}`);
         if (r.n === 0) continue;
         const m = await digitMetrics(ctx, r.images, r.n, labels.subarray(0, r.n));

@@ -11,6 +11,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  CONSISTENCY_GRID_SIZE,
+  CONSISTENCY_T_MAX,
   consistencyDistance,
   consistencyFunction,
   consistencyGrid,
@@ -104,7 +106,7 @@ function measuredRows(): string[] {
 }
 
 const distillationOf = (config: TrainConfig, schedule: Schedule): DistillationOptions => ({
-  grid: consistencyGrid(schedule, Number(config.options.gridSize)),
+  grid: consistencyGrid(schedule, Number(config.options.gridSize), Number(config.options.tMax ?? schedule.T)),
   schedule,
   solver: String(config.options.solver) as TeacherSolver,
   distance: { kind: 'pseudoHuber', c: pseudoHuberC(MNIST_PIXELS) },
@@ -124,7 +126,7 @@ const job: TrainJob = {
       '',
       `The network is read through the consistency parameterisation of \`src/core/consistency.ts\`: f(y, σ) = c_skip(σ)·y + c_out(σ)·F(y, σ) in the scaled state y = x_t/√ᾱ_t with σ = √((1 − ᾱ_t)/ᾱ_t), c_skip = σ_d²/((σ − σ_min)² + σ_d²), c_out = σ_d(σ − σ_min)/√(σ_d² + σ²), σ_d = ${config.options.sigmaData} (Song et al. 2023, Appendix C), and F = (σy/√(σ² + σ_d²) − √(σ² + σ_d²)·ε̂)/σ_d, the preconditioned output that turns the network's ε̂ into EDM's denoiser y − σε̂ (Karras et al. 2022). At σ_min = σ(t = 1) = ${consistencySigmaMin(makeSchedule('linear', 1000)).toFixed(5)}, f(y, σ_min) = y exactly.`,
       '',
-      `Distillation (Song et al. 2023, Algorithm 2): an N = ${config.options.gridSize}-point grid of integer timesteps, t_1 = 1 < … < t_N = 1000, the Karras ρ = 7 spacing of σ between σ(1) and σ(1000) snapped to integers (\`consistencyGrid\`: ${consistencyGrid(makeSchedule('linear', 1000), Number(config.options.gridSize)).join(', ')}). Teacher: unet-mnist (frozen, class-conditional without guidance), one ${config.options.solver === 'heun' ? 'Heun (2 evaluations)' : 'Euler/DDIM'} step of dy/dσ = ε̂ from t_{n+1} to t_n. Target: an EMA of the student with decay μ = ${config.options.targetDecay}, no gradient. Distance: pseudo-Huber √(‖a − b‖² + c²) − c over the 784 pixels, c = 0.00054·√784 = ${pseudoHuberC(MNIST_PIXELS).toFixed(4)} (Song & Dhariwal 2023), ${(config.options.weighting ?? 'uniform') === 'inverseGap' ? 'each pair weighted by λ = 1/(σ_{n+1} − σ_n), normalised to mean 1 over the grid (Song & Dhariwal 2023)' : 'λ = 1 for every pair'}. The student and the target start as the teacher's weights. Labels are dropped to ∅ with probability ${config.options.pUncond} (the teacher's rate, so the null class keeps working); Adam with warm-up and cosine decay to ${config.options.finalLrFraction} of the peak, global-norm clipping at ${config.options.clipNorm}; the shipped weights are a second EMA of the student, decay ${config.options.emaDecay}; each batch of ${config.batchSize} split over ${config.threads ?? 1} threads.`,
+      `Distillation (Song et al. 2023, Algorithm 2): an N = ${config.options.gridSize}-point grid of integer timesteps, t_1 = 1 < … < t_N = ${config.options.tMax ?? 1000}, the Karras ρ = 7 spacing of σ between σ(1) and σ(${config.options.tMax ?? 1000}) snapped to integers (\`consistencyGrid\`: ${consistencyGrid(makeSchedule('linear', 1000), Number(config.options.gridSize), Number(config.options.tMax ?? 1000)).join(', ')}). Teacher: unet-mnist (frozen, class-conditional without guidance), one ${config.options.solver === 'heun' ? 'Heun (2 evaluations)' : 'Euler/DDIM'} step of dy/dσ = ε̂ from t_{n+1} to t_n. Target: an EMA of the student with decay μ = ${config.options.targetDecay}, no gradient. Distance: pseudo-Huber √(‖a − b‖² + c²) − c over the 784 pixels, c = 0.00054·√784 = ${pseudoHuberC(MNIST_PIXELS).toFixed(4)} (Song & Dhariwal 2023), ${(config.options.weighting ?? 'uniform') === 'inverseGap' ? 'each pair weighted by λ = 1/(σ_{n+1} − σ_n), normalised to mean 1 over the grid (Song & Dhariwal 2023)' : 'λ = 1 for every pair'}. The student and the target start as the teacher's weights. Labels are dropped to ∅ with probability ${config.options.pUncond} (the teacher's rate, so the null class keeps working); Adam with warm-up and cosine decay to ${config.options.finalLrFraction} of the peak, global-norm clipping at ${config.options.clipNorm}; the shipped weights are a second EMA of the student, decay ${config.options.emaDecay}; each batch of ${config.batchSize} split over ${config.threads ?? 1} threads.`,
     ].join('\n'),
   defaults: {
     steps: 4000,
@@ -137,7 +139,9 @@ const job: TrainJob = {
     options: {
       ...unetJob.defaults.options,
       teacher: 'models/unet-mnist',
-      gridSize: 12,
+      gridSize: CONSISTENCY_GRID_SIZE,
+      tMax: CONSISTENCY_T_MAX,
+      weighting: 'inverseGap',
       solver: 'heun',
       sigmaData: 0.5,
       targetDecay: 0.95,
@@ -151,7 +155,7 @@ const job: TrainJob = {
   learningRate: (step, config) => warmupCosine(step, config.steps, config.learningRate, Number(config.options.warmupSteps), Number(config.options.finalLrFraction)),
   evaluationRows(summary, config) {
     const cfg = unetConfigOf(config);
-    const grid = consistencyGrid(makeSchedule('linear', 1000), Number(config.options.gridSize));
+    const grid = consistencyGrid(makeSchedule('linear', 1000), Number(config.options.gridSize), Number(config.options.tMax ?? 1000));
     return [
       ...PROBE_INDICES.map((k) => ({
         metric: `held-out consistency gap, t = ${grid[k + 1]} → ${grid[k]}`,
@@ -166,8 +170,9 @@ const job: TrainJob = {
       ...measuredRows(),
       '## What was tried',
       '',
-      '- **The teacher’s own ODE solution on the grid.** Consistency distillation teaches the student the end point of the teacher’s Heun chain over the grid, so the grid bounds the quality it can reach. That chain alone (x_T → t_N → … → t_1 by `teacherStep`, 300 class-conditional digits from the eval’s x_T, MNIST-FD against the held-out digits; real digits score 7.94 at this n): Heun on 8, 12 and 18 points 14.28, 10.31 and 10.33; Euler (DDIM) 24.03, 16.45 and 13.04. Twelve points cost nothing against eighteen with Heun, and the boundary condition has 11 intervals to climb instead of 17.',
-      '- **An 18-point grid at a peak learning rate of 2 × 10⁻⁴ (Song et al.’s CIFAR-10 grid), stopped after 750 steps.** Its EMA weights at n = 300: one step 1,582, two steps 91.5, four steps 41.5 (the teacher’s DDIM with 10 steps: 15.3 at the same n). The student had learned the low noise levels but its one-step output was still almost the teacher’s blurred one-step average, and its progress was too slow to reach a sharp one-step digit in a run of this length. The shipped run uses 12 points and a peak of 6 × 10⁻⁴.',
+      '- **The teacher’s own ODE solution on the grid.** Consistency distillation teaches the student the end point of the teacher’s Heun chain over the grid, so the grid bounds the quality it can reach. That chain alone (x_T → t_N → … → t_1 by `teacherStep`, 300 class-conditional digits from the eval’s x_T, MNIST-FD against the held-out digits; real digits score 7.94 at this n), by grid size N and top t_N: N = 8, 12, 18 from t_N = 1000: 14.28, 10.31, 10.33 with Heun (Euler, i.e. DDIM: 24.03, 16.45, 13.04); N = 12 from t_N = 850: 11.11; from t_N = 750: 14.12 (N = 10: 13.89). Starting lower reads x_T as a less noisy state than it is, which costs the teacher a little.',
+      '- **An 18-point grid up to t = 1000 at a peak learning rate of 2 × 10⁻⁴ (Song et al.’s CIFAR-10 grid), stopped after 750 steps.** Its EMA weights at n = 300: one step 1,582, two steps 91.5, four steps 41.5 (the teacher’s DDIM with 10 steps: 15.3 at the same n). The student had learned the low noise levels, but its one-step output was still almost the teacher’s blurred one-step average.',
+      '- **A 12-point grid up to t = 1000 at 6 × 10⁻⁴, every pair weighted alike, stopped after 1,000 steps.** Two and four steps improved quickly (EMA at 750 steps: 42.0 and 22.9; at 1,000: 39.8 and 25.1), one step did not (1,927, then 1,901), and the raw weights’ one-step digits were far worse than the average’s (10,551 at 750 steps). The top of the grid was the obstacle: read off an ε-network, f moves by σ for every unit of ε̂, about 157 at t = 1000, so the noisiest pairs dominated every gradient and their answers jumped with every step. The shipped run therefore stops the grid at t = 800 (σ ≈ 25) and weights each pair by the inverse of its σ gap.',
       '- **Not tried here: consistency training without a teacher, and progressive distillation.** Each needs a training run of its own; distilling the diffusion model that already exists was the more direct route to one step.',
       '',
       '## How it is used',
@@ -232,6 +237,7 @@ const job: TrainJob = {
         prediction: 'consistency',
         consistency: {
           gridSize: opts.grid.length,
+          tMax: opts.grid[opts.grid.length - 1],
           sigmaData: opts.sigmaData,
           sigmaMin: consistencySigmaMin(schedule),
           grid: opts.grid,
@@ -278,7 +284,7 @@ const job: TrainJob = {
         const count = 64;
         const xT = makeNoise(2024).normal([count, 28, 28, 1]) as tf.Tensor4D;
         const labels = Array.from({ length: count }, (_, i) => Math.floor(i / 8) % 10);
-        const x0 = await consistency(conditioned(student.model, labels), xT, schedule, { steps: 1, noise: makeNoise(2025), gridSize: opts.grid.length, sigmaData: opts.sigmaData });
+        const x0 = await consistency(conditioned(student.model, labels), xT, schedule, { steps: 1, noise: makeNoise(2025), gridSize: opts.grid.length, tMax: opts.grid[opts.grid.length - 1], sigmaData: opts.sigmaData });
         const pixels = encodePixels(await x0.data());
         x0.dispose();
         xT.dispose();

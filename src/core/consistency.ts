@@ -42,6 +42,13 @@ export const CONSISTENCY_SIGMA_DATA = 0.5;
  * distil CIFAR-10 with N = 18 and Heun; a coarser grid carries the boundary condition up to σ_max in fewer hops.
  */
 export const CONSISTENCY_GRID_SIZE = 12;
+/**
+ * t_N, the grid's top timestep for our model. Read off an ε-network, ∂f/∂ε̂ grows like σ (b ≈ −σ), so at t = 1000 of
+ * the linear schedule (σ ≈ 157) the network would have to place its noise estimate to within a thousandth to draw a
+ * digit, beyond what float16 weights hold. At t = 800 (σ ≈ 25) a run reads x_T ~ N(0, I) as x_800, whose signal
+ * √ᾱ ≈ 0.04 is then taken to be zero; the teacher's own ODE from there loses little (see the model card).
+ */
+export const CONSISTENCY_T_MAX = 800;
 /** The most steps a consistency run may take (one per grid point but the boundary). */
 export const CONSISTENCY_MAX_STEPS = CONSISTENCY_GRID_SIZE - 1;
 
@@ -78,11 +85,15 @@ export function consistencyWeights(sigma: number, sigmaMin: number, sigmaData = 
   return { a: cSkip + (cOut * sigma) / (sigmaData * r), b: (-cOut * r) / sigmaData };
 }
 
-/** The N-point grid t_1 = 1 < … < t_N = T (ascending): Karras ρ = 7 between σ(1) and σ(T), snapped to integers. */
-export function consistencyGrid(schedule: Schedule, gridSize = CONSISTENCY_GRID_SIZE): number[] {
-  if (!Number.isInteger(gridSize) || gridSize < 2 || gridSize > schedule.T) throw new RangeError(`the grid needs 2…${schedule.T} points, got ${gridSize}`);
-  const ends = spacedTimesteps(schedule.T, gridSize, 'linspace'); // T … 1, descending
-  if (ends[0] !== schedule.T || ends[ends.length - 1] !== 1) throw new Error(`grid ends ${ends[0]}, ${ends[ends.length - 1]} are not T, 1`);
+/**
+ * The N-point grid t_1 = 1 < … < t_N = tMax (ascending): Karras ρ = 7 between σ(1) and σ(tMax), snapped to integers.
+ * tMax defaults to T; a lower top keeps the noisiest level's σ moderate (see the module comment).
+ */
+export function consistencyGrid(schedule: Schedule, gridSize = CONSISTENCY_GRID_SIZE, tMax = schedule.T): number[] {
+  if (!Number.isInteger(tMax) || tMax < 2 || tMax > schedule.T) throw new RangeError(`the grid's top must be an integer in 2…${schedule.T}, got ${tMax}`);
+  if (!Number.isInteger(gridSize) || gridSize < 2 || gridSize > tMax) throw new RangeError(`the grid needs 2…${tMax} points, got ${gridSize}`);
+  const ends = spacedTimesteps(tMax, gridSize, 'linspace'); // tMax … 1, descending
+  if (ends[0] !== tMax || ends[ends.length - 1] !== 1) throw new Error(`grid ends ${ends[0]}, ${ends[ends.length - 1]} are not ${tMax}, 1`);
   return karrasTimesteps(schedule, ends).reverse();
 }
 
@@ -95,9 +106,9 @@ export function consistencySigmaMin(schedule: Schedule): number {
  * The timesteps a k-step consistency run visits (descending, on the grid): t_N first, then grid points at evenly
  * spaced grid indices, i_j = round((N − 1)(1 − j/k)) for j = 0 … k − 1 (distinct, all above the boundary).
  */
-export function consistencyTimesteps(schedule: Schedule, steps: number, gridSize = CONSISTENCY_GRID_SIZE): number[] {
+export function consistencyTimesteps(schedule: Schedule, steps: number, gridSize = CONSISTENCY_GRID_SIZE, tMax = schedule.T): number[] {
   if (!Number.isInteger(steps) || steps < 1 || steps > gridSize - 1) throw new RangeError(`a consistency run takes 1…${gridSize - 1} steps, got ${steps}`);
-  const grid = consistencyGrid(schedule, gridSize);
+  const grid = consistencyGrid(schedule, gridSize, tMax);
   return Array.from({ length: steps }, (_, j) => grid[Math.round((gridSize - 1) * (1 - j / steps))]);
 }
 

@@ -142,6 +142,16 @@ describe('grid and timesteps', () => {
     // Snapping to an integer timestep moves σ by at most half a timestep's worth (a few per cent here).
     grid.forEach((t, i) => expect(Math.abs(Math.log(sigmaOf(schedule, t) / karras[i]))).toBeLessThan(0.15));
     expect(consistencySigmaMin(schedule)).toBe(sigmaOf(schedule, 1));
+    // A lower top: the same construction between σ(1) and σ(tMax).
+    const low = consistencyGrid(schedule, 12, 800);
+    expect(low[0]).toBe(1);
+    expect(low[11]).toBe(800);
+    const karrasLow = karrasSigmas(sig(800), sig(1), 12).reverse();
+    low.forEach((t, i) => expect(Math.abs(Math.log(sigmaOf(schedule, t) / karrasLow[i]))).toBeLessThan(0.15));
+    expect(consistencyTimesteps(schedule, 2, 12, 800)).toEqual([800, low[Math.round(11 / 2)]]);
+    expect(consistencyRunTimesteps(schedule, { steps: 1, gridSize: 12, tMax: 800 })).toEqual([800]);
+    expect(() => consistencyGrid(schedule, 12, 1001)).toThrow(RangeError);
+    expect(() => consistencyGrid(schedule, 12, 11)).toThrow(RangeError);
     expect(() => consistencyGrid(schedule, 1)).toThrow(RangeError);
   });
 

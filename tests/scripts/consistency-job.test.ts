@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FusedAdam } from '../../src/core/adam';
 import { initBackend } from '../../src/core/backends';
-import { consistencyGrid, distillationLoss, drawDistillation, pseudoHuberC } from '../../src/core/consistency';
+import { CONSISTENCY_GRID_SIZE, CONSISTENCY_T_MAX, consistencyGrid, distillationLoss, drawDistillation, pseudoHuberC } from '../../src/core/consistency';
 import { batchTensor, decodeMnistFile, labelsOf, SeededRandom, type MnistData } from '../../src/core/data';
 import { weightsFromTensors } from '../../src/core/io';
 import { loadUNet } from '../../src/core/models';
@@ -90,8 +90,9 @@ describe('consistency-mnist job', () => {
       expect(meta.config).toEqual(TINY_CONFIG);
       expect(meta.schedule).toEqual({ kind: 'linear', T: 1000 });
       const c = meta.consistency as { gridSize: number; sigmaData: number; grid: number[]; sigmaMin: number };
-      expect(c.grid).toEqual(consistencyGrid(schedule, 12));
-      expect(c.gridSize).toBe(12);
+      expect(c.grid).toEqual(consistencyGrid(schedule, CONSISTENCY_GRID_SIZE, CONSISTENCY_T_MAX));
+      expect(c.gridSize).toBe(CONSISTENCY_GRID_SIZE);
+      expect((meta.consistency as { tMax: number }).tMax).toBe(CONSISTENCY_T_MAX);
       expect(c.sigmaData).toBe(0.5);
       expect(Object.keys(model.extraState!).sort()).toEqual([...Object.keys(model.params).map((k) => `ema/${k}`), ...Object.keys(model.params).map((k) => `target/${k}`)].sort());
     } finally {
@@ -118,10 +119,10 @@ describe('consistency-mnist job', () => {
       replay.state = start;
       const idx = new Int32Array(BATCH);
       for (let i = 0; i < BATCH; i++) idx[i] = replay.uniformInt(data.train.count);
-      const d = drawDistillation(replay, [BATCH, 28, 28, 1], 12, labelsOf(data.train, idx), 10, Number(config.options.pUncond));
+      const d = drawDistillation(replay, [BATCH, 28, 28, 1], CONSISTENCY_GRID_SIZE, labelsOf(data.train, idx), 10, Number(config.options.pUncond));
       expect(rng.state).toBe(replay.state);
       const x0 = batchTensor(data.train, idx);
-      const opts = { grid: consistencyGrid(schedule, 12), schedule, solver: 'heun' as const, distance: { kind: 'pseudoHuber' as const, c: pseudoHuberC(784) }, sigmaData: 0.5 };
+      const opts = { grid: consistencyGrid(schedule, CONSISTENCY_GRID_SIZE, CONSISTENCY_T_MAX), schedule, solver: 'heun' as const, distance: { kind: 'pseudoHuber' as const, c: pseudoHuberC(784) }, sigmaData: 0.5, weighting: 'inverseGap' as const };
       const want = distillationLoss(student.model, target.model, teacher.model, x0, d, opts);
       expect(got).toBeCloseTo((await want.data())[0], 4);
       // With the student as its own target the loss differs (the check can fail).

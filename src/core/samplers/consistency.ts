@@ -18,6 +18,8 @@ import { sigmaOf } from './karras';
 export interface ConsistencySampleOptions extends SampleOptions {
   /** The model's grid size N (model.json `consistency.gridSize`). */
   gridSize?: number;
+  /** The grid's top timestep t_N (model.json `consistency.tMax`; default T): a run starts there, reading x_T as x_{t_N}. */
+  tMax?: number;
   /** σ_d of the model (model.json `consistency.sigmaData`). */
   sigmaData?: number;
   /** Explicit descending timesteps (each in 2…T) instead of the grid's evenly spaced ones. */
@@ -25,7 +27,7 @@ export interface ConsistencySampleOptions extends SampleOptions {
 }
 
 /** The timesteps a run visits, checked. */
-export function consistencyRunTimesteps(schedule: Schedule, opts: Pick<ConsistencySampleOptions, 'steps' | 'gridSize' | 'timesteps'>): number[] {
+export function consistencyRunTimesteps(schedule: Schedule, opts: Pick<ConsistencySampleOptions, 'steps' | 'gridSize' | 'timesteps' | 'tMax'>): number[] {
   if (opts.timesteps !== undefined) {
     const ts = [...opts.timesteps];
     if (ts.length === 0) throw new RangeError('a consistency run needs at least one timestep');
@@ -35,7 +37,7 @@ export function consistencyRunTimesteps(schedule: Schedule, opts: Pick<Consisten
     });
     return ts;
   }
-  return consistencyTimesteps(schedule, opts.steps ?? 1, opts.gridSize ?? CONSISTENCY_GRID_SIZE);
+  return consistencyTimesteps(schedule, opts.steps ?? 1, opts.gridSize ?? CONSISTENCY_GRID_SIZE, opts.tMax ?? schedule.T);
 }
 
 /** Song et al. 2023, Algorithm 1 (multistep consistency sampling). */
