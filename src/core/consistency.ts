@@ -55,11 +55,13 @@ export const CONSISTENCY_MAX_STEPS = CONSISTENCY_GRID_SIZE - 1;
 export interface ConsistencySpec {
   /** N, the grid's points. */
   gridSize: number;
+  /** t_N, the grid's top timestep. */
+  tMax: number;
   /** σ_d. */
   sigmaData: number;
 }
 
-export const DEFAULT_CONSISTENCY_SPEC: Readonly<ConsistencySpec> = { gridSize: CONSISTENCY_GRID_SIZE, sigmaData: CONSISTENCY_SIGMA_DATA };
+export const DEFAULT_CONSISTENCY_SPEC: Readonly<ConsistencySpec> = { gridSize: CONSISTENCY_GRID_SIZE, tMax: CONSISTENCY_T_MAX, sigmaData: CONSISTENCY_SIGMA_DATA };
 
 /** Song et al. 2023, Appendix C: c_skip(σ) = σ_d²/((σ − σ_min)² + σ_d²), c_out(σ) = σ_d(σ − σ_min)/√(σ_d² + σ²). */
 export function consistencyCoefficients(sigma: number, sigmaMin: number, sigmaData = CONSISTENCY_SIGMA_DATA): { cSkip: number; cOut: number } {

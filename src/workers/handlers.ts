@@ -101,26 +101,29 @@ export function checkSamplerFits(kind: string, metadata: LoadedUNet['metadata'],
 }
 
 /**
- * A consistency model's grid size N and σ_d from its model.json (`consistency: { gridSize, sigmaData, grid? }`),
- * checked: N an integer in 2…T, σ_d > 0, and a stored grid equal to the one the sampler derives from N and the
- * schedule (else the run would visit timesteps the model was not distilled on).
+ * A consistency model's grid size N, top t_N and σ_d from its model.json (`consistency: { gridSize, tMax?, sigmaData,
+ * grid? }`), checked: t_N an integer in 2…T (T when absent), N an integer in 2…t_N, σ_d > 0, and a stored grid equal to
+ * the one the sampler derives from N, t_N and the schedule (else the run would visit timesteps the model was not
+ * distilled on).
  */
 export function consistencySpecOf(kind: string, metadata: LoadedUNet['metadata'], schedule: Schedule): ConsistencySpec {
-  const spec = metadata.consistency as { gridSize?: unknown; sigmaData?: unknown; grid?: unknown } | undefined;
+  const spec = metadata.consistency as { gridSize?: unknown; tMax?: unknown; sigmaData?: unknown; grid?: unknown } | undefined;
   const file = `${metadata.name}/model.json`;
   if (!spec || typeof spec !== 'object') throw new Error(`${kind}: ${file} has no consistency settings (userDefinedMetadata.consistency)`);
   const { gridSize, sigmaData, grid } = spec;
-  if (typeof gridSize !== 'number' || !Number.isInteger(gridSize) || gridSize < 2 || gridSize > schedule.T) {
-    throw new Error(`${kind}: ${file}: consistency.gridSize must be an integer in 2…${schedule.T}, got ${String(gridSize)}`);
+  const tMax = spec.tMax ?? schedule.T;
+  if (typeof tMax !== 'number' || !Number.isInteger(tMax) || tMax < 2 || tMax > schedule.T) throw new Error(`${kind}: ${file}: consistency.tMax must be an integer in 2…${schedule.T}, got ${String(tMax)}`);
+  if (typeof gridSize !== 'number' || !Number.isInteger(gridSize) || gridSize < 2 || gridSize > tMax) {
+    throw new Error(`${kind}: ${file}: consistency.gridSize must be an integer in 2…${tMax}, got ${String(gridSize)}`);
   }
   if (typeof sigmaData !== 'number' || !(sigmaData > 0) || !Number.isFinite(sigmaData)) throw new Error(`${kind}: ${file}: consistency.sigmaData must be a positive number, got ${String(sigmaData)}`);
   if (grid !== undefined) {
-    const expected = consistencyGrid(schedule, gridSize);
+    const expected = consistencyGrid(schedule, gridSize, tMax);
     if (!Array.isArray(grid) || grid.length !== expected.length || grid.some((t, i) => t !== expected[i])) {
-      throw new Error(`${kind}: ${file}: consistency.grid is not the ${gridSize}-point grid of its schedule (${expected.join(', ')})`);
+      throw new Error(`${kind}: ${file}: consistency.grid is not the ${gridSize}-point grid of its schedule up to t = ${tMax} (${expected.join(', ')})`);
     }
   }
-  return { gridSize, sigmaData };
+  return { gridSize, tMax, sigmaData };
 }
 
 /** [1, h, w, c] of a model's input, after checking that `values` holds one such image. */

@@ -137,6 +137,8 @@ const META = { gridSize: 18, sigmaData: 0.5, sigmaMin: consistencySigmaMin(sched
 const STANDINS: Record<string, (meta: Record<string, unknown>) => Record<string, unknown>> = {
   [STANDIN]: (m) => ({ ...m, name: STANDIN, model: STANDIN, prediction: 'consistency', consistency: META }),
   'cm-small-grid': (m) => ({ ...m, name: 'cm-small-grid', prediction: 'consistency', consistency: { gridSize: 4, sigmaData: 0.5, grid: consistencyGrid(schedule, 4) } }),
+  'cm-low-top': (m) => ({ ...m, name: 'cm-low-top', prediction: 'consistency', consistency: { gridSize: 12, tMax: 800, sigmaData: 0.5, grid: consistencyGrid(schedule, 12, 800) } }),
+  'cm-bad-top': (m) => ({ ...m, name: 'cm-bad-top', prediction: 'consistency', consistency: { ...META, tMax: 1001 } }),
   'cm-sigma-data': (m) => ({ ...m, name: 'cm-sigma-data', prediction: 'consistency', consistency: { ...META, sigmaData: 0.7 } }),
   'cm-no-settings': (m) => ({ ...m, name: 'cm-no-settings', prediction: 'consistency' }),
   'cm-bad-sigma': (m) => ({ ...m, name: 'cm-bad-sigma', prediction: 'consistency', consistency: { ...META, sigmaData: -1 } }),
@@ -166,21 +168,21 @@ describe('the race handler on a consistency model', () => {
   beforeAll(async () => {
     await res.ensureBackend();
     // loaded once, outside the tensor counts below
-    for (const name of [STANDIN, 'cm-small-grid', 'cm-sigma-data', 'cm-no-settings', 'cm-bad-sigma', 'cm-bad-grid', 'unet-mnist', RACE_FLOW_MODEL]) await res.unet(name);
+    for (const name of [STANDIN, 'cm-small-grid', 'cm-low-top', 'cm-bad-top', 'cm-sigma-data', 'cm-no-settings', 'cm-bad-sigma', 'cm-bad-grid', 'unet-mnist', RACE_FLOW_MODEL]) await res.unet(name);
   });
 
   it('the consistency lane equals the consistency sampler on the conditioned network from the seed’s x_T, with the model’s grid and σ_d, its NFE, progress and no leak', async () => {
     const count = 3;
     const seed = 21;
     // (model, steps, its grid size and σ_d): the handler must pass the model's own settings to the sampler
-    const cases: [string, number, number, number][] = [[STANDIN, 1, 18, 0.5], [STANDIN, 2, 18, 0.5], [STANDIN, 4, 18, 0.5], ['cm-small-grid', 2, 4, 0.5], ['cm-sigma-data', 2, 18, 0.7]];
+    const cases: [string, number, number, number, number][] = [[STANDIN, 1, 18, 0.5, 1000], [STANDIN, 2, 18, 0.5, 1000], [STANDIN, 4, 18, 0.5, 1000], ['cm-small-grid', 2, 4, 0.5, 1000], ['cm-sigma-data', 2, 18, 0.7, 1000], ['cm-low-top', 2, 12, 0.5, 800]];
     const outputs: Float32Array[] = [];
-    for (const [model, steps, gridSize, sigmaData] of cases) {
+    for (const [model, steps, gridSize, sigmaData, tMax] of cases) {
       // By hand: the seeded x_T every lane draws, then the same stream for the re-noising; digits 0, 1, 2 in turn.
       const { unet } = await res.unet(model);
       const noise = makeNoise(seed);
       const xT = noise.normal([count, 28, 28, 1]) as tf.Tensor4D;
-      const byHand = await consistencySamplers.consistency(conditioned(unet.model, [0, 1, 2]), xT, schedule, { noise, steps, gridSize, sigmaData });
+      const byHand = await consistencySamplers.consistency(conditioned(unet.model, [0, 1, 2]), xT, schedule, { noise, steps, gridSize, sigmaData, tMax });
       const expected = Float32Array.from(await byHand.data());
       tf.dispose([xT, byHand]);
 
@@ -249,6 +251,7 @@ describe('the race handler on a consistency model', () => {
     await expect(race({ model: 'cm-no-settings', sampler: 'consistency', steps: 1, count: 1 })).rejects.toThrow(/race: cm-no-settings\/model\.json has no consistency settings/);
     await expect(race({ model: 'cm-bad-sigma', sampler: 'consistency', steps: 1, count: 1 })).rejects.toThrow(/consistency\.sigmaData must be a positive number, got -1/);
     await expect(race({ model: 'cm-bad-grid', sampler: 'consistency', steps: 1, count: 1 })).rejects.toThrow(/consistency\.grid is not the 18-point grid of its schedule/);
+    await expect(race({ model: 'cm-bad-top', sampler: 'consistency', steps: 1, count: 1 })).rejects.toThrow(/consistency\.tMax must be an integer in 2…1000, got 1001/);
     expect(tf.memory().numTensors).toBe(before);
   });
 
