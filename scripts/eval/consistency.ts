@@ -24,9 +24,9 @@ import { consistency, samplers, type SamplerName } from '../../src/core/samplers
 import { nfeOf, SAMPLER_LABELS, stepsForNfe } from '../../src/core/samplerInfo';
 import { makeSchedule } from '../../src/core/schedules';
 import type { Sampler } from '../../src/core/types';
-import { digitMetrics, markdownTable, PIXELS, readEvalJson, realDigitFloor, sampleMany, type DigitMetrics, type EvalContext, type EvalSection } from './common';
+import { digitMetrics, markdownTable, readEvalJson, realDigitFloor, type DigitMetrics, type EvalContext, type EvalSection } from './common';
 import { gridSpacing } from './flow';
-import { batchDenoiser, classOf, deadlineOf, loadUNetFromDir } from './unet';
+import { classOf, conditionalRuns, deadlineOf, loadUNetFromDir } from './unet';
 
 export const DEFAULT_STEPS = [1, 2, 4] as const;
 export const DEFAULT_TEACHER_SAMPLERS: readonly SamplerName[] = ['ddim', 'dpmpp2m'];
@@ -95,23 +95,7 @@ const section: EvalSection = {
     const schedule = makeSchedule(teacher.metadata.schedule.kind, teacher.metadata.schedule.T);
     const labels = Int32Array.from({ length: count }, (_, i) => classOf(i));
 
-    const sample = async (name: string, sampler: Sampler, unet: typeof cm.unet, steps: number, options: Record<string, unknown>, cacheKey: string) => {
-      const t0 = performance.now();
-      const images = await sampleMany({
-        sampler,
-        schedule,
-        denoiser: batchDenoiser(unet, 'cond', batchSize),
-        shape: [28, 28, 1],
-        count,
-        batchSize,
-        seed,
-        sampleOptions: { steps, ...options },
-        cache: { dir: ctx.cacheDir, key: cacheKey },
-        shouldStop,
-        onBatch: (done, total) => ctx.log(`${name} ${steps} steps: ${done}/${total} digits, ${((performance.now() - t0) / 1000).toFixed(0)} s`),
-      });
-      return { images, n: images.length / PIXELS, seconds: (performance.now() - t0) / 1000 };
-    };
+    const sample = conditionalRuns({ ctx, schedule, count, batchSize, seed, shouldStop });
 
     const rows: Record<string, ConsistencyEvalRow> = {};
     const result: Record<string, unknown> = {

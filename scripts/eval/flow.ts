@@ -38,9 +38,9 @@ import { FLOW_SAMPLER_LABELS, flowNfe, flowSamplers, type FlowSamplerName } from
 import { SAMPLER_LABELS, nfeOf, stepsForNfe, type SamplerName } from '../../src/core/samplerInfo';
 import { makeSchedule } from '../../src/core/schedules';
 import type { Denoiser, Sampler, Schedule, StepInfo } from '../../src/core/types';
-import { digitMetrics, markdownTable, PIXELS, readEvalJson, realDigitFloor, sampleMany, type EvalContext, type EvalSection } from './common';
+import { digitMetrics, markdownTable, PIXELS, readEvalJson, realDigitFloor, type EvalContext, type EvalSection } from './common';
 import type { SolverRow } from './solvers';
-import { batchDenoiser, classOf, deadlineOf, loadUNetFromDir } from './unet';
+import { batchDenoiser, classOf, conditionalRuns, deadlineOf, loadUNetFromDir } from './unet';
 
 export const DEFAULT_EULER_NFE = [1, 2, 5, 10, 20, 50] as const;
 export const DEFAULT_HEUN_NFE = [3, 5, 9, 19] as const;
@@ -186,23 +186,7 @@ const section: EvalSection = {
     const schedule = makeSchedule(diff.metadata.schedule.kind, diff.metadata.schedule.T);
     const labels = Int32Array.from({ length: count }, (_, i) => classOf(i));
 
-    const sample = async (name: string, sampler: Sampler, unetModel: typeof flow.unet, steps: number, options: Record<string, unknown>, cacheKey: string) => {
-      const t0 = performance.now();
-      const images = await sampleMany({
-        sampler,
-        schedule,
-        denoiser: batchDenoiser(unetModel, 'cond', batchSize),
-        shape: [28, 28, 1],
-        count,
-        batchSize,
-        seed,
-        sampleOptions: { steps, ...options },
-        cache: { dir: ctx.cacheDir, key: cacheKey },
-        shouldStop,
-        onBatch: (done, total) => ctx.log(`${name} ${steps} steps: ${done}/${total} digits, ${((performance.now() - t0) / 1000).toFixed(0)} s`),
-      });
-      return { images, n: images.length / PIXELS, seconds: (performance.now() - t0) / 1000 };
-    };
+    const sample = conditionalRuns({ ctx, schedule, count, batchSize, seed, shouldStop });
 
     const rows: Record<string, FlowEvalRow> = {};
     const result: Record<string, unknown> = {

@@ -16,8 +16,8 @@ import { isAbsolute, join } from 'node:path';
 import { makeSchedule } from '../../src/core/schedules';
 import { samplers } from '../../src/core/samplers';
 import { SAMPLER_LABELS, nfeOf, rmsDistance, stepsForNfe, type SamplerName } from '../../src/core/samplerInfo';
-import { digitMetrics, markdownTable, PIXELS, realDigitFloor, sampleMany, type EvalContext, type EvalSection } from './common';
-import { batchDenoiser, classOf, deadlineOf, loadUNetFromDir } from './unet';
+import { digitMetrics, markdownTable, PIXELS, realDigitFloor, type EvalContext, type EvalSection } from './common';
+import { classOf, conditionalRuns, deadlineOf, loadUNetFromDir } from './unet';
 
 export const DEFAULT_SOLVERS: readonly SamplerName[] = ['ddim', 'dpmpp2m', 'dpmpp3m', 'euler', 'heun'];
 export const DEFAULT_NFE = [5, 10, 20, 50] as const;
@@ -57,23 +57,9 @@ const section: EvalSection = {
     const schedule = makeSchedule(metadata.schedule.kind, metadata.schedule.T);
     const crcHex = (weightsCrc >>> 0).toString(16).padStart(8, '0');
     const labels = Int32Array.from({ length: count }, (_, i) => classOf(i));
-    const run = async (sampler: SamplerName, steps: number) => {
-      const t0 = performance.now();
-      const images = await sampleMany({
-        sampler: samplers[sampler],
-        schedule,
-        denoiser: batchDenoiser(unet, 'cond', batchSize),
-        shape: [28, 28, 1],
-        count,
-        batchSize,
-        seed,
-        sampleOptions: { steps, spacing, clipX0: false },
-        cache: { dir: ctx.cacheDir, key: `solvers-${crcHex}-s${seed}-b${batchSize}-${spacing}-${sampler}-${steps}` },
-        shouldStop: () => Date.now() > deadline,
-        onBatch: (done, total) => ctx.log(`${sampler} ${steps} steps: ${done}/${total} digits, ${((performance.now() - t0) / 1000).toFixed(0)} s`),
-      });
-      return { images, n: images.length / PIXELS, seconds: (performance.now() - t0) / 1000 };
-    };
+    const sample = conditionalRuns({ ctx, schedule, count, batchSize, seed, shouldStop: () => Date.now() > deadline });
+    const run = (sampler: SamplerName, steps: number) =>
+      sample(sampler, samplers[sampler], unet, steps, { spacing, clipX0: false }, `solvers-${crcHex}-s${seed}-b${batchSize}-${spacing}-${sampler}-${steps}`);
     try {
       const ref = await run('dpmpp2m', referenceSteps);
       if (ref.n === 0) return {};

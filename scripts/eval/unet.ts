@@ -24,7 +24,7 @@ import { conditioned, unconditional } from '../../src/core/guidance';
 import { parseUNetMetadata, unetFromWeights, type UNetMetadata } from '../../src/core/models';
 import { samplers, type SamplerName } from '../../src/core/samplers';
 import { makeSchedule } from '../../src/core/schedules';
-import type { Denoiser, SampleOptions } from '../../src/core/types';
+import type { Denoiser, SampleOptions, Sampler, Schedule } from '../../src/core/types';
 import type { UNet } from '../../src/core/unet';
 import { loadWeightsFromDir } from '../lib/weights-file';
 import { digitMetrics, markdownTable, PIXELS, realDigitFloor, sampleMany, type DigitMetrics, type EvalContext, type EvalSection } from './common';
@@ -120,6 +120,31 @@ export function batchDenoiser(unet: UNet, mode: 'cond' | 'uncond', batchSize: nu
   if (k === 0) return () => unconditional(unet.model);
   if (mode === 'uncond') return () => conditioned(unet.model, k);
   return (b, size) => conditioned(unet.model, Array.from({ length: size }, (_, j) => classOf(b * batchSize + j)));
+}
+
+/**
+ * The class-conditional runs of the sampler sections (solvers, flow, consistency): digit i conditioned on class i mod 10,
+ * batch b from x_T = makeNoise(fork(seed, b)), each finished batch cached under <cacheDir>/<cacheKey>-b<b>; returns the
+ * digits, how many there are (fewer than count when shouldStop ended the run) and the seconds.
+ */
+export function conditionalRuns(o: { ctx: Pick<EvalContext, 'cacheDir' | 'log'>; schedule: Schedule; count: number; batchSize: number; seed: number; shouldStop?: () => boolean }) {
+  return async (name: string, sampler: Sampler, unet: UNet, steps: number, options: Omit<SampleOptions, 'noise' | 'steps'>, cacheKey: string) => {
+    const t0 = performance.now();
+    const images = await sampleMany({
+      sampler,
+      schedule: o.schedule,
+      denoiser: batchDenoiser(unet, 'cond', o.batchSize),
+      shape: [28, 28, 1],
+      count: o.count,
+      batchSize: o.batchSize,
+      seed: o.seed,
+      sampleOptions: { steps, ...options },
+      cache: { dir: o.ctx.cacheDir, key: cacheKey },
+      shouldStop: o.shouldStop,
+      onBatch: (done, total) => o.ctx.log(`${name} ${steps} steps: ${done}/${total} digits, ${((performance.now() - t0) / 1000).toFixed(0)} s`),
+    });
+    return { images, n: images.length / PIXELS, seconds: (performance.now() - t0) / 1000 };
+  };
 }
 
 /** Load a U-Net folder from disk (model.json + weights) with its schedule; the caller disposes unet. */
