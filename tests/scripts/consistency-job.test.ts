@@ -5,7 +5,7 @@
  * with decay μ, the held-out probe, a two-thread run through the training driver that loadUNet reads back, and the eval
  * section's table. No wall-clock assertions.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -27,6 +27,7 @@ import { saveWeightsToDir } from '../../scripts/lib/weights-file';
 import { DATA_FILE, prepareData } from '../../scripts/prepare-data';
 import { jobModuleUrl } from '../../scripts/train';
 import { useBackend } from '../helpers/backends';
+import { folderFetch } from '../helpers/folderFetch';
 
 const TINY = { channels: '8,8', numResBlocks: 1, attention: false, tembDim: 16, groups: 4, numClasses: 10 };
 const TINY_CONFIG: UNetConfig = { inputShape: [28, 28, 1], channels: [8, 8], numResBlocks: 1, attention: false, tembDim: 16, groups: 4, numClasses: 10 };
@@ -38,14 +39,6 @@ let root: string;
 let teacherDir: string;
 let teacher: UNet;
 
-function folderFetch(dir: string): typeof fetch {
-  return (async (input: RequestInfo | URL) => {
-    const url = String(input);
-    const file = join(dir, url.slice(url.lastIndexOf('/') + 1));
-    if (!existsSync(file)) return new Response('not found', { status: 404, statusText: 'Not Found' });
-    return new Response(readFileSync(file));
-  }) as typeof fetch;
-}
 
 const tinyConfig = (extra: Partial<TrainConfig> = {}): TrainConfig =>
   resolveConfig(job.defaults, { batchSize: BATCH, steps: 2, ...extra, options: { ...TINY, teacher: teacherDir, warmupSteps: 1, emaDecay: 0.5, targetDecay: 0.9 } });

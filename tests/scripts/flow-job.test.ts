@@ -3,7 +3,7 @@
  * split, its loss against flowLoss of the same draws replayed from the same stream, the held-out probe, and an export
  * through the training driver that loadUNet reads back. No wall-clock assertions.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -31,6 +31,7 @@ import { makeSchedule } from '../../src/core/schedules';
 import type { Denoiser } from '../../src/core/types';
 import { gaussianDenoiser } from '../helpers/analytic';
 import { maxAbsDiff, useBackend } from '../helpers/backends';
+import { folderFetch } from '../helpers/folderFetch';
 
 const TINY = { channels: '8,8', numResBlocks: 1, attention: false, tembDim: 16, groups: 4, numClasses: 10 };
 const TINY_CONFIG: UNetConfig = { inputShape: [28, 28, 1], channels: [8, 8], numResBlocks: 1, attention: false, tembDim: 16, groups: 4, numClasses: 10 };
@@ -39,14 +40,6 @@ const BATCH = 4;
 let data: MnistData;
 let root: string;
 
-function folderFetch(dir: string): typeof fetch {
-  return (async (input: RequestInfo | URL) => {
-    const url = String(input);
-    const file = join(dir, url.slice(url.lastIndexOf('/') + 1));
-    if (!existsSync(file)) return new Response('not found', { status: 404, statusText: 'Not Found' });
-    return new Response(readFileSync(file));
-  }) as typeof fetch;
-}
 
 /** A U-Net holding the job's current parameters (built independently of the job's own). */
 async function copyOf(model: JobModel): Promise<UNet> {

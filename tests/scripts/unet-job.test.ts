@@ -21,6 +21,7 @@ import { resolveConfig, runTraining } from '../../scripts/lib/trainer';
 import { DATA_FILE, prepareData } from '../../scripts/prepare-data';
 import { jobModuleUrl } from '../../scripts/train';
 import { useBackend } from '../helpers/backends';
+import { folderFetch } from '../helpers/folderFetch';
 
 const ROOT = resolve(__dirname, '..', '..');
 const TINY = { channels: '8,8', numResBlocks: 1, attention: false, tembDim: 16, groups: 4, numClasses: 10 };
@@ -30,15 +31,6 @@ let data: MnistData;
 let root: string;
 
 /** A fetch over files of a folder, served as http://models.test/<name>. */
-function folderFetch(dir: string): typeof fetch {
-  return (async (input: RequestInfo | URL) => {
-    const url = String(input);
-    const name = url.slice(url.lastIndexOf('/') + 1);
-    const file = join(dir, name);
-    if (!existsSync(file)) return new Response('not found', { status: 404, statusText: 'Not Found' });
-    return new Response(readFileSync(file));
-  }) as typeof fetch;
-}
 
 beforeAll(async () => {
   prepareData();
