@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { openPage, screenshotPath } from './harness';
@@ -9,6 +10,11 @@ const site = useSite();
 const PAGE = '/notebook/?backend=wasm';
 const cell = (id: string) => `[data-cell="${id}"]`;
 const b64url = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
+/** A `key=value` entry of the URL's fragment (where edited cells travel: `#cell.<id>=…`), or null. */
+const fragmentEntry = (url: string, key: string) => {
+  const seg = new URL(url).hash.slice(1).split('&').find((s) => s.startsWith(`${key}=`));
+  return seg === undefined ? null : seg.slice(key.length + 1);
+};
 
 /** Scroll a cell into view and wait until its island has hydrated (clicks before that do nothing). */
 async function hydrated(page: Page, id: string) {
@@ -62,8 +68,9 @@ describe('notebook cells', () => {
       await expect.poll(() => output(page, 'alpha-bar'), { timeout: 60_000 }).toContain('edited 42');
       await page.locator(`${cell('alpha-bar')} [data-testid="done"]`).waitFor();
       expect(await page.locator(`${cell('alpha-bar')} .nb-plot path.series`).count()).toBe(1);
-      // The edit is in the address bar, ready to share.
-      await expect.poll(() => new URL(page.url()).searchParams.get('cell.alpha-bar')).toBe(b64url("const squares = [1, 4, 9, 16];\nconsole.log('edited', 6 * 7);\nshow(squares)"));
+      // The edit is in the address bar's fragment (never sent to a server), ready to share.
+      await expect.poll(() => fragmentEntry(page.url(), 'cell.alpha-bar')).toBe(b64url("const squares = [1, 4, 9, 16];\nconsole.log('edited', 6 * 7);\nshow(squares)"));
+      expect(new URL(page.url()).searchParams.get('cell.alpha-bar')).toBeNull();
       // Cells share the kernel: the scratch cell sees `squares`.
       await setCode(page, 'scratch', 'squares.reduce((a, b) => a + b)');
       await runAndWait(page, 'scratch');
@@ -135,10 +142,12 @@ describe('notebook cells', () => {
     const { context, page, problems } = await openPage(site);
     try {
       const code = "console.log('from the link');\nshow(tf.ones([4]))";
-      await page.goto(site.url + `${PAGE}&cell.scratch=${b64url(code)}#scratch`);
+      await page.goto(site.url + `${PAGE}#scratch&cell.scratch=${b64url(code)}`);
       await hydrated(page, 'scratch');
       await page.locator(`${cell('scratch')} [data-testid="from-link"]`).waitFor({ timeout: 60_000 });
       expect(await page.locator(`${cell('scratch')} .static`).innerText()).toContain("console.log('from the link')");
+      // Shown as a diff against the lesson's scratch code: every line of the link's code is marked added.
+      expect(await page.locator(`${cell('scratch')} [data-testid="review"] [data-op="add"]`).count()).toBe(2);
       await page.waitForTimeout(2000);
       expect(page.workers()).toHaveLength(0);
       expect(await output(page, 'scratch')).toBe('');
@@ -148,12 +157,62 @@ describe('notebook cells', () => {
       expect(page.workers().length).toBeGreaterThan(0);
       // Reset brings back the original and drops the code from the address.
       await page.locator(`${cell('scratch')} button`, { hasText: 'Reset' }).click();
-      await expect.poll(() => new URL(page.url()).searchParams.get('cell.scratch')).toBeNull();
+      await expect.poll(() => fragmentEntry(page.url(), 'cell.scratch')).toBeNull();
+      expect(new URL(page.url()).hash).toBe('#scratch');
+      // Links made before the fragment form (code in the query) still open, still unrun.
+      await page.goto(site.url + `${PAGE}&cell.scratch=${b64url(code)}#scratch`);
+      await hydrated(page, 'scratch');
+      await page.locator(`${cell('scratch')} [data-testid="from-link"]`).waitFor({ timeout: 60_000 });
+      expect(await output(page, 'scratch')).toBe('');
       // A malformed link is ignored with a note, not an error.
-      await page.goto(site.url + `${PAGE}&cell.scratch=%25%25not-base64*`);
+      await page.goto(site.url + `${PAGE}#cell.scratch=%25%25not-base64*`);
       await hydrated(page, 'scratch');
       await page.locator(`${cell('scratch')} .badge.warn`).waitFor({ timeout: 60_000 });
       expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('shows a link’s changes as a diff, with code after long blanks and bidi controls made visible, and asks before running them', async () => {
+    const { context, page, problems } = await openPage(site, { width: 390, height: 844 });
+    try {
+      // The lesson's alpha-bar cell as Cell.astro passes it, with code pushed 220 spaces to the right of an unchanged-looking
+      // line and a right-to-left override in a new comment.
+      const original = readFileSync('content/cells/alpha-bar.ts', 'utf8').replace(/^\n+/, '').replace(/\s+$/, '');
+      const line = "const cosine = makeSchedule('cosine', 1000);";
+      expect(original).toContain(line);
+      const code = original.replace(line, `${line}${' '.repeat(220)}console.log('hidden payload');`) + "\n// ok \u202e;)'dedda'(gol.elosnoc";
+      await page.goto(site.url + `${PAGE}#cell.alpha-bar=${b64url(code)}`);
+      await hydrated(page, 'alpha-bar');
+      await page.locator(`${cell('alpha-bar')} [data-testid="from-link"]`).waitFor({ timeout: 60_000 });
+      const review = page.locator(`${cell('alpha-bar')} [data-testid="review"]`);
+      expect(await review.locator('[data-op="add"]').count()).toBe(2);
+      expect(await review.locator('[data-op="del"]').count()).toBe(1);
+      const added = await review.locator('[data-op="add"]').first().innerText();
+      expect(added).toContain('⟶ 220 spaces');
+      expect(added).toContain("console.log('hidden payload')");
+      expect(await review.locator('[data-op="add"]').first().textContent()).toMatch(/Line \d+, added: /); // said, not only coloured
+      expect(await review.locator('.esc.bidi').innerText()).toContain('⟨U+202E⟩');
+      expect(await review.innerText()).not.toContain('\u202e');
+      expect(await page.locator(`${cell('alpha-bar')} [data-testid="hidden-chars"]`).innerText()).toContain('1 bidi control character');
+      // Wrapped: nothing runs off the side of a phone.
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow).toBeLessThanOrEqual(0);
+      await page.locator(cell('alpha-bar')).screenshot({ path: screenshotPath('notebook-link-review-390') });
+
+      // Run asks first, and runs nothing until Run anyway.
+      await page.locator(`${cell('alpha-bar')} button.run`).click();
+      const prompt = page.locator(`${cell('alpha-bar')} [data-testid="hidden-prompt"]`);
+      await prompt.waitFor({ timeout: 10_000 });
+      expect(await prompt.innerText()).toMatch(/line 11, column \d+: ⟨U\+202E⟩ RIGHT-TO-LEFT OVERRIDE/);
+      await page.waitForTimeout(1000);
+      expect(page.workers()).toHaveLength(0);
+      await prompt.locator('button', { hasText: 'Run anyway' }).click();
+      await page.locator(`${cell('alpha-bar')} [data-testid="done"]`).waitFor({ timeout: 120_000 });
+      expect(await output(page, 'alpha-bar')).toContain('hidden payload');
+      expect(problems.pageErrors).toEqual([]);
+      expect(problems.consoleErrors).toEqual([]);
     } finally {
       await context.close();
     }
