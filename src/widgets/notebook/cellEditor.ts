@@ -6,7 +6,7 @@
  * themes in Cell.svelte). Tab is left to the browser so the keyboard can leave the editor; Ctrl/Cmd+Enter runs.
  */
 import { EditorState } from '@codemirror/state';
-import { EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter, drawSelection } from '@codemirror/view';
+import { EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter, highlightSpecialChars, drawSelection } from '@codemirror/view';
 import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
 import { bracketMatching, indentOnInput, syntaxHighlighting } from '@codemirror/language';
 import { closeBrackets, closeBracketsKeymap } from '@codemirror/autocomplete';
@@ -28,6 +28,8 @@ export function createEditor(parent: HTMLElement, opts: { code: string; label: s
     state: EditorState.create({
       doc: opts.code,
       extensions: [
+        // bidi controls and invisible characters drawn as placeholders, as in the review of a shared link
+        highlightSpecialChars({ addSpecialChars: /[\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/ }),
         lineNumbers(),
         highlightActiveLineGutter(),
         history(),
