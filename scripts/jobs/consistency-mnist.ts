@@ -102,6 +102,8 @@ function measuredRows(): string[] {
     '|---|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.model} | ${r.label}${r.timesteps ? ` (t = ${r.timesteps.join(', ')})` : r.spacing ? ` (${r.spacing} grid)` : ''} | ${r.nfe} | ${r.fd.toFixed(2)} | ${pct(r.confidentShare)} | ${pct(r.conditionAccuracy)} |`),
     '',
+    'A blurred class average can be read with high confidence as some digit without being the digit asked for (the teacher’s one-step rows), so the confident share is read together with the FD and the last column.',
+    '',
   ];
 }
 
@@ -122,7 +124,7 @@ const job: TrainJob = {
   data: unetJob.data,
   architecture: (config) =>
     [
-      unetJob.architecture(config).replace("{ name: 'unet-mnist', config, schedule: { kind: 'linear', T: 1000 } }", "{ name: 'consistency-mnist', config, schedule: { kind: 'linear', T: 1000 }, prediction: 'consistency', consistency: { gridSize, sigmaData, sigmaMin, grid } }"),
+      unetJob.architecture(config).replace("{ name: 'unet-mnist', config, schedule: { kind: 'linear', T: 1000 } }", "{ name: 'consistency-mnist', config, schedule: { kind: 'linear', T: 1000 }, prediction: 'consistency', consistency: { gridSize, tMax, sigmaData, sigmaMin, grid } }"),
       '',
       `The network is read through the consistency parameterisation of \`src/core/consistency.ts\`: f(y, σ) = c_skip(σ)·y + c_out(σ)·F(y, σ) in the scaled state y = x_t/√ᾱ_t with σ = √((1 − ᾱ_t)/ᾱ_t), c_skip = σ_d²/((σ − σ_min)² + σ_d²), c_out = σ_d(σ − σ_min)/√(σ_d² + σ²), σ_d = ${config.options.sigmaData} (Song et al. 2023, Appendix C), and F = (σy/√(σ² + σ_d²) − √(σ² + σ_d²)·ε̂)/σ_d, the preconditioned output that turns the network's ε̂ into EDM's denoiser y − σε̂ (Karras et al. 2022). At σ_min = σ(t = 1) = ${consistencySigmaMin(makeSchedule('linear', 1000)).toFixed(5)}, f(y, σ_min) = y exactly.`,
       '',
@@ -177,7 +179,7 @@ const job: TrainJob = {
       '',
       '## How it is used',
       '',
-      "`loadUNet('/models/consistency-mnist/')` (src/core/models.ts) loads the network; `consistency(conditioned(unet.model, classes), xT, schedule, { steps, noise })` (src/core/samplers/consistency.ts, Song et al. 2023 Algorithm 1) draws digits from noise x_T in `steps` network evaluations. The network's raw output is an ε-like quantity; only `consistencyOutput` (src/core/consistency.ts) turns it into the model's answer. MNIST-FD and classifier confidence at 1, 2 and 4 steps, beside the teacher's samplers at the same number of evaluations, are in `models/eval.json` (`npm run eval -- consistency`).",
+      "`loadUNet('/models/consistency-mnist/')` (src/core/models.ts) loads the network; `consistency(conditioned(unet.model, classes), xT, schedule, { steps, noise, gridSize, tMax, sigmaData })` (src/core/samplers/consistency.ts, Song et al. 2023 Algorithm 1), with the last three from model.json's `consistency`, draws digits from noise x_T in `steps` network evaluations; the first evaluation reads x_T as the state at the grid's top t_N. The network's raw output is an ε-like quantity; only `consistencyOutput` (src/core/consistency.ts) turns it into the model's answer. MNIST-FD and classifier confidence at 1, 2 and 4 steps, beside the teacher's samplers at the same number of evaluations, are in `models/eval.json` (`npm run eval -- consistency`).",
     ].join('\n'),
   samplesCaption: () => 'One network evaluation per digit, from the shipped EMA weights (float16), seed 2024: row r is conditioned on digit r (rows 0–7).',
   async create(ctx: JobContext): Promise<JobModel> {
