@@ -156,7 +156,20 @@ describe('consistencySummary', () => {
       'With two evaluations it scores 9.1; the teacher with DDIM at 10 evaluations scores 13.8 (the consistency model is as good or better).',
       'From 1 to 4 evaluations its FD falls from 12.3 to 8.4.',
       "The classifier reads 88.0% of the consistency model's one-step digits with confidence ≥ 0.9, against 20.0% for one-step DDIM, 20.0% for one-step DPM-Solver++ 2M and 93.0% for DDPM with 1,000 evaluations.",
+      'Read as the digit asked for: 95.0% of its one-step digits, against 95.0% for one-step DDIM and 95.0% for one-step DPM-Solver++ 2M.',
     ]);
+  });
+
+  it('says when a teacher’s digits are read confidently but seldom as the digit asked for (blurred averages)', () => {
+    const json = fixture();
+    const rows = (json.consistency as Json).rows as Json;
+    rows['teacher-ddim-nfe1'] = ddim(1, 2200, 0.945, { spacing: 'trailing', conditionAccuracy: 0.112 });
+    rows['consistency-nfe1'] = cm(1, 42.1, 0.642);
+    (rows['consistency-nfe1'] as Json).conditionAccuracy = 0.793;
+    const text = consistencySummary(view(json)).map(partsText);
+    expect(text).toContain(
+      'Read as the digit asked for: 79.3% of its one-step digits, against 11.2% for one-step DDIM and 95.0% for one-step DPM-Solver++ 2M (a blurred average can be read confidently as some digit without being the one asked for).',
+    );
   });
 
   it('says so when the numbers come out the other way', () => {
@@ -177,10 +190,12 @@ describe('consistencySummary', () => {
     const json = fixture();
     delete json.consistency.rows['teacher-ddim-nfe10'];
     json.consistency.rows['consistency-nfe1'].confidentShare = null;
+    json.consistency.rows['consistency-nfe1'].conditionAccuracy = 'n/a';
     const parts = consistencySummary(view(json));
     const text = parts.map(partsText);
     expect(text.some((t) => t.includes('10 evaluations'))).toBe(false);
     expect(text.some((t) => t.startsWith('The classifier'))).toBe(false);
+    expect(text.some((t) => t.startsWith('Read as the digit'))).toBe(false);
     expect(text).toHaveLength(2);
     const numbers = parts[0].filter((p) => typeof p !== 'string');
     expect(numbers.map((p) => (p as { value: number }).value)).toEqual([12.3, 250, 250]);

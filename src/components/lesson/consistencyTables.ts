@@ -36,6 +36,8 @@ export interface ConsistencyCell {
   nfe: number;
   fd: Measured | null;
   confident: Rate | null;
+  /** The share the classifier reads as the class asked for (conditionAccuracy). */
+  asked: Rate | null;
   /** The row ran on the trailing timestep grid (a teacher sampler at one step starts from t = T). */
   trailing: boolean;
 }
@@ -108,6 +110,7 @@ export function consistencyTable(evalJson: unknown): ConsistencyView | null {
       nfe,
       fd: fdOf(r.fd),
       confident: rate(r.confidentShare),
+      asked: rate(r.conditionAccuracy),
       trailing: r.spacing === 'trailing',
     });
     const c = num(r.count);
@@ -122,11 +125,11 @@ export function consistencyTable(evalJson: unknown): ConsistencyView | null {
   const references: ConsistencyReference[] = [];
   for (const p of parsed) {
     if (!nfes.includes(p.nfe)) {
-      if (p.group !== CONSISTENCY) references.push({ group: p.group, label: p.label, nfe: p.nfe, fd: p.fd, confident: p.confident, trailing: p.trailing });
+      if (p.group !== CONSISTENCY) references.push({ group: p.group, label: p.label, nfe: p.nfe, fd: p.fd, confident: p.confident, asked: p.asked, trailing: p.trailing });
       continue;
     }
     const line = byGroup.get(p.group) ?? { group: p.group, label: p.label, teacher: p.teacher, cells: new Map<number, ConsistencyCell>() };
-    line.cells.set(p.nfe, { nfe: p.nfe, fd: p.fd, confident: p.confident, trailing: p.trailing });
+    line.cells.set(p.nfe, { nfe: p.nfe, fd: p.fd, confident: p.confident, asked: p.asked, trailing: p.trailing });
     byGroup.set(p.group, line);
   }
   const rank = (g: string) => (LINE_ORDER.indexOf(g) + 1 || LINE_ORDER.length + 1);
@@ -222,6 +225,20 @@ export function consistencySummary(view: ConsistencyView): Part[][] {
       ` of the consistency model's ${stepWord(first)} digits with confidence ≥ ${view.confidentAtText}`,
       ...(others.length > 0 ? [', against ', ...list(others)] : []),
       '.',
+    ]);
+  }
+  // Confidence alone rewards a blurred average that looks like some digit: say how many were the digit asked for.
+  if (s1?.asked) {
+    const cells = teachers.map((t) => ({ t, c: t.cells.get(first) })).filter((x) => x.c?.asked);
+    const others = cells.map(({ t, c }) => [c!.asked!, ` for ${stepWord(c!.nfe)} ${t.label}`] as Part[]);
+    // A teacher read more confidently than the student yet less often as the digit asked for: its digits are blurred averages.
+    const blur = !!s1.confident && cells.some(({ c }) => c!.confident && c!.confident.value > s1.confident!.value && c!.asked!.value < s1.asked!.value);
+    out.push([
+      'Read as the digit asked for: ',
+      s1.asked,
+      ` of its ${stepWord(first)} digits`,
+      ...(others.length > 0 ? [', against ', ...list(others)] : []),
+      blur ? ' (a blurred average can be read confidently as some digit without being the one asked for).' : '.',
     ]);
   }
   return out;
