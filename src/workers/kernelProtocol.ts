@@ -33,6 +33,101 @@ export const MAX_TEXT = 4000;
 /** Most images one `show()` draws. */
 export const MAX_IMAGES = 64;
 
+/** Most characters of text one run may show in all (log lines, text items, labels). */
+export const MAX_RUN_CHARACTERS = 200_000;
+/** Most image pixels one run may show in all (64 digits of 28 × 28 are 50,176). */
+export const MAX_RUN_PIXELS = 2_000_000;
+/** Largest side of one drawn image. */
+export const MAX_IMAGE_SIDE = 512;
+/** Most series of one plot, and most points drawn per series (longer series are thinned evenly). */
+export const MAX_PLOT_SERIES = 16;
+export const MAX_PLOT_POINTS = 5_000;
+
+/** What one run has shown so far (the page keeps one per run; see admitOutput). */
+export interface OutputBudget {
+  items: number;
+  characters: number;
+  pixels: number;
+  /** Whether the run has already been told that its output was cut. */
+  noted: boolean;
+}
+
+export const newOutputBudget = (): OutputBudget => ({ items: 0, characters: 0, pixels: 0, noted: false });
+
+const isText = (v: unknown): v is string => typeof v === 'string';
+const optionalText = (v: unknown) => v === undefined || isText(v);
+const finiteArray = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number');
+const posInt = (v: unknown, max: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= max;
+
+/** Every k-th point (and the last), so that at most `max` remain. */
+function thin(xs: number[], ys: number[], max: number): { x: number[]; y: number[] } {
+  if (xs.length <= max) return { x: xs, y: ys };
+  const step = Math.ceil(xs.length / max);
+  const x: number[] = [];
+  const y: number[] = [];
+  for (let i = 0; i < xs.length; i += step) (x.push(xs[i]), y.push(ys[i]));
+  if (x[x.length - 1] !== xs[xs.length - 1]) (x.push(xs[xs.length - 1]), y.push(ys[ys.length - 1]));
+  return { x, y };
+}
+
+/**
+ * The page's check of one output message before it draws it: the kernel runs the reader's code, which can post
+ * anything. A well-formed item within the run's budget comes back (long text cut to MAX_TEXT, long plots thinned);
+ * a malformed item, or one past the budget (MAX_OUTPUT_ITEMS items, MAX_RUN_CHARACTERS characters, MAX_RUN_PIXELS
+ * pixels), gives null, and the first time that happens in a run `note` is a warning line to show instead, once.
+ * Updates `budget`.
+ */
+export function admitOutput(raw: unknown, budget: OutputBudget): { item: OutputItem | null; note: OutputItem | null } {
+  const refuse = (why: string) => {
+    if (budget.noted) return { item: null, note: null };
+    budget.noted = true;
+    return { item: null, note: { kind: 'log', level: 'warn', text: `(output truncated: ${why}; later output of this run is not shown)` } as OutputItem };
+  };
+  if (budget.items >= MAX_OUTPUT_ITEMS) return refuse(`more than ${MAX_OUTPUT_ITEMS} items`);
+  if (!raw || typeof raw !== 'object') return refuse('a malformed output message');
+  const r = raw as Record<string, unknown>;
+  let item: OutputItem;
+  let characters = 0;
+  let pixels = 0;
+  const cut = (t: string) => (t.length > MAX_TEXT ? `${t.slice(0, MAX_TEXT)}… (${t.length - MAX_TEXT} more characters)` : t);
+  if (r.kind === 'log') {
+    if (!isText(r.text) || !['log', 'info', 'warn', 'error'].includes(r.level as string)) return refuse('a malformed output message');
+    item = { kind: 'log', level: r.level as 'log', text: cut(r.text) };
+    characters = item.text.length;
+  } else if (r.kind === 'text') {
+    if (!isText(r.text) || !optionalText(r.label)) return refuse('a malformed output message');
+    item = { kind: 'text', text: cut(r.text), ...(r.label !== undefined ? { label: cut(r.label as string) } : {}) };
+    characters = item.text.length + (item.label?.length ?? 0);
+  } else if (r.kind === 'images') {
+    const { n, h, w, channels, cols, pixels: px, range } = r;
+    if (!posInt(n, MAX_IMAGES) || !posInt(h, MAX_IMAGE_SIDE) || !posInt(w, MAX_IMAGE_SIDE) || (channels !== 1 && channels !== 3) || !posInt(cols, MAX_IMAGES)) return refuse('an image larger than the page draws, or malformed');
+    if (!(px instanceof Uint8ClampedArray) || px.length !== n * h * w * channels) return refuse('an image whose pixels do not match its size');
+    if (!finiteArray(range) || range.length !== 2 || !optionalText(r.label)) return refuse('a malformed output message');
+    item = { kind: 'images', n, h, w, channels, cols, pixels: px, range: [range[0], range[1]], ...(r.label !== undefined ? { label: cut(r.label as string) } : {}) };
+    pixels = n * h * w;
+    characters = item.label?.length ?? 0;
+  } else if (r.kind === 'plot') {
+    if (!Array.isArray(r.series) || r.series.length === 0 || r.series.length > MAX_PLOT_SERIES) return refuse(`a plot with no series or more than ${MAX_PLOT_SERIES}`);
+    const series: PlotSeries[] = [];
+    for (const s of r.series as unknown[]) {
+      const q = s as Record<string, unknown> | null;
+      if (!q || !isText(q.name) || !finiteArray(q.x) || !finiteArray(q.y) || q.x.length !== q.y.length) return refuse('a malformed plot');
+      series.push({ name: cut(q.name), ...thin(q.x, q.y, MAX_PLOT_POINTS) });
+    }
+    if (!optionalText(r.xLabel) || !optionalText(r.yLabel) || !optionalText(r.label) || (r.logY !== undefined && typeof r.logY !== 'boolean')) return refuse('a malformed plot');
+    item = { kind: 'plot', series, ...(r.xLabel !== undefined ? { xLabel: cut(r.xLabel as string) } : {}), ...(r.yLabel !== undefined ? { yLabel: cut(r.yLabel as string) } : {}), ...(r.logY !== undefined ? { logY: r.logY as boolean } : {}), ...(r.label !== undefined ? { label: cut(r.label as string) } : {}) };
+    characters = series.reduce((a, s) => a + s.name.length, 0);
+  } else {
+    return refuse('a malformed output message');
+  }
+  if (budget.characters + characters > MAX_RUN_CHARACTERS) return refuse(`more than ${MAX_RUN_CHARACTERS.toLocaleString('en')} characters`);
+  if (budget.pixels + pixels > MAX_RUN_PIXELS) return refuse(`more than ${MAX_RUN_PIXELS.toLocaleString('en')} image pixels`);
+  budget.items++;
+  budget.characters += characters;
+  budget.pixels += pixels;
+  return { item, note: null };
+}
+
 /** Each run gets its own file name, so a stack frame can be traced to the cell (and run) it came from. */
 export const cellFileName = (id: number) => `notebook-cell-${id}.js`;
 

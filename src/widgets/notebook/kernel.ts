@@ -4,7 +4,7 @@
  * the only way to end an endless loop without freezing the page. Light: no tfjs on the main thread.
  */
 import { backendRequest, rememberedBackend } from '../lib/compute';
-import type { FromKernel, OutputItem, ToKernel } from '../../workers/kernelProtocol';
+import { admitOutput, newOutputBudget, type FromKernel, type OutputBudget, type OutputItem, type ToKernel } from '../../workers/kernelProtocol';
 
 export interface RunOptions {
   /** Called for each output item, in order. */
@@ -43,6 +43,8 @@ interface Pending {
   declared: string[];
   opts: RunOptions;
   resolve(r: RunResult): void;
+  /** What this run has shown so far (admitOutput). */
+  budget: OutputBudget;
 }
 
 export class Kernel {
@@ -85,7 +87,7 @@ export class Kernel {
   /** Queue compiled code; resolves when it finished, failed or was stopped. */
   run(js: string, declared: string[], opts: RunOptions): Promise<RunResult> {
     return new Promise((resolve) => {
-      this.queue.push({ id: this.nextId++, js, declared, opts, resolve });
+      this.queue.push({ id: this.nextId++, js, declared, opts, resolve, budget: newOutputBudget() });
       this.pump();
     });
   }
@@ -123,7 +125,12 @@ export class Kernel {
         this.setStatus({ state: this.current ? 'busy' : 'idle', backend: msg.backend, text: this.current ? 'running…' : `ready (${msg.backend})` });
         break;
       case 'output':
-        if (this.current && msg.id === this.current.id) this.current.opts.onOutput(msg.item);
+        // Only the running cell's output, checked and within its run's budget (the kernel runs the reader's code).
+        if (this.current && msg.id === this.current.id) {
+          const { item, note } = admitOutput(msg.item, this.current.budget);
+          if (item) this.current.opts.onOutput(item);
+          if (note) this.current.opts.onOutput(note);
+        }
         break;
       case 'done':
         if (this.current?.id === msg.id) this.finish({ status: 'ok', ms: msg.ms, newTensors: msg.newTensors, numTensors: msg.numTensors });
