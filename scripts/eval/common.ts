@@ -266,5 +266,10 @@ export function markdownTable(header: string[], rows: (string | number)[][]): st
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
 }
 
+/** A comma-separated --set option as trimmed strings, or the fallback when it is absent. */
+export function optionList(v: unknown, fallback: readonly (number | string)[]): string[] {
+  return v === undefined ? fallback.map(String) : String(v).split(',').map((s) => s.trim()).filter(Boolean);
+}
+
 /** Pixels per MNIST digit (re-exported for sections). */
 export const PIXELS = MNIST_PIXELS;

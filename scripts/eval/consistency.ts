@@ -24,7 +24,7 @@ import { consistency, samplers, type SamplerName } from '../../src/core/samplers
 import { nfeOf, SAMPLER_LABELS, stepsForNfe } from '../../src/core/samplerInfo';
 import { makeSchedule } from '../../src/core/schedules';
 import type { Sampler } from '../../src/core/types';
-import { digitMetrics, markdownTable, readEvalJson, realDigitFloor, type DigitMetrics, type EvalContext, type EvalSection } from './common';
+import { digitMetrics, markdownTable, readEvalJson, realDigitFloor, optionList, type DigitMetrics, type EvalContext, type EvalSection } from './common';
 import { gridSpacing } from './flow';
 import { classOf, conditionalRuns, deadlineOf, loadUNetFromDir } from './unet';
 
@@ -55,7 +55,6 @@ export interface ConsistencyEvalRow {
   source: 'computed' | 'unet';
 }
 
-const list = (v: unknown, fallback: readonly (number | string)[]): string[] => (v === undefined ? fallback.map(String) : String(v).split(',').map((s) => s.trim()).filter(Boolean));
 
 const metricsOf = (m: DigitMetrics) => ({ fd: m.fd, meanConfidence: m.meanConfidence, confidentShare: m.confidentShare, conditionAccuracy: m.conditionAccuracy });
 
@@ -71,8 +70,8 @@ const section: EvalSection = {
     const batchSize = Number(o.batch ?? 50);
     const seed = Number(o.seed ?? 1);
     const spacing = String(o.spacing ?? 'linspace') as 'linspace' | 'leading' | 'trailing';
-    const stepList = list(o.steps, DEFAULT_STEPS).map(Number);
-    const teacherSamplers = list(o.teacherSamplers, DEFAULT_TEACHER_SAMPLERS) as SamplerName[];
+    const stepList = optionList(o.steps, DEFAULT_STEPS).map(Number);
+    const teacherSamplers = optionList(o.teacherSamplers, DEFAULT_TEACHER_SAMPLERS) as SamplerName[];
     for (const n of teacherSamplers) if (!(n in samplers)) throw new Error(`unknown sampler "${n}"; known: ${Object.keys(samplers).join(', ')}`);
     const deadline = o.deadline ? deadlineOf(String(o.deadline)) : Infinity;
     const shouldStop = () => Date.now() > deadline;

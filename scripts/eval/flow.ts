@@ -38,7 +38,7 @@ import { FLOW_SAMPLER_LABELS, flowNfe, flowSamplers, type FlowSamplerName } from
 import { SAMPLER_LABELS, nfeOf, stepsForNfe, type SamplerName } from '../../src/core/samplerInfo';
 import { makeSchedule } from '../../src/core/schedules';
 import type { Denoiser, Sampler, Schedule, StepInfo } from '../../src/core/types';
-import { digitMetrics, markdownTable, PIXELS, readEvalJson, realDigitFloor, type EvalContext, type EvalSection } from './common';
+import { digitMetrics, markdownTable, PIXELS, readEvalJson, realDigitFloor, optionList, type EvalContext, type EvalSection } from './common';
 import type { SolverRow } from './solvers';
 import { batchDenoiser, classOf, conditionalRuns, deadlineOf, loadUNetFromDir } from './unet';
 
@@ -83,7 +83,6 @@ export function gridSpacing(T: number, steps: number, spacing: Spacing): Spacing
   return spacedTimesteps(T, steps, spacing)[0] === T ? spacing : 'trailing';
 }
 
-const list = (v: unknown, fallback: readonly (number | string)[]): string[] => (v === undefined ? fallback.map(String) : String(v).split(',').map((s) => s.trim()).filter(Boolean));
 
 /**
  * Record the trajectories of the first `count` digits (batches of `batchSize` from makeNoise(fork(seed, b)), as
@@ -160,14 +159,14 @@ const section: EvalSection = {
     const batchSize = Number(o.batch ?? 50);
     const seed = Number(o.seed ?? 1);
     const spacing = String(o.spacing ?? 'linspace') as Spacing;
-    const eulerNfe = list(o.eulerNfe, DEFAULT_EULER_NFE).map(Number);
-    const heunNfe = list(o.heunNfe, DEFAULT_HEUN_NFE).map(Number);
-    const diffusionNfe = list(o.diffusionNfe, DEFAULT_DIFFUSION_NFE).map(Number);
-    const diffusionSamplers = list(o.diffusionSamplers, DEFAULT_DIFFUSION_SAMPLERS) as SamplerName[];
+    const eulerNfe = optionList(o.eulerNfe, DEFAULT_EULER_NFE).map(Number);
+    const heunNfe = optionList(o.heunNfe, DEFAULT_HEUN_NFE).map(Number);
+    const diffusionNfe = optionList(o.diffusionNfe, DEFAULT_DIFFUSION_NFE).map(Number);
+    const diffusionSamplers = optionList(o.diffusionSamplers, DEFAULT_DIFFUSION_SAMPLERS) as SamplerName[];
     for (const n of diffusionSamplers) if (!(n in samplers)) throw new Error(`unknown sampler "${n}"; known: ${Object.keys(samplers).join(', ')}`);
     const straightCount = Number(o.straightCount ?? 200);
     const straightSteps = Number(o.straightSteps ?? 50);
-    const parts = new Set(list(o.parts, ['fd', 'straightness']));
+    const parts = new Set(optionList(o.parts, ['fd', 'straightness']));
     const deadline = o.deadline ? deadlineOf(String(o.deadline)) : Infinity;
     const shouldStop = () => Date.now() > deadline;
     if (!existsSync(join(resolveDir(flowOpt), 'model.json'))) throw new Error(`${flowOpt}: no model.json (train flow-mnist first, or --set model=<folder>)`);

@@ -3,6 +3,10 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { autoencoderFromWeights, parseAutoencoderMetadata, type Autoencoder, type AutoencoderMetadata } from '../../src/core/autoencoder';
+import { parseUNetMetadata, unetFromWeights, type UNetMetadata } from '../../src/core/models';
+import { makeSchedule } from '../../src/core/schedules';
+import type { Schedule } from '../../src/core/types';
+import type { UNet } from '../../src/core/unet';
 import { classifierFromWeights, type Classifier } from '../../src/core/classifier';
 import { batchTensor, range, type SeededRandom, type Split } from '../../src/core/data';
 import { encodePixels } from '../../src/core/mnistFormat';
@@ -38,6 +42,14 @@ export function loadAutoencoderDir(dir: string): { autoencoder: Autoencoder; met
   const source = join(dir, 'model.json');
   const metadata = parseAutoencoderMetadata(raw, source);
   return { autoencoder: autoencoderFromWeights(weights, metadata, source), metadata };
+}
+
+/** Load a saved U-Net folder (model.json + weights.bin) from disk with its schedule and metadata; the caller disposes unet. */
+export function loadUNetDir(dir: string): { unet: UNet; schedule: Schedule; metadata: UNetMetadata } {
+  const { weights, metadata: raw } = loadWeightsFromDir(dir);
+  const source = join(dir, 'model.json');
+  const metadata = parseUNetMetadata(raw, source);
+  return { unet: unetFromWeights(weights, metadata, source), schedule: makeSchedule(metadata.schedule.kind, metadata.schedule.T), metadata };
 }
 
 /** Load the trained MNIST classifier (the ruler) from models/classifier-mnist/. */

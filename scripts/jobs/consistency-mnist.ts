@@ -30,7 +30,6 @@ import { batchTensor, labelsOf, MNIST_PIXELS, range, type MnistData } from '../.
 import { conditioned } from '../../src/core/guidance';
 import { assignWeights } from '../../src/core/io';
 import { encodePixels } from '../../src/core/mnistFormat';
-import { parseUNetMetadata, unetFromWeights } from '../../src/core/models';
 import { makeNoise } from '../../src/core/noise';
 import { consistency } from '../../src/core/samplers';
 import { makeSchedule } from '../../src/core/schedules';
@@ -39,17 +38,17 @@ import { countUNetParams, createUNet, type UNet } from '../../src/core/unet';
 import type { ConsistencyEvalRow } from '../eval/consistency';
 import type { JobContext, JobModel, Shard, TrainConfig, TrainJob } from '../lib/job';
 import { assignFlat, splitShard } from '../lib/parallel';
-import { loadWeightsFromDir } from '../lib/weights-file';
-import { emaShadow, ROOT, warmupCosine } from './_latent';
+import { emaShadow, loadUNetDir, ROOT, warmupCosine } from './_latent';
 import unetJob, { unetConfigOf } from './unet-mnist';
 
-/** Load the frozen teacher (a unet-mnist folder). */
+/** Load the frozen teacher (a unet-mnist folder), refusing a model that does not predict ε. */
 export function loadTeacher(dir: string): { unet: UNet; schedule: Schedule } {
-  const { weights, metadata: raw } = loadWeightsFromDir(dir);
-  const source = join(dir, 'model.json');
-  const metadata = parseUNetMetadata(raw, source);
-  if ((raw as { prediction?: string }).prediction !== undefined && (raw as { prediction?: string }).prediction !== 'eps') throw new Error(`${source}: the teacher must be an ε-prediction model`);
-  return { unet: unetFromWeights(weights, metadata, source), schedule: makeSchedule(metadata.schedule.kind, metadata.schedule.T) };
+  const { unet, schedule, metadata } = loadUNetDir(dir);
+  if (metadata.prediction !== undefined && metadata.prediction !== 'eps') {
+    unet.dispose();
+    throw new Error(`${join(dir, 'model.json')}: the teacher must be an ε-prediction model`);
+  }
+  return { unet, schedule };
 }
 
 /** Grid indices of the held-out probe (0-based n: the pair t_{n+1} → t_n of the grid). */

@@ -14,16 +14,13 @@ import { chamferDistance, controlHint, controlHints, skeletonMatch } from '../..
 import { controlledModel, createControlNet, hintTensor, initFromBase, type ControlNet, type ControlNetConfig } from '../../src/core/controlnet';
 import { MNIST_PIXELS } from '../../src/core/data';
 import { classifierFreeGuidance, conditioned } from '../../src/core/guidance';
-import { parseUNetMetadata, unetFromWeights } from '../../src/core/models';
 import { fork, makeNoise, makeRng } from '../../src/core/noise';
 import { samplers } from '../../src/core/samplers';
-import { makeSchedule } from '../../src/core/schedules';
 import type { Split } from '../../src/core/mnistFormat';
 import type { Schedule } from '../../src/core/types';
 import type { UNet } from '../../src/core/unet';
 import type { JobContext, JobModel, TrainConfig, TrainJob } from '../lib/job';
-import { loadWeightsFromDir } from '../lib/weights-file';
-import { ROOT, emaShadow, encodeSplitLatents, loadAutoencoderDir, loadClassifierDir, toUint8Images, warmupCosine } from './_latent';
+import { ROOT, emaShadow, encodeSplitLatents, loadAutoencoderDir, loadClassifierDir, loadUNetDir, toUint8Images, warmupCosine } from './_latent';
 
 export const controlNetConfigOf = (config: TrainConfig, base: UNet['config']): ControlNetConfig => ({
   base,
@@ -33,10 +30,8 @@ export const controlNetConfigOf = (config: TrainConfig, base: UNet['config']): C
 
 /** Load the frozen class-conditional latent denoiser. */
 export function loadBaseDenoiser(dir: string): { unet: UNet; schedule: Schedule } {
-  const { weights, metadata: raw } = loadWeightsFromDir(dir);
-  const source = join(dir, 'model.json');
-  const metadata = parseUNetMetadata(raw, source);
-  return { unet: unetFromWeights(weights, metadata, source), schedule: makeSchedule(metadata.schedule.kind, metadata.schedule.T) };
+  const { unet, schedule } = loadUNetDir(dir);
+  return { unet, schedule };
 }
 
 export interface ControlPipeline {

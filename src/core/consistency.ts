@@ -49,8 +49,6 @@ export const CONSISTENCY_GRID_SIZE = 12;
  * √ᾱ ≈ 0.04 is then taken to be zero; the teacher's own ODE from there loses little (see the model card).
  */
 export const CONSISTENCY_T_MAX = 800;
-/** The most steps a consistency run may take (one per grid point but the boundary). */
-export const CONSISTENCY_MAX_STEPS = CONSISTENCY_GRID_SIZE - 1;
 
 export interface ConsistencySpec {
   /** N, the grid's points. */
@@ -60,8 +58,6 @@ export interface ConsistencySpec {
   /** σ_d. */
   sigmaData: number;
 }
-
-export const DEFAULT_CONSISTENCY_SPEC: Readonly<ConsistencySpec> = { gridSize: CONSISTENCY_GRID_SIZE, tMax: CONSISTENCY_T_MAX, sigmaData: CONSISTENCY_SIGMA_DATA };
 
 /** Song et al. 2023, Appendix C: c_skip(σ) = σ_d²/((σ − σ_min)² + σ_d²), c_out(σ) = σ_d(σ − σ_min)/√(σ_d² + σ²). */
 export function consistencyCoefficients(sigma: number, sigmaMin: number, sigmaData = CONSISTENCY_SIGMA_DATA): { cSkip: number; cOut: number } {
