@@ -34,6 +34,48 @@ const predict = async (page: Page) => {
   return r as number[];
 };
 
+
+type Training = { step: number; lossHistory: unknown; settings: Record<string, unknown>; savedAt: string };
+type Header = { userDefinedMetadata: { training: Training; config: Record<string, unknown> } } & Record<string, unknown>;
+
+/** A checkpoint file (DLCK | version | JSON length | JSON | weights) with its JSON header changed by `edit`. */
+function editCheckpoint(bytes: Buffer, edit: (header: Header) => void): Buffer {
+  const jsonLength = bytes.readUInt32LE(8);
+  const header = JSON.parse(bytes.subarray(12, 12 + jsonLength).toString('utf8')) as Header;
+  edit(header);
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const head = Buffer.alloc(12);
+  bytes.copy(head, 0, 0, 8);
+  head.writeUInt32LE(json.length, 8);
+  return Buffer.concat([head, json, bytes.subarray(12 + jsonLength)]);
+}
+
+/** `n` (step, loss) readings every 5 steps, a slowly falling loss with noise: what a long run records. */
+const longHistory = (n: number): [number, number][] => Array.from({ length: n }, (_, i) => [5 * (i + 1), 0.05 + 0.5 / (1 + i / 500) + 0.01 * Math.sin(i * 7.3)]);
+
+/** The lab's checkpoint of a freshly created tiny model, as file bytes. */
+async function freshCheckpoint(page: Page): Promise<Buffer> {
+  await request(page, 'lab.create', { size: 'tiny', batchSize: 8, lr: 0.001, schedule: 'cosine', seed: 3 });
+  const bytes = await page.evaluate(async () => {
+    const ck = await (window as unknown as LabWindow).diffusionLab.request('lab.checkpoint', null);
+    return Array.from(ck.bytes as Uint8Array);
+  });
+  await request(page, 'lab.reset', null);
+  return Buffer.from(bytes as number[]);
+}
+
+/** Long main-thread tasks (≥ 50 ms, the Long Tasks API's threshold) recorded from now on, in `window.__longTasks`. */
+async function watchLongTasks(page: Page): Promise<() => Promise<number[]>> {
+  await page.evaluate(() => {
+    const w = window as unknown as { __longTasks: number[] };
+    w.__longTasks = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) w.__longTasks.push(Math.round(e.duration));
+    }).observe({ type: 'longtask' });
+  });
+  return () => page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks.slice());
+}
+
 describe('the training lab', () => {
   it('lowers the loss over 30 steps, updates the chart, and pauses and resumes', async () => {
     const { context, page, problems } = await openPage(site);
@@ -157,6 +199,77 @@ describe('the training lab', () => {
       await page.locator(`${LAB} input[type="file"]`).setInputFiles({ name: 'holiday.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not a checkpoint at all') });
       await expect.poll(() => page.locator(`${LAB} .error`).textContent()).toMatch(/holiday\.jpg is not a valid Diffusion Lab checkpoint/);
       expect(await page.locator(LAB).getAttribute('data-phase')).toBe('idle');
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+  it('imports hostile checkpoints: each is refused naming the field or cleaned, and the lab trains afterwards', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      await openLab(page);
+      const good = await freshCheckpoint(page);
+      const input = page.locator(`${LAB} input[type="file"]`);
+      const cases: { name: string; edit: (h: Header) => void; error?: RegExp }[] = [
+        { name: 'shape.dlck', edit: (h) => (h.userDefinedMetadata.config.inputShape = [256, 256, 1]), error: /shape\.dlck .*inputShape must be \[28, 28, 1\]/ },
+        { name: 'history-null.dlck', edit: (h) => (h.userDefinedMetadata.training.lossHistory = null), error: /history-null\.dlck .*"lossHistory" must be an array/ },
+        { name: 'history-nan.dlck', edit: (h) => Object.assign(h.userDefinedMetadata.training, { step: 10, lossHistory: [[5, 0.3], [10, 'x']] }), error: /"lossHistory" entry 1/ },
+        { name: 'step.dlck', edit: (h) => (h.userDefinedMetadata.training.step = 1e300), error: /"step" must be an integer/ },
+        { name: 'settings.dlck', edit: (h) => (h.userDefinedMetadata.training.settings = 'fast' as never), error: /"settings" must be an object/ },
+        // accepted, cleaned by the lab's own declaration: a batch of 5000 would need gigabytes in the worker
+        { name: 'huge.dlck', edit: (h) => Object.assign(h.userDefinedMetadata.training.settings, { batchSize: 5000, lr: 1e9, seed: 1e300 }) },
+      ];
+      for (const c of cases) {
+        await input.setInputFiles({ name: c.name, mimeType: 'application/octet-stream', buffer: editCheckpoint(good, c.edit) });
+        if (c.error) {
+          await expect.poll(() => page.locator(`${LAB} .error`).textContent(), { timeout: 60_000 }).toMatch(c.error);
+          expect(await page.locator(LAB).getAttribute('data-phase')).not.toBe('running');
+        } else {
+          await page.waitForSelector(`${LAB}[data-phase="paused"]`, { timeout: 60_000 });
+        }
+      }
+      const info = await request(page, 'lab.info', null);
+      const settings = info.settings as { batchSize: number; lr: number; seed: number };
+      expect(settings.batchSize).toBeLessThanOrEqual(64);
+      expect(settings.lr).toBeLessThanOrEqual(0.01);
+      expect(settings.seed).toBeLessThan(1e6);
+      // the lab still trains from the cleaned file
+      const from = await step(page);
+      await page.getByRole('button', { name: 'Resume' }).click();
+      await expect.poll(() => step(page), { timeout: 120_000, interval: 300 }).toBeGreaterThan(from);
+      await page.getByRole('button', { name: 'Pause' }).click();
+      await page.waitForSelector(`${LAB}[data-phase="paused"]`);
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('restores a 100,000-point loss history and redraws the chart on every update without a main-thread task of 50 ms or more', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      await openLab(page);
+      const good = await freshCheckpoint(page);
+      const history = longHistory(100_000);
+      const file = editCheckpoint(good, (h) => {
+        h.userDefinedMetadata.training.lossHistory = history;
+        h.userDefinedMetadata.training.step = history.at(-1)![0];
+      });
+      await page.locator(`${LAB} input[type="file"]`).setInputFiles({ name: 'long.dlck', mimeType: 'application/octet-stream', buffer: file });
+      await page.waitForSelector(`${LAB}[data-phase="paused"]`, { timeout: 120_000 });
+      expect(await step(page)).toBe(500_000);
+      const drawn = await page.locator(`${LAB} .loss-chart path.raw`).getAttribute('d');
+      // at most 2,000 drawn points per path: one M/L command each
+      expect((drawn ?? '').match(/[ML]/g)?.length ?? 0).toBeLessThanOrEqual(2000);
+      expect((drawn ?? '').match(/[ML]/g)?.length ?? 0).toBeGreaterThan(1000);
+
+      const longTasks = await watchLongTasks(page);
+      await page.getByRole('button', { name: 'Resume' }).click();
+      // 12 progress reports (one every 5 steps), each appended to the 20,000 kept readings and redrawn
+      await expect.poll(() => step(page), { timeout: 180_000, interval: 300 }).toBeGreaterThanOrEqual(500_060);
+      await page.getByRole('button', { name: 'Pause' }).click();
+      await page.waitForSelector(`${LAB}[data-phase="paused"]`);
+      expect(await longTasks()).toEqual([]);
       expect(problems.pageErrors).toEqual([]);
     } finally {
       await context.close();
