@@ -7,7 +7,7 @@
  * The same bytes go to IndexedDB and to an exported file; `decodeCheckpoint` refuses anything else with an
  * Error that says what is wrong, so a bad import never reaches the model.
  */
-import { downsampleMinMax } from './downsample';
+import { downsampleMinMax, LOSS_HISTORY_CAP } from './downsample';
 import { decodeWeights, encodeWeights, type NamedWeights } from './io';
 import { parseUNetMetadata, type UNetMetadata } from './models';
 
@@ -84,7 +84,7 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
 }
 
 /** Most (step, loss) points a restored history keeps; a longer one is thinned (first and last kept). */
-export const LOSS_HISTORY_CAP = 20_000;
+export { LOSS_HISTORY_CAP };
 /** Most steps a checkpoint may claim (lab.run's own bound on maxSteps). */
 export const MAX_CHECKPOINT_STEP = 1e9;
 

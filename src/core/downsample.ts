@@ -40,3 +40,16 @@ export function downsampleMinMax<P extends readonly [number, number]>(points: re
   out.push(points[n - 1]);
   return out;
 }
+
+/** Most (step, loss) readings a loss history keeps: a restored one is thinned to this, a live one when it doubles. */
+export const LOSS_HISTORY_CAP = 20_000;
+
+/**
+ * Append `point` to `history` in place, and when the history reaches twice `cap`, thin it to `cap` by
+ * downsampleMinMax (so a run of any length keeps a bounded history at an O(1) amortised cost per reading).
+ * Returns the history to keep: `history` itself, or the thinned copy.
+ */
+export function appendCapped<P extends readonly [number, number]>(history: P[], point: P, cap = LOSS_HISTORY_CAP): P[] {
+  history.push(point);
+  return history.length >= 2 * cap ? downsampleMinMax(history, cap) : history;
+}

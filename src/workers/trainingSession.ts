@@ -16,6 +16,7 @@ import { samplers } from '../core/samplers';
 import { makeSchedule } from '../core/schedules';
 import { createTrainer, type Trainer } from '../core/train';
 import type { Schedule } from '../core/types';
+import { appendCapped } from '../core/downsample';
 import { countUNetParams, createUNet, MNIST_UNET_CONFIG, type UNet, type UNetConfig } from '../core/unet';
 import type { LabProgress, LabSettings } from './api';
 
@@ -167,7 +168,7 @@ export class TrainingSession {
       windowStart = now;
       this.elapsedMs += ms;
       if (!Number.isFinite(value)) throw new Error(`the loss became ${value}: training diverged; try a lower learning rate`);
-      this.lossHistory.push([this.step, value]);
+      this.lossHistory = appendCapped(this.lossHistory, [this.step, value]);
       const progress: LabProgress = { step: this.step, loss: value, examplesPerSecond: (count * this.settings.batchSize * 1000) / ms, elapsedMs: this.elapsedMs };
       if (sampleEvery > 0 && this.step % sampleEvery < count) {
         progress.samples = await this.samples(16, 20);

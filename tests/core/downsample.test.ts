@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { downsampleMinMax, extent } from '../../src/core/downsample';
+import { appendCapped, downsampleMinMax, extent } from '../../src/core/downsample';
 
 type Point = readonly [number, number];
 
@@ -29,4 +29,34 @@ describe('large series without spreads', () => {
     expect(downsampleMinMax(big.slice(0, 10), 4).length).toBeLessThanOrEqual(4);
   });
 
+});
+
+describe('appendCapped: a live history that stays bounded', () => {
+  it('appends in place below twice the cap, then thins to the cap keeping the first, last and extreme readings', () => {
+    const cap = 100;
+    let h: [number, number][] = [];
+    let copies = 0;
+    let spike = 0;
+    for (let i = 0; i < 1000; i++) {
+      const loss = i === 555 ? 9 : 1 / (1 + i);
+      if (i === 555) spike = i;
+      const next = appendCapped(h, [i, loss], cap);
+      if (next !== h) copies++;
+      h = next;
+      expect(h.length).toBeLessThan(2 * cap);
+      expect(h.at(-1)).toEqual([i, loss]);
+    }
+    // each thinning halves the history at least, so copies are rare: O(1) amortised per reading
+    expect(copies).toBeGreaterThan(0);
+    expect(copies).toBeLessThanOrEqual(Math.ceil(1000 / cap));
+    expect(h[0]).toEqual([0, 1]);
+    expect(h.some(([s]) => s === spike)).toBe(true);
+    for (let i = 1; i < h.length; i++) expect(h[i][0]).toBeGreaterThan(h[i - 1][0]);
+  });
+
+  it('keeps a history under twice the cap as the same array', () => {
+    const h: [number, number][] = [[0, 1]];
+    expect(appendCapped(h, [1, 0.5], 10)).toBe(h);
+    expect(h).toEqual([[0, 1], [1, 0.5]]);
+  });
 });
