@@ -78,6 +78,87 @@ describe('lesson pages', () => {
   });
 });
 
+describe('course furniture', () => {
+  it('links every reference to arXiv or its DOI in a new tab, and fetches nothing from those sites', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      await page.goto(site.url + '/references/', { waitUntil: 'networkidle' });
+      const entries = await page.locator('ol.refs > li').count();
+      const links = await page.locator('ol.refs > li a[target="_blank"]').evaluateAll((as) =>
+        as.map((a) => ({ href: a.getAttribute('href') ?? '', rel: a.getAttribute('rel') ?? '' })),
+      );
+      expect(entries).toBeGreaterThan(40);
+      // one outside link per entry, to arxiv.org/abs/<id> or doi.org/<doi>, without the opener
+      expect(links.length).toBe(entries);
+      for (const l of links) {
+        expect(l.href).toMatch(/^https:\/\/(arxiv\.org\/abs\/\d{4}\.\d{4,5}|doi\.org\/10\.\d{4,}\/\S+)$/);
+        expect(l.rel).toContain('noopener');
+      }
+      expect(problems.foreignRequests).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('gives a long lesson an "On this page" list whose links reach its sections', async () => {
+    const { context, page } = await openPage(site);
+    try {
+      await page.goto(site.url + paths.find((p) => p.includes('reverse-process'))!);
+      const toc = page.locator('nav.toc[aria-label="On this page"]');
+      await toc.locator('summary').click();
+      const targets = await toc.locator('a').evaluateAll((as) => as.map((a) => a.getAttribute('href') ?? ''));
+      const h2 = await page.locator('article h2[id]').evaluateAll((hs) => hs.map((h) => `#${h.id}`));
+      expect(targets.length).toBeGreaterThanOrEqual(4);
+      expect(targets).toEqual(h2);
+      await toc.locator('a').nth(2).click();
+      expect(await page.evaluate(() => location.hash)).toBe(targets[2]);
+      expect(await page.locator(`article h2${targets[2].replace(/([^\w#-])/g, '\\$1')}`).isVisible()).toBe(true);
+    } finally {
+      await context.close();
+    }
+  });
+
+  for (const path of ['/', '/lessons/01-what-are-diffusion-models/']) {
+    it(`dissolves a real digit under the pointer, by touch and by the keyboard on ${path}`, async () => {
+      const { context, page, problems } = await openPage(site, { width: 390, height: 800 });
+      try {
+        await page.goto(site.url + path);
+        const fig = page.locator('figure.dissolve');
+        await fig.scrollIntoViewIfNeeded();
+        const img = fig.locator('img');
+        const clean = await img.getAttribute('src');
+        expect(await fig.getAttribute('data-t')).toBe('0');
+        const box = (await fig.locator('.picture').boundingBox())!;
+        // the island hydrates on view: move until the picture follows the pointer
+        await expect
+          .poll(async () => {
+            await page.mouse.move(box.x + box.width * 0.75, box.y + box.height / 2);
+            return fig.getAttribute('data-t');
+          }, { timeout: 30_000 })
+          .toBe('750');
+        const noisy = await img.getAttribute('src');
+        expect(noisy).not.toBe(clean);
+        expect(await fig.locator('output').first().textContent()).toBe('750');
+        await page.mouse.move(box.x + 1, box.y + box.height / 2);
+        await expect.poll(() => fig.getAttribute('data-t')).toBe(String(Math.round((1 / box.width) * 1000)));
+        // a touch: a pointerdown from a finger at a quarter of the width
+        await fig.locator('.picture').dispatchEvent('pointerdown', { pointerType: 'touch', clientX: box.x + box.width / 4, clientY: box.y + box.height / 2, isPrimary: true });
+        await expect.poll(() => fig.getAttribute('data-t')).toBe('250');
+        // the slider: keyboard
+        await fig.locator('input[type="range"]').focus();
+        await page.keyboard.press('End');
+        expect(await fig.getAttribute('data-t')).toBe('1000');
+        await page.keyboard.press('Home');
+        expect(await fig.getAttribute('data-t')).toBe('0');
+        expect(await img.getAttribute('src')).toBe(clean);
+        expect(problems.pageErrors).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    });
+  }
+});
+
 describe('the theme toggle', () => {
   it('switches theme, persists across a reload, and overrides the system setting', async () => {
     const { context, page, problems } = await openPage(site, { colorScheme: 'light' });

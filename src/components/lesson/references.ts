@@ -11,8 +11,10 @@ export interface Reference {
   title: string;
   /** Where it was published (conference, journal). */
   venue: string;
-  /** arXiv identifier, shown as plain text. */
+  /** arXiv identifier; the references page links it to arxiv.org/abs/<id>. */
   arxiv?: string;
+  /** DOI, for papers not on arXiv; linked to doi.org/<doi>. */
+  doi?: string;
   /** One line: what the course takes from it. */
   note: string;
 }
@@ -45,8 +47,8 @@ export const REFERENCES: readonly Reference[] = [
   { key: 'rombach2022', authors: 'Robin Rombach, Andreas Blattmann, Dominik Lorenz, Patrick Esser, Björn Ommer', year: 2022, title: 'High-Resolution Image Synthesis with Latent Diffusion Models', venue: 'CVPR 2022', arxiv: '2112.10752', note: 'Latent diffusion: an autoencoder, diffusion on its latents, cross-attention conditioning; the basis of Stable Diffusion.' },
   { key: 'radford2021', authors: 'Alec Radford, Jong Wook Kim, Chris Hallacy, Aditya Ramesh, Gabriel Goh, Sandhini Agarwal, et al.', year: 2021, title: 'Learning Transferable Visual Models From Natural Language Supervision', venue: 'ICML 2021', arxiv: '2103.00020', note: 'CLIP: image and text encoders trained contrastively on image–caption pairs.' },
   { key: 'oord2018', authors: 'Aaron van den Oord, Yazhe Li, Oriol Vinyals', year: 2018, title: 'Representation Learning with Contrastive Predictive Coding', venue: 'arXiv preprint, 2018', arxiv: '1807.03748', note: 'InfoNCE: pick the right partner among negatives with a softmax over similarities; CLIP applies it in both directions.' },
-  { key: 'zhang1984', authors: 'T. Y. Zhang, C. Y. Suen', year: 1984, title: 'A Fast Parallel Algorithm for Thinning Digital Patterns', venue: 'Communications of the ACM 27(3), 236–239 (1984)', note: 'Zhang–Suen thinning: the one-pixel skeleton our captions measure stroke thickness with.' },
-  { key: 'hu1962', authors: 'Ming-Kuei Hu', year: 1962, title: 'Visual Pattern Recognition by Moment Invariants', venue: 'IRE Transactions on Information Theory 8(2), 179–187 (1962)', note: 'Image moments: the second moments our captions read a digit’s slant from.' },
+  { key: 'zhang1984', authors: 'T. Y. Zhang, C. Y. Suen', year: 1984, title: 'A Fast Parallel Algorithm for Thinning Digital Patterns', venue: 'Communications of the ACM 27(3), 236–239 (1984)', doi: '10.1145/357994.358023', note: 'Zhang–Suen thinning: the one-pixel skeleton our captions measure stroke thickness with.' },
+  { key: 'hu1962', authors: 'Ming-Kuei Hu', year: 1962, title: 'Visual Pattern Recognition by Moment Invariants', venue: 'IRE Transactions on Information Theory 8(2), 179–187 (1962)', doi: '10.1109/TIT.1962.1057692', note: 'Image moments: the second moments our captions read a digit’s slant from.' },
   { key: 'podell2024', authors: 'Dustin Podell, Zion English, Kyle Lacey, Andreas Blattmann, Tim Dockhorn, Jonas Müller, Joe Penna, Robin Rombach', year: 2024, title: 'SDXL: Improving Latent Diffusion Models for High-Resolution Image Synthesis', venue: 'ICLR 2024', arxiv: '2307.01952', note: 'Two text encoders side by side, and the pooled text embedding added to the timestep embedding.' },
   { key: 'meng2022', authors: 'Chenlin Meng, Yutong He, Yang Song, Jiaming Song, Jiajun Wu, Jun-Yan Zhu, Stefano Ermon', year: 2022, title: 'SDEdit: Guided Image Synthesis and Editing with Stochastic Differential Equations', venue: 'ICLR 2022', arxiv: '2108.01073', note: 'Image-to-image: noise an input part of the way, then denoise.' },
   { key: 'lugmayr2022', authors: 'Andreas Lugmayr, Martin Danelljan, Andres Romero, Fisher Yu, Radu Timofte, Luc Van Gool', year: 2022, title: 'RePaint: Inpainting using Denoising Diffusion Probabilistic Models', venue: 'CVPR 2022', arxiv: '2201.09865', note: 'Inpainting with an unconditional model by replacing the known region at every step.' },
@@ -62,7 +64,7 @@ export const REFERENCES: readonly Reference[] = [
   { key: 'liu2023audio', authors: 'Haohe Liu, Zehua Chen, Yi Yuan, Xinhao Mei, Xubo Liu, Danilo Mandic, Wenwu Wang, Mark D. Plumbley', year: 2023, title: 'AudioLDM: Text-to-Audio Generation with Latent Diffusion Models', venue: 'ICML 2023', arxiv: '2301.12503', note: 'Latent diffusion for sound, conditioned on text.' },
   { key: 'ho2022video', authors: 'Jonathan Ho, Tim Salimans, Alexey Gritsenko, William Chan, Mohammad Norouzi, David J. Fleet', year: 2022, title: 'Video Diffusion Models', venue: 'NeurIPS 2022', arxiv: '2204.03458', note: 'Diffusion for video with attention across frames.' },
   { key: 'poole2023', authors: 'Ben Poole, Ajay Jain, Jonathan T. Barron, Ben Mildenhall', year: 2023, title: 'DreamFusion: Text-to-3D using 2D Diffusion', venue: 'ICLR 2023', arxiv: '2209.14988', note: 'Score distillation: a 2D diffusion model as the critic of a 3D scene.' },
-  { key: 'watson2023', authors: 'Joseph L. Watson, David Juergens, Nathaniel R. Bennett, Brian L. Trippe, Jason Yim, et al.', year: 2023, title: 'De novo design of protein structure and function with RFdiffusion', venue: 'Nature 620, 1089–1100 (2023)', note: 'RFdiffusion: diffusion over protein backbones for protein design.' },
+  { key: 'watson2023', authors: 'Joseph L. Watson, David Juergens, Nathaniel R. Bennett, Brian L. Trippe, Jason Yim, et al.', year: 2023, title: 'De novo design of protein structure and function with RFdiffusion', venue: 'Nature 620, 1089–1100 (2023)', doi: '10.1038/s41586-023-06415-8', note: 'RFdiffusion: diffusion over protein backbones for protein design.' },
 ];
 
 /** Years an arXiv preprint may precede its publication by, in referenceProblems. */
