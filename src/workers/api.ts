@@ -278,6 +278,8 @@ export function raceLaneSteps(lane: RaceLane, state: { nfe: number; cmSteps: num
 /** What each widget keeps in its URL (`<widget id>.<key>`), each value one of the declarations above. */
 export const WIDGET_STATE = {
   scrub: { digit: DIGIT, t: int(250, 0, T_MAX), schedule: REQUESTS.noise.schedule, seed: REQUESTS.noise.seed },
+  /** The dissolving digit of the home page and lesson 1 (no request: x_t on plain arrays in the page). */
+  dissolve: { t: int(0, 0, T_MAX) },
   sched: { t: int(500, 0, T_MAX), digit: withDefault(DIGIT, 7), show: oneOf(['alphaBar', 'beta', 'logSnr'], 'alphaBar'), seed: withDefault(SEED, 2) },
   inspect: {
     digit: withDefault(DIGIT, 5),
@@ -459,6 +461,7 @@ interface Results extends Flow2dResults {
     coef: { sqrtAlphaBar: number; sqrtOneMinusAlphaBar: number; beta: number; alpha: number };
     modelName: string;
   };
+  /** `elapsedMs`: the lane's own compute time (the lanes take turns in one worker; see OwnClock in handlers.ts). */
   race: { x0: Float32Array; nfe: number; elapsedMs: number; steps: number };
   guide: {
     images: Float32Array;

@@ -151,6 +151,16 @@ describe('course furniture', () => {
         await page.keyboard.press('Home');
         expect(await fig.getAttribute('data-t')).toBe('0');
         expect(await img.getAttribute('src')).toBe(clean);
+        // the state is in the URL: a link opens at its t; a malformed one is ignored, an overflowing one clamped
+        await page.keyboard.press('PageUp');
+        const shared = await fig.getAttribute('data-t');
+        expect(Number(shared)).toBeGreaterThan(0);
+        expect(page.url()).toContain(`dissolve.t=${shared}`);
+        for (const [query, t] of [[`dissolve.t=${shared}`, shared], ['dissolve.t=banana', '0'], ['dissolve.t=99999', '1000']] as const) {
+          await page.goto(`${site.url}${path}?${query}`);
+          await fig.scrollIntoViewIfNeeded();
+          await expect.poll(() => fig.getAttribute('data-t'), { timeout: 30_000 }).toBe(t);
+        }
         expect(problems.pageErrors).toEqual([]);
       } finally {
         await context.close();

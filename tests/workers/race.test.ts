@@ -5,7 +5,7 @@
  * of the other family.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { conditioned } from '../../src/core/guidance';
 import { makeNoise } from '../../src/core/noise';
 import { FLOW_SAMPLER_NAMES, flowNfe, flowSamplers } from '../../src/core/samplers/flow';
@@ -145,5 +145,39 @@ describe('the race handler on the flow-matching model', () => {
     await expect(call('img2img', { model: RACE_FLOW_MODEL, x0, steps: 5 })).rejects.toThrow(/img2img: flow-mnist is a flow-matching model/);
     await expect(call('inspect', { model: RACE_FLOW_MODEL, x0 })).rejects.toThrow(/inspect: flow-mnist is a flow-matching model/);
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('the race times each lane by its own steps', () => {
+  const res = new Resources({ root: SITE, fetch: diskFetch, order: ['wasm'] });
+  const handlers = createHandlers(res, new LabController(res));
+  const race = (params: ComputeApi['race']['params']) =>
+    (handlers.race as (p: unknown, c: unknown) => Promise<RaceResult>)(cleanParams('race', REQUESTS.race, params), {
+      signal: new AbortController().signal,
+      progress: () => {},
+    });
+
+  it('reports the same time for a lane alone and beside a longer lane in the same worker (a virtual clock: 10 ms per network call)', async () => {
+    await res.ensureBackend();
+    const loaded = await res.unet('unet-mnist');
+    const real = loaded.unet.model;
+    // The clock moves only when a network is called, so a lane's time is 10 ms times the calls it is charged with.
+    let clock = 0;
+    const now = vi.spyOn(performance, 'now').mockImplementation(() => clock);
+    Object.defineProperty(loaded.unet, 'model', { value: ((...a: Parameters<typeof real>) => ((clock += 10), real(...a))) as typeof real, configurable: true });
+    try {
+      const lane = { sampler: 'ddim' as const, steps: 4, count: 2, seed: 5, reportMs: 0 };
+      const alone = await race(lane);
+      const [beside, longer] = await Promise.all([race(lane), race({ ...lane, sampler: 'dpmpp2m', steps: 12 })]);
+      expect(alone.nfe).toBe(4);
+      expect(alone.elapsedMs).toBe(40);
+      // wall time from its start would include the other lane's interleaved calls (at least 3 × 10 ms more)
+      expect(beside.elapsedMs).toBe(alone.elapsedMs);
+      expect(longer.elapsedMs).toBe(120);
+      expect(Array.from(beside.x0)).toEqual(Array.from(alone.x0));
+    } finally {
+      now.mockRestore();
+      Object.defineProperty(loaded.unet, 'model', { value: real, configurable: true });
+    }
   });
 });
