@@ -6,6 +6,7 @@
  * lab keeps its session in a LabController (lab.ts).
  */
 import { REQUESTS, type ComputeApi, type RequestKind } from './api';
+import { loadCheckpoint } from './checkpointStore';
 import { createHandlers } from './handlers';
 import { LabController } from './lab';
 import { cleanParams } from './params';
@@ -15,7 +16,7 @@ import { siteRoot, wasmPaths } from './runtime';
 
 let broadcast: (data: unknown) => void = () => {};
 const resources = new Resources({ root: siteRoot, wasmPaths, onEvent: (event) => broadcast(event) });
-const handlers = createHandlers(resources, new LabController(resources));
+const handlers = createHandlers(resources, new LabController(resources, {}, loadCheckpoint));
 broadcast = serve<ComputeApi>(self as unknown as Port, handlers, {
   clean: (kind, params) => cleanParams(kind, REQUESTS[kind as RequestKind], params),
 });

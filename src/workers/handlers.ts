@@ -165,8 +165,8 @@ function imageShape(kind: string, inputShape: readonly number[], values: Float32
 }
 
 export function createHandlers(res: Resources, lab: LabController): Handlers<ComputeApi> {
-  /** A U-Net by name; 'training-lab' is the model the reader is training in this tab. */
-  const unetOf = (name: string): Promise<LoadedUNet> => (name === 'training-lab' ? Promise.resolve(lab.model()) : res.unet(name));
+  /** A U-Net by name; 'training-lab' is the model the reader is training in this tab, or else the one saved in this browser. */
+  const unetOf = (name: string): Promise<LoadedUNet> => (name === 'training-lab' ? lab.modelOrSaved() : res.unet(name));
   const clip = createClipHandlers(res);
   const text2img = createText2ImgHandler(res);
   const promptEdit = createPromptEditHandler(res);

@@ -33,9 +33,14 @@ export class LabController {
   private pretrained = false;
   private running: { stop: AbortController; finished: Promise<unknown> } | null = null;
 
+  /**
+   * @param saved reads the model the reader saved in this browser (the worker passes the IndexedDB store's
+   *   loadCheckpoint; null when none is saved), so that any page can sample it as 'training-lab'.
+   */
   constructor(
     private readonly res: Resources,
     private readonly faults: LabFaults = {},
+    private readonly saved: () => Promise<{ bytes: Uint8Array } | null> = async () => null,
   ) {}
 
   private current(message = NO_MODEL): TrainingSession {
@@ -47,6 +52,18 @@ export class LabController {
   model(): LoadedUNet {
     const { unet, schedule, config } = this.current('no model has been trained in this tab yet: start the training lab first');
     return { unet, schedule, metadata: { name: 'training-lab', config, schedule: { kind: schedule.kind, T: schedule.T } } };
+  }
+
+  /**
+   * The lab's model for other widgets, on any page: this tab's session, or else the model saved in this browser,
+   * restored into a paused session (as the lab's Restore button does).
+   */
+  async modelOrSaved(): Promise<LoadedUNet> {
+    if (this.session) return this.model();
+    const saved = await this.saved().catch(() => null);
+    if (!saved) throw new Error('no model has been trained in this tab and none is saved in this browser: train one in the training lab (lesson 6) and press Save');
+    if (!this.session) await this.restore({ bytes: saved.bytes, source: 'the model saved in this browser' });
+    return this.model();
   }
 
   info(): LabInfo {

@@ -9,6 +9,9 @@ const LAB = '[data-widget="training-lab"]';
 // The tiny model at batch 8 on wasm: small enough for headless Chromium on a shared 2-core machine.
 const PAGE = '/widgets/?backend=wasm&lab.batch=8#training-lab';
 
+/** Lesson 7, where the sampler race lives, with a tiny race of the model trained in the lab. */
+const paths7 = () => '/lessons/07-sampling-ddpm-ddim/?backend=wasm&race.model=trained&race.count=1&race.nfe=5&race.ddpm=0';
+
 const step = async (page: Page) => Number(await page.locator(LAB).getAttribute('data-step'));
 
 async function openLab(page: Page, path = PAGE) {
@@ -270,6 +273,38 @@ describe('the training lab', () => {
       await page.getByRole('button', { name: 'Pause' }).click();
       await page.waitForSelector(`${LAB}[data-phase="paused"]`);
       expect(await longTasks()).toEqual([]);
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+  it('offers the model saved here to the sampler race on another page, and says what to do when none is saved', async () => {
+    const { context, page, problems } = await openPage(site);
+    const RACE = '[data-widget="sampler-race"]';
+    const racePage = paths7();
+    try {
+      // no model anywhere yet: the race says how to get one
+      await page.goto(site.url + racePage);
+      await ready(page, RACE);
+      await page.locator(RACE).getByRole('button', { name: /start the race/i }).click();
+      await expect.poll(() => page.locator(`${RACE} .error`).textContent(), { timeout: 60_000 }).toMatch(/none is saved in this browser.*press Save/);
+
+      await openLab(page);
+      await page.getByRole('button', { name: 'Start training' }).click();
+      await expect.poll(() => step(page), { timeout: 120_000, interval: 300 }).toBeGreaterThanOrEqual(5);
+      await page.getByRole('button', { name: 'Pause' }).click();
+      await page.waitForSelector(`${LAB}[data-phase="paused"]`);
+      await page.getByRole('button', { name: 'Save', exact: true }).click();
+      await expect.poll(() => page.locator(`${LAB} .notice`).textContent()).toMatch(/Saved the model at step/);
+
+      // another page, another worker: the race runs the saved model
+      await page.goto(site.url + racePage);
+      await ready(page, RACE);
+      await page.locator(RACE).getByRole('button', { name: /start the race/i }).click();
+      await page.waitForSelector(`${RACE} [data-lane="ddim"][data-done="true"]`, { timeout: 180_000 });
+      expect(await page.locator(`${RACE} .error`).count()).toBe(0);
+      const info = await request(page, 'lab.info', null);
+      expect(info.step).toBeGreaterThanOrEqual(5);
       expect(problems.pageErrors).toEqual([]);
     } finally {
       await context.close();

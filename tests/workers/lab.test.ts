@@ -12,6 +12,38 @@ const TINY = { size: 'tiny', batchSize: 8, lr: 0.001, schedule: 'linear', seed: 
 const never = new AbortController().signal;
 
 describe('LabController', () => {
+  it('offers the model saved in this browser to other widgets when this tab has none, and this tab\'s own model first', async () => {
+    const res = new Resources({ root: SITE, fetch: diskFetch, order: ['wasm'] });
+    // a model trained and saved "on another page"
+    const other = new LabController(res);
+    await other.create(clean('lab.create', TINY));
+    await other.run(clean('lab.run', { maxSteps: 2, lossEvery: 1, sampleEvery: 0 }), never, () => {});
+    const { bytes } = await other.checkpoint();
+    const x = new Float32Array(784).map((_, i) => Math.cos(i) * 0.5);
+    const { eps: expected } = await other.predict(clean('lab.predict', { x, t: 400 }));
+    await other.reset();
+
+    let reads = 0;
+    const empty = new LabController(res, {}, async () => (reads++, null));
+    await expect(empty.modelOrSaved()).rejects.toThrow(/none is saved in this browser.*press Save/);
+    const broken = new LabController(res, {}, async () => { throw new Error('storage is blocked'); });
+    await expect(broken.modelOrSaved()).rejects.toThrow(/none is saved/);
+
+    const lab = new LabController(res, {}, async () => (reads++, { bytes: bytes.slice() }));
+    const before = tf.memory().numTensors;
+    const loaded = await lab.modelOrSaved();
+    expect(loaded.metadata.name).toBe('training-lab');
+    expect(lab.info()).toMatchObject({ step: 2 });
+    const { eps } = await lab.predict(clean('lab.predict', { x, t: 400 }));
+    expect(Array.from(eps)).toEqual(Array.from(expected));
+    // a session in this tab is used as it is: the store is not read again
+    const readsBefore = reads;
+    expect(await lab.modelOrSaved()).toBeDefined();
+    expect(reads).toBe(readsBefore);
+    await lab.reset();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('trains, pauses, saves and restores a session exactly, without leaking tensors', async () => {
     const res = new Resources({ root: SITE, fetch: diskFetch, order: ['wasm'] });
     const lab = new LabController(res);
