@@ -39,3 +39,22 @@ export function rmsDistance(a: ArrayLike<number>, b: ArrayLike<number>, n = Math
   for (let i = 0; i < n; i++) s += (a[i] - b[i]) ** 2;
   return Math.sqrt(s / n);
 }
+
+/**
+ * Which of a run's `steps` steps (0-based) to keep as frames of its trajectory, at most `frames` (≥ 2) of them,
+ * evenly spread and always the first and the last; every step when there are no more than `frames`.
+ */
+export function keptStepIndices(steps: number, frames: number): number[] {
+  if (steps <= 0) return [];
+  if (steps <= frames) return Array.from({ length: steps }, (_, i) => i);
+  const out = new Set<number>();
+  for (let k = 0; k < frames; k++) out.add(Math.round((k * (steps - 1)) / (frames - 1)));
+  return [...out];
+}
+
+/** The index of the frame whose timestep is nearest to `t` (the first of equals); −1 when there are none. */
+export function nearestFrame(ts: ArrayLike<number>, t: number): number {
+  let best = -1;
+  for (let i = 0; i < ts.length; i++) if (best < 0 || Math.abs(ts[i] - t) < Math.abs(ts[best] - t)) best = i;
+  return best;
+}

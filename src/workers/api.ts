@@ -247,6 +247,17 @@ export const REQUESTS = {
 /** The sampler race's lanes when the URL names none, and how many may race at once. */
 export const RACE_DEFAULT_LANES: readonly RaceSampler[] = ['ddpm', 'ddim', 'dpmpp2m'];
 export const RACE_MAX_LANES = 4;
+/** Most frames of a race lane's trajectory kept for scrubbing after the race (keptStepIndices). */
+export const RACE_TRAJECTORY_FRAMES = 25;
+/**
+ * A lane's stored run: `t[k]` is the timestep reached after the k-th kept step (flow lanes: 1000·s), and frame k
+ * of `x` and `x0` (each `count` × 784 values) the images x_t and the prediction x̂₀ at that step.
+ */
+export interface RaceTrajectory {
+  t: Int32Array;
+  x: Float32Array;
+  x0: Float32Array;
+}
 
 /**
  * A race instance's default lanes from its `lanes` prop, a comma-separated list of lane keys (RACE_LANES, e.g.
@@ -306,6 +317,8 @@ export const WIDGET_STATE = {
     eta: REQUESTS.race.eta,
     seed: REQUESTS.race.seed,
     view: oneOf(['x', 'x0'], 'x'),
+    /** After a race, how far along the stored runs to look: 0 = the starting noise (t = T), 1000 = the end (t = 0). */
+    at: int(1000, 0, 1000),
     /** The lanes (RACE_LANES): which samplers race (at most RACE_MAX_LANES); a URL that names none of a lane leaves it off. */
     ...(Object.fromEntries(RACE_LANES.map(({ key }) => [key, bool(RACE_DEFAULT_LANES.includes(key))])) as Record<RaceSampler, ReturnType<typeof bool>>),
   },
@@ -462,7 +475,7 @@ interface Results extends Flow2dResults {
     modelName: string;
   };
   /** `elapsedMs`: the lane's own compute time (the lanes take turns in one worker; see OwnClock in handlers.ts). */
-  race: { x0: Float32Array; nfe: number; elapsedMs: number; steps: number };
+  race: { x0: Float32Array; nfe: number; elapsedMs: number; steps: number; trajectory: RaceTrajectory };
   guide: {
     images: Float32Array;
     /** Scaled latents, NHWC [count, h, w, c]. */

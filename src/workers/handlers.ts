@@ -19,10 +19,10 @@ import { ddpmSigma, ddpmStep, samplers } from '../core/samplers';
 import { flowSamplers, type FlowSamplerName } from '../core/samplers/flow';
 import { consistencySamplers } from '../core/samplers/consistency';
 import { consistencyGrid, type ConsistencySpec } from '../core/consistency';
-import { SAMPLER_LABELS, type SamplerName } from '../core/samplerInfo';
+import { keptStepIndices, SAMPLER_LABELS, type SamplerName } from '../core/samplerInfo';
 import { makeSchedule } from '../core/schedules';
 import type { Denoiser, Schedule, StepInfo } from '../core/types';
-import { RACE_CONSISTENCY_MODEL, RACE_LANES, type ComputeApi, type RaceLane, type RaceSampler } from './api';
+import { RACE_CONSISTENCY_MODEL, RACE_LANES, RACE_TRAJECTORY_FRAMES, type ComputeApi, type RaceLane, type RaceSampler, type RaceTrajectory } from './api';
 import { createClipHandlers } from './clip';
 import { createControlNetHandler } from './controlnet';
 import { Flow2dController } from './flow2d';
@@ -51,21 +51,60 @@ function countingDenoiser(denoiser: Denoiser): { denoiser: Denoiser; calls: () =
  * request gets in. The arrays are copies: GPU backends hand out their cached array, which must not be
  * transferred.
  */
-function throttledSteps(everyMs: number, report: (info: StepInfo, x: Float32Array, x0Pred: Float32Array) => void, clock?: OwnClock): (info: StepInfo) => Promise<void> {
+function throttledSteps(
+  everyMs: number,
+  report: (info: StepInfo, x: Float32Array, x0Pred: Float32Array) => void,
+  clock?: OwnClock,
+  trajectory?: TrajectoryRecorder,
+): (info: StepInfo) => Promise<void> {
   let last = -Infinity;
   return async (info) => {
     const now = performance.now();
-    if (now - last >= everyMs || info.index === info.steps - 1) {
-      last = now;
+    const due = now - last >= everyMs || info.index === info.steps - 1;
+    const kept = trajectory?.keeps(info) ?? false;
+    if (due || kept) {
       clock?.pause();
       const [x, x0Pred] = (await Promise.all([info.x.data(), info.x0Pred.data()])) as Float32Array[];
       clock?.resume();
-      report(info, x.slice(), x0Pred.slice());
+      if (kept) trajectory!.store(info, x, x0Pred);
+      if (due) {
+        last = now;
+        report(info, x.slice(), x0Pred.slice());
+      }
     }
     clock?.pause();
     await yieldToEvents();
     clock?.resume();
   };
+}
+
+/** A run's kept steps (keptStepIndices) as frames of x_t and x̂₀ for scrubbing afterwards; copies, never the backend's arrays. */
+class TrajectoryRecorder {
+  private kept: Set<number> | null = null;
+  private readonly frames: { t: number; x: Float32Array; x0: Float32Array }[] = [];
+
+  constructor(private readonly most: number) {}
+
+  keeps(info: StepInfo): boolean {
+    this.kept ??= new Set(keptStepIndices(info.steps, this.most));
+    return this.kept.has(info.index);
+  }
+
+  store(info: StepInfo, x: Float32Array, x0Pred: Float32Array): void {
+    this.frames.push({ t: info.tPrev, x: x.slice(), x0: x0Pred.slice() });
+  }
+
+  /** The frames as flat arrays (transferred to the page). */
+  result(): RaceTrajectory {
+    const n = this.frames[0]?.x.length ?? 0;
+    const out: RaceTrajectory = { t: new Int32Array(this.frames.length), x: new Float32Array(this.frames.length * n), x0: new Float32Array(this.frames.length * n) };
+    this.frames.forEach((f, k) => {
+      out.t[k] = Math.round(f.t);
+      out.x.set(f.x, k * n);
+      out.x0.set(f.x0, k * n);
+    });
+    return out;
+  }
 }
 
 /**
@@ -235,9 +274,10 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
         const counted = countingDenoiser(k > 0 ? conditioned(unet.model, Array.from({ length: count }, (_, i) => i % k)) : unconditional(unet.model));
         try {
           // the yield between steps also lets the other racer in
+          const trajectory = new TrajectoryRecorder(RACE_TRAJECTORY_FRAMES);
           const onStep = throttledSteps(reportMs, (info, x, x0Pred) =>
             progress({ index: info.index, steps: info.steps, t: info.tPrev, x, x0Pred, nfe: counted.calls(), elapsedMs: clock.ms() }),
-          clock);
+          clock, trajectory);
           // A flow lane integrates dx/ds = v from the same x_T (s = 1) to s = 0; the network reads t = 1000·s.
           // The consistency lane maps the same x_T to x̂_0 in `steps` evaluations on its model's grid (Song et al. 2023, Algorithm 1).
           const x0 = sampler.startsWith('flow-')
@@ -247,7 +287,7 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
               : await samplers[sampler as SamplerName](counted.denoiser, xT, schedule, { noise, steps, spacing, eta, variance, clipX0: true, signal, onStep });
           clock.pause();
           const [out] = await readAll([x0]);
-          return { x0: out, nfe: counted.calls(), elapsedMs: clock.ms(), steps: counted.calls() };
+          return { x0: out, nfe: counted.calls(), elapsedMs: clock.ms(), steps: counted.calls(), trajectory: trajectory.result() };
         } finally {
           xT.dispose();
         }

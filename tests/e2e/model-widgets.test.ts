@@ -68,6 +68,45 @@ describe('the sampler race', () => {
     }
   });
 
+  it('lets the reader scrub t back and forth through every lane\'s stored run after the race', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      await page.goto(site.url + '/widgets/?backend=wasm&race.count=1&race.nfe=10&race.ddpm=0');
+      await ready(page, RACE);
+      expect(await page.locator(`${RACE} .scrub`).count()).toBe(0);
+      await page.locator(RACE).getByRole('button', { name: /start the race/i }).click();
+      await page.waitForSelector(`${RACE} [data-lane="dpmpp2m"][data-done="true"]`, { timeout: 120_000 });
+      await page.waitForSelector(`${RACE} [data-lane="ddim"][data-done="true"]`, { timeout: 120_000 });
+      const scrub = page.locator(`${RACE} .scrub input[type="range"]`);
+      await expect.poll(() => scrub.count(), { timeout: 60_000 }).toBe(1);
+      const lane = page.locator(`${RACE} [data-lane="ddim"]`);
+      const tOf = async () => (await lane.locator('dt', { hasText: /^t$/ }).locator('xpath=following-sibling::dd').textContent())?.trim();
+      const final = await lane.locator('img').getAttribute('src');
+      expect(await tOf()).toBe('0');
+      // back to the start: DDIM-10's first stored step, near t = 1000; the picture is noisier
+      await scrub.focus();
+      await page.keyboard.press('Home');
+      await expect.poll(tOf).not.toBe('0');
+      expect(Number(await tOf())).toBeGreaterThan(800);
+      const start = await lane.locator('img').getAttribute('src');
+      expect(start).not.toBe(final);
+      expect(page.url()).toContain('race.at=0');
+      // halfway, then forth again to the end: the final digits come back
+      await scrub.fill('500');
+      await expect.poll(async () => Math.abs(Number(await tOf()) - 500)).toBeLessThanOrEqual(100);
+      await page.keyboard.press('End');
+      await expect.poll(tOf).toBe('0');
+      expect(await lane.locator('img').getAttribute('src')).toBe(final);
+      // the x̂₀ view scrubs too
+      await page.keyboard.press('Home');
+      await page.locator(`${RACE} button`, { hasText: /^x̂/ }).click();
+      expect(await lane.locator('img').getAttribute('src')).not.toBe(start);
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('races the flow-matching model (Euler and Heun on its velocity field) from the same noise beside two diffusion solvers', async () => {
     const { context, page, problems } = await openPage(site);
     try {

@@ -9,9 +9,9 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { conditioned } from '../../src/core/guidance';
 import { makeNoise } from '../../src/core/noise';
 import { FLOW_SAMPLER_NAMES, flowNfe, flowSamplers } from '../../src/core/samplers/flow';
-import { SAMPLER_NAMES, nfeOf, stepsForNfe } from '../../src/core/samplerInfo';
+import { SAMPLER_NAMES, keptStepIndices, nfeOf, rmsDistance, stepsForNfe } from '../../src/core/samplerInfo';
 import { defineUrlState } from '../../src/widgets/lib/urlState';
-import { RACE_DEFAULT_LANES, RACE_FLOW_MODEL, RACE_LANES, RACE_SAMPLERS, REQUESTS, WIDGET_STATE, type ComputeApi } from '../../src/workers/api';
+import { RACE_DEFAULT_LANES, RACE_FLOW_MODEL, RACE_LANES, RACE_SAMPLERS, RACE_TRAJECTORY_FRAMES, REQUESTS, WIDGET_STATE, type ComputeApi } from '../../src/workers/api';
 import { createHandlers } from '../../src/workers/handlers';
 import { LabController } from '../../src/workers/lab';
 import { cleanParams } from '../../src/workers/params';
@@ -179,5 +179,37 @@ describe('the race times each lane by its own steps', () => {
       now.mockRestore();
       Object.defineProperty(loaded.unet, 'model', { value: real, configurable: true });
     }
+  });
+});
+
+describe('the race keeps each lane\'s run for scrubbing', () => {
+  const res = new Resources({ root: SITE, fetch: diskFetch, order: ['wasm'] });
+  const handlers = createHandlers(res, new LabController(res));
+  const race = (params: ComputeApi['race']['params'], progress: (p: RaceProgress) => void = () => {}) =>
+    (handlers.race as (p: unknown, c: unknown) => Promise<RaceResult>)(cleanParams('race', REQUESTS.race, params), { signal: new AbortController().signal, progress });
+
+  it('returns at most RACE_TRAJECTORY_FRAMES frames of x_t and x̂₀, the first and the last step, t falling to 0, the last frame the result', async () => {
+    await res.ensureBackend();
+    await res.unet('unet-mnist');
+    const before = tf.memory().numTensors;
+    const progress: RaceProgress[] = [];
+    // reports at most every 10 s: the frames are kept whether or not a report is due
+    const r = await race({ sampler: 'ddim', steps: 40, count: 2, seed: 9, reportMs: 10_000 }, (p) => progress.push(p));
+    expect(tf.memory().numTensors).toBe(before);
+    const { t, x, x0 } = r.trajectory;
+    const kept = keptStepIndices(40, RACE_TRAJECTORY_FRAMES);
+    expect(t.length).toBe(RACE_TRAJECTORY_FRAMES);
+    expect(x.length).toBe(t.length * 2 * 784);
+    expect(x0.length).toBe(x.length);
+    for (let k = 1; k < t.length; k++) expect(t[k]).toBeLessThan(t[k - 1]);
+    expect(t.at(-1)).toBe(0);
+    expect(progress.length).toBeLessThan(kept.length);
+    // the last frame's x is the run's result, and the frames differ from each other
+    expect(Array.from(x.subarray((t.length - 1) * 1568))).toEqual(Array.from(r.x0));
+    expect(rmsDistance(x.subarray(0, 1568), x.subarray(1568, 3136))).toBeGreaterThan(0);
+    // the same run with a report at every step keeps the same frames
+    const again = await race({ sampler: 'ddim', steps: 40, count: 2, seed: 9, reportMs: 0 });
+    expect(Array.from(again.trajectory.t)).toEqual(Array.from(t));
+    expect(Array.from(again.trajectory.x0)).toEqual(Array.from(x0));
   });
 });
