@@ -1,15 +1,30 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Kernel, type WorkerLike } from '../../../src/widgets/notebook/kernel';
 import type { FromKernel, OutputItem, ToKernel } from '../../../src/workers/kernelProtocol';
+import { fakeChannel, type FakePort } from './fakeChannel';
 
-/** A scripted stand-in for the kernel worker: records messages, answers when told to. */
+/**
+ * A scripted stand-in for the kernel worker: takes the private port from the init message (as the real kernel
+ * does), records every message (init on the worker, the rest on the port), answers through the port when told to.
+ */
 class FakeWorker implements WorkerLike {
   sent: ToKernel[] = [];
+  /** Messages that arrived on the worker itself, not on the port. */
+  onWorker: ToKernel[] = [];
+  port: FakePort | null = null;
   terminated = false;
   onmessage: ((e: MessageEvent<FromKernel>) => void) | null = null;
   onerror: ((e: ErrorEvent) => void) | null = null;
   constructor(private readonly auto: (msg: ToKernel, w: FakeWorker) => void = () => {}) {}
-  postMessage(msg: ToKernel) {
+  postMessage(msg: ToKernel, transfer: unknown[] = []) {
+    this.onWorker.push(msg);
+    if (msg.type === 'init' && !this.port) {
+      this.port = transfer[0] as FakePort;
+      this.port.onmessage = (e) => {
+        this.sent.push(e.data);
+        this.auto(e.data, this);
+      };
+    }
     this.sent.push(msg);
     this.auto(msg, this);
   }
@@ -17,6 +32,10 @@ class FakeWorker implements WorkerLike {
     this.terminated = true;
   }
   reply(msg: FromKernel) {
+    this.port!.postMessage(msg);
+  }
+  /** What cell code can do: post on the worker global, which reaches the worker's onmessage. */
+  postFromCell(msg: unknown) {
     this.onmessage?.({ data: msg } as MessageEvent<FromKernel>);
   }
   runs() {
@@ -24,12 +43,14 @@ class FakeWorker implements WorkerLike {
   }
 }
 
+const newKernel = (create: () => WorkerLike, init?: ToKernel) => new Kernel(create, init, fakeChannel);
+
 afterEach(() => vi.useRealTimers());
 
 describe('notebook Kernel (page side)', () => {
   it('starts one worker on the first run, forwards output of the running cell and resolves with the result', async () => {
     const workers: FakeWorker[] = [];
-    const k = new Kernel(() => {
+    const k = newKernel(() => {
       const w = new FakeWorker((msg, self) => {
         if (msg.type === 'run') {
           queueMicrotask(() => {
@@ -57,7 +78,7 @@ describe('notebook Kernel (page side)', () => {
 
   it('runs queued cells one at a time, in order', async () => {
     let w!: FakeWorker;
-    const k = new Kernel(() => (w = new FakeWorker()));
+    const k = newKernel(() => (w = new FakeWorker()));
     const order: string[] = [];
     const p1 = k.run('one', [], { onOutput: () => {}, onStart: () => order.push('start one') });
     const p2 = k.run('two', [], { onOutput: () => {}, onStart: () => order.push('start two') });
@@ -73,7 +94,7 @@ describe('notebook Kernel (page side)', () => {
   it('stops an endless cell at its time limit by terminating the worker, and cancels what was queued', async () => {
     vi.useFakeTimers();
     const workers: FakeWorker[] = [];
-    const k = new Kernel(() => {
+    const k = newKernel(() => {
       const w = new FakeWorker();
       workers.push(w);
       return w;
@@ -96,7 +117,7 @@ describe('notebook Kernel (page side)', () => {
 
   it('Stop ends the running cell at once', async () => {
     let w!: FakeWorker;
-    const k = new Kernel(() => (w = new FakeWorker()));
+    const k = newKernel(() => (w = new FakeWorker()));
     const p = k.run('for (;;) {}', [], { onOutput: () => {} });
     expect(k.busy).toBe(true);
     k.stop();
@@ -107,7 +128,7 @@ describe('notebook Kernel (page side)', () => {
 
   it('restart reports the tensors the cells left, then frees everything by terminating the worker', async () => {
     let w!: FakeWorker;
-    const k = new Kernel(() =>
+    const k = newKernel(() =>
       (w = new FakeWorker((msg, self) => {
         if (msg.type === 'run') queueMicrotask(() => self.reply({ type: 'done', id: msg.id, ms: 1, newTensors: 4, numTensors: 4 }));
         if (msg.type === 'restart') queueMicrotask(() => self.reply({ type: 'restarted', numTensors: 4, numBytes: 4096 }));
@@ -122,7 +143,7 @@ describe('notebook Kernel (page side)', () => {
 
   it('treats a worker crash as a stop with a message', async () => {
     let w!: FakeWorker;
-    const k = new Kernel(() => (w = new FakeWorker()));
+    const k = newKernel(() => (w = new FakeWorker()));
     const p = k.run('x', [], { onOutput: () => {} });
     w.onerror?.({ message: 'out of memory', preventDefault() {} } as ErrorEvent);
     expect(await p).toMatchObject({ status: 'stopped', reason: 'crash', message: expect.stringMatching(/out of memory/) });
