@@ -127,7 +127,7 @@ interface TrackedListener { run: number; type: string; capture: boolean; listene
 /** By the handle the cell got (the real timer's). */
 const timers = new Map<number, TrackedTimer>();
 const listeners = new Set<TrackedListener>();
-/** The counts last reported per finished run, so a change is posted once. */
+/** The counts last reported per finished run that still leaves something alive, so a change is posted once. */
 const reported = new Map<number, string>();
 
 function leftoversOf(run: number): Leftovers {
@@ -137,13 +137,13 @@ function leftoversOf(run: number): Leftovers {
   return l;
 }
 
-/** Tell the page what a finished run still leaves alive, when that changed. */
+/** Tell the page what a finished run still leaves alive, when that changed (a finished run starts from none). */
 function report(run: number): void {
-  if (run === activeRun || !reported.has(run)) return;
+  if (run === activeRun || run === 0) return;
   const l = leftoversOf(run);
   const key = `${l.timeouts},${l.intervals},${l.listeners}`;
-  if (reported.get(run) === key) return;
-  if (l.timeouts + l.intervals + l.listeners === 0) {
+  if ((reported.get(run) ?? '0,0,0') === key) return;
+  if (key === '0,0,0') {
     reported.delete(run);
     if (run !== runId) outputsOf.delete(run);
   } else reported.set(run, key);

@@ -274,6 +274,17 @@ describe('notebook cells', () => {
       await runAndWait(page, 'alpha-bar');
       expect(await output(page, 'alpha-bar')).toContain('moved by 0');
 
+      // Running a cell again stops the timers its previous run left, so intervals do not pile up.
+      await setCode(page, 'scratch', 'var again = 0;\nsetInterval(() => again++, 50);\n"first"');
+      await runAndWait(page, 'scratch');
+      await page.locator(`${cell('scratch')} [data-testid="leftovers"]`).waitFor();
+      await setCode(page, 'scratch', '"second"');
+      await runAndWait(page, 'scratch');
+      expect(await page.locator(`${cell('scratch')} [data-testid="leftovers"]`).count()).toBe(0);
+      await setCode(page, 'alpha-bar', 'const from = again;\nawait sleep(500);\nconsole.log(`again moved by ${again - from}`)');
+      await runAndWait(page, 'alpha-bar');
+      expect(await output(page, 'alpha-bar')).toContain('again moved by 0');
+
       // A leftover timer that never returns is stopped by the cell's time limit, which names the cell.
       await setCode(page, 'scratch', "setTimeout(() => { for (;;) {} }, 100);\n'armed'");
       await runAndWait(page, 'scratch');

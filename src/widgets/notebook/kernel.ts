@@ -76,6 +76,8 @@ export class Kernel {
   /** Finished runs that left timers or listeners alive: their output and callbacks still belong to them. */
   private lingering = new Map<number, Pending>();
   private leftoversOf = new Map<number, Leftovers>();
+  /** The last runs that finished, in case one's async code leaves a timer after it reported none. */
+  private recent = new Map<number, Pending>();
   /** Armed while a leftover callback runs with no cell running (the 'background' message). */
   private backgroundTimer: ReturnType<typeof setTimeout> | null = null;
   private queue: Pending[] = [];
@@ -159,6 +161,10 @@ export class Kernel {
       this.lingering.set(job.id, job);
       this.leftoversOf.set(job.id, result.leftovers!);
     }
+    if (result.status !== 'stopped') {
+      this.recent.set(job.id, job);
+      for (const id of this.recent.keys()) if (this.recent.size > 20) this.recent.delete(id);
+    }
     if (result.status !== 'stopped') this.setStatus({ state: 'idle', runs: this.status.runs + 1, text: this.idleText() });
     job.resolve(result);
     this.pump();
@@ -192,9 +198,10 @@ export class Kernel {
         if (this.current?.id === msg.id) this.finish({ status: 'error', name: msg.name, message: msg.message, line: msg.line, column: msg.column, leftovers: someLeftovers(msg.leftovers) });
         break;
       case 'leftovers': {
-        const job = this.lingering.get(msg.id);
-        if (!job) break;
         const l = cleanLeftovers(msg.leftovers);
+        const job = this.lingering.get(msg.id) ?? (leftoverCount(l) > 0 ? this.recent.get(msg.id) : undefined);
+        if (!job || this.current === job) break;
+        this.lingering.set(msg.id, job);
         if (leftoverCount(l) > 0) this.leftoversOf.set(msg.id, l);
         else (this.lingering.delete(msg.id), this.leftoversOf.delete(msg.id));
         job.opts.onLeftovers?.(l);
@@ -234,6 +241,7 @@ export class Kernel {
     this.backgroundTimer = null;
     const lingering = [...this.lingering.values()];
     this.lingering.clear();
+    this.recent.clear();
     this.leftoversOf.clear();
     for (const job of lingering) job.opts.onLeftovers?.(noLeftovers(), job === culprit ? message : undefined);
     const stopped: RunResult = { status: 'stopped', reason, message };

@@ -278,6 +278,20 @@ describe('notebook Kernel: timers and listeners a run leaves alive', () => {
     expect(await p).toMatchObject({ status: 'stopped', reason: 'time limit' });
   });
 
+  it('takes up a finished run whose async code starts a timer after it reported none', async () => {
+    const { k, workers } = leftoverKernel();
+    const seen: OutputItem[] = [];
+    const reports: unknown[] = [];
+    let id = 0;
+    const r = await k.run('plain', [], { onOutput: (i) => seen.push(i), onStart: (runId) => (id = runId), onLeftovers: (l) => reports.push(l) });
+    expect(r.status === 'ok' && r.leftovers).toBeUndefined();
+    workers[0].reply({ type: 'leftovers', id, leftovers: { timeouts: 0, intervals: 1, listeners: 0 } });
+    expect(reports).toEqual([{ timeouts: 0, intervals: 1, listeners: 0 }]);
+    expect(k.status.text).toBe('ready (wasm); 1 timer left running by cells');
+    workers[0].reply({ type: 'output', id, item: { kind: 'log', level: 'log', text: 'tick' } });
+    expect(seen).toEqual([{ kind: 'log', level: 'log', text: 'tick' }]);
+  });
+
   it('tells every run with leftovers that they ended when the kernel is restarted', async () => {
     const { k } = leftoverKernel();
     const reports: unknown[] = [];
