@@ -22,6 +22,8 @@
  *   within that run's output budget (the page keeps the run's budget while it has leftovers).
  *   Not tracked: promises (an un-awaited fetch or async function), microtask loops, requestAnimationFrame, and
  *   listeners added by calling EventTarget.prototype.addEventListener directly; Stop and Restart end them all.
+ * - A cell's code cannot be read or re-run by a later cell that reaches its function object (kernelProtocol's
+ *   makeCellFunction runs once; Function.prototype.toString hides cells' code, see below).
  * - show() decides from a tensor's shape, before any readback, whether it can draw it (kernelProtocol.imagePlan)
  *   and thins long 1-D tensors on the device (min and max per bucket); tensors the kernel holds are capped at
  *   MAX_TENSOR_BYTES (1 GiB): making one more throws an error at the reader's line.
@@ -73,6 +75,28 @@ const realSetInterval = scope.setInterval.bind(scope);
 const realClearTimer = scope.clearTimeout.bind(scope);
 const realAddListener = scope.addEventListener.bind(scope);
 const realRemoveListener = scope.removeEventListener.bind(scope);
+
+/**
+ * A later cell can replace a shared function (console.log, a tf method, a prototype's) and, when an earlier
+ * cell calls it, reach that cell's functions through `caller` or a stack trace's getFunction(). Their source
+ * text is the cell's code, so Function.prototype.toString no longer gives it: cell functions and functions
+ * whose source lies inside a cell's code read as a placeholder. The native toString stays in this closure.
+ */
+const nativeToString = Function.prototype.toString;
+const cellFunctions = new WeakSet<object>();
+/** The compiled code of the latest runs (bounded), to recognise the functions defined in them. */
+const cellSources: string[] = [];
+const HIDDEN_SOURCE = 'function () { [code of a notebook cell] }';
+Object.defineProperty(Function.prototype, 'toString', {
+  configurable: true,
+  writable: true,
+  value: function toString(this: unknown): string {
+    if (typeof this === 'function' && cellFunctions.has(this)) return HIDDEN_SOURCE;
+    const source = apply(nativeToString, this, []) as string;
+    if (source.length >= 8) for (let i = 0; i < cellSources.length; i++) if (cellSources[i].includes(source)) return HIDDEN_SOURCE;
+    return source;
+  },
+});
 
 /** The private port to the page (see the module comment); null until the page's init arrives. */
 let port: MessagePort | null = null;
@@ -514,7 +538,11 @@ async function run(id: number, js: string, declared: string[]): Promise<void> {
     modelsBefore = resources.modelTensors;
     for (const name of declared) if (!Object.prototype.hasOwnProperty.call(state, name)) state[name] = undefined;
     pending.clear();
-    const result = await makeCellFunction(js, id)(state);
+    const cell = makeCellFunction(js, id);
+    cellFunctions.add(cell);
+    cellSources[cellSources.length] = js;
+    if (cellSources.length > 100) cellSources.splice(0, cellSources.length - 100);
+    const result = await cell(state);
     if (result !== undefined) void show(result);
     // show() calls the cell did not await still belong to it (their errors too); no spread of the set.
     while (pending.size) await pending.values().next().value;

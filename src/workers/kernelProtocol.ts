@@ -181,15 +181,21 @@ export function cellPosition(stack: string | undefined, file: string, lineOffset
 
 /** A compiled cell as the kernel runs it: the body of `async function (__scope) { with (__scope) { … } }`. */
 export type CellFunction = (scope: Record<string, unknown>) => Promise<unknown>;
-const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (...args: string[]) => CellFunction;
+/** Captured when this module loads, before any cell runs: a cell may replace the global `Function` later. */
+const FunctionConstructor = Function;
 
 /**
  * Wrap compiled cell code (src/widgets/notebook/compile.ts) so its free names resolve in `scope` first: the
  * declared names the kernel put there, then scope's prototype (the API), then the worker's globals. Sloppy
  * mode on purpose (`with` is what gives cells a shared, re-assignable namespace).
+ *
+ * The function runs its code once: a later cell that gets hold of it (through `caller` or a stack trace's
+ * getFunction() from a shared function it replaced) cannot run it again with a scope of its own to spy on it.
  */
 export function makeCellFunction(js: string, id: number): CellFunction {
-  return new AsyncFunction('__scope', `with (__scope) {\n${js}\n}\n//# sourceURL=${cellFileName(id)}`);
+  let ran = false;
+  const once = () => !ran && (ran = true);
+  return new FunctionConstructor('__once', `return async function (__scope) {\nif (!__once()) return;\nwith (__scope) {\n${js}\n}\n}\n//# sourceURL=${cellFileName(id)}`)(once) as CellFunction;
 }
 
 /** Lines the wrapper puts in front of the cell's line 1 in stack traces, measured with a probe (engine-specific). */

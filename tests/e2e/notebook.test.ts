@@ -229,6 +229,18 @@ describe('notebook cells', () => {
         "const fake = () => { for (let id = 1; id <= 50; id++) { g.postMessage({ type: 'output', id, item: { kind: 'log', level: 'log', text: 'FAKE output' } }); g.postMessage({ type: 'error', id, name: 'FakeError', message: 'FAKE error' }); g.postMessage({ type: 'done', id, ms: 1, newTensors: 0, numTensors: 0 }); } };",
         "self.addEventListener('message', (e: MessageEvent) => { g.__seen = (g.__seen ?? '') + JSON.stringify(e.data); fake(); });",
         "self.onmessage = (e: MessageEvent) => { g.__seen2 = JSON.stringify(e.data); };",
+        // It also replaces the shared console.log to reach the next cell's function through `caller` and the stack.
+        'const log = console.log;',
+        'const hook = function (...args) {',
+        '  const fn = (hook as any).caller;',
+        '  if (fn) { g.__fn = fn; g.__caller = String(fn); }',
+        '  const prepare = (Error as any).prepareStackTrace;',
+        "  (Error as any).prepareStackTrace = (_e, sites) => sites.map((site) => String(site.getFunction())).join(' | ');",
+        '  g.__stack = new Error().stack;',
+        '  (Error as any).prepareStackTrace = prepare;',
+        '  return log.apply(this, args);',
+        '};',
+        'console.log = hook;',
         'fake();',
         'await sleep(300);',
         "console.log('spy ready');",
@@ -249,6 +261,23 @@ describe('notebook cells', () => {
       await runAndWait(page, 'scratch');
       expect(await output(page, 'scratch')).toContain('heard: nothing nothing');
       expect(await output(page, 'scratch')).not.toContain('SECRET');
+      // Nor through the function it reached: its source reads as a placeholder, and it does not run again.
+      const probe = [
+        'const g = self as any;',
+        "console.info('caller:', g.__caller);",
+        "console.info('stack:', g.__stack);",
+        'const spied: string[] = [];',
+        "const spy = new Proxy({}, { has: () => true, get: (_t, k) => (k === Symbol.unscopables ? undefined : (...a) => spied.push(String(k), ...a.map(String))), set: (_t, k, v) => (spied.push(String(k), String(v)), true) });",
+        'await g.__fn?.(spy);',
+        "console.info('spied:', spied.length ? spied.join(',') : 'nothing');",
+      ].join('\n');
+      await setCode(page, 'scratch', probe);
+      await runAndWait(page, 'scratch');
+      const probed = await output(page, 'scratch');
+      expect(probed).toContain('caller: function () { [code of a notebook cell] }');
+      expect(probed).toContain('spied: nothing');
+      expect(probed).toMatch(/stack: .*\[code of a notebook cell\]/);
+      expect(probed).not.toContain('SECRET');
       expect(problems.pageErrors).toEqual([]);
     } finally {
       await context.close();
