@@ -236,7 +236,7 @@ export function formatValue(v: unknown, depth = 0): string {
   if (v === undefined || v === null || typeof v === 'boolean' || typeof v === 'symbol') return String(v);
   if (typeof v === 'function') return `[function ${v.name || 'anonymous'}]`;
   if (isTensorLike(v)) return v.isDisposed ? `Tensor (disposed)` : `Tensor ${v.dtype} [${v.shape.join(', ')}]`;
-  if (v instanceof Error) return `${v.name}: ${v.message}`;
+  if (v instanceof Error) return clip(`${v.name}: ${v.message}`);
   if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
     const a = v as unknown as ArrayLike<number>;
     const head = Array.from({ length: Math.min(a.length, 8) }, (_, i) => formatNumber(Number(a[i])));

@@ -272,7 +272,7 @@ describe('notebook cells', () => {
         "console.info('stack:', g.__stack);",
         'const spied: string[] = [];',
         "const spy = new Proxy({}, { has: () => true, get: (_t, k) => (k === Symbol.unscopables ? undefined : (...a) => spied.push(String(k), ...a.map(String))), set: (_t, k, v) => (spied.push(String(k), String(v)), true) });",
-        'await g.__fn?.(spy);',
+        "try { await g.__fn?.(spy); } catch (e) { spied.push('threw ' + e); }",
         "console.info('spied:', spied.length ? spied.join(',') : 'nothing');",
       ].join('\n');
       await setCode(page, 'scratch', probe);
