@@ -3,6 +3,7 @@
  * no DOM here, so the formatting and the error-line mapping are unit-tested in Node; kernel.worker.ts wires them up.
  */
 import type { BackendName } from '../core/backends';
+import { downsampleMinMax } from '../core/downsample';
 
 /** What a cell prints: console lines, text, an image grid or a line plot. */
 export type OutputItem =
@@ -13,18 +14,52 @@ export type OutputItem =
 
 export interface PlotSeries { name: string; x: number[]; y: number[] }
 
+/**
+ * Page → kernel. `init` is the only message sent on the worker itself, with one end of a MessageChannel
+ * transferred; every later message in both directions goes through that private port, which cell code cannot
+ * reach (see kernel.worker.ts), so a cell can neither read the next cell's code nor post messages as the kernel.
+ */
 export type ToKernel =
   | { type: 'init'; order?: BackendName[] }
   | { type: 'run'; id: number; js: string; declared: string[] }
-  | { type: 'restart' };
+  | { type: 'restart' }
+  /** Clear the timers and remove the event listeners run `id` left (all runs' when `id` is absent). */
+  | { type: 'stopLeftovers'; id?: number };
+
+/** What a run left alive after it finished: pending timeouts (and un-awaited sleep()s), intervals, event listeners. */
+export interface Leftovers { timeouts: number; intervals: number; listeners: number }
 
 export type FromKernel =
   | { type: 'ready'; backend: string }
   | { type: 'status'; text: string }
   | { type: 'output'; id: number; item: OutputItem }
-  | { type: 'done'; id: number; ms: number; newTensors: number; numTensors: number }
-  | { type: 'error'; id: number; name: string; message: string; line?: number; column?: number }
+  | { type: 'done'; id: number; ms: number; newTensors: number; numTensors: number; leftovers?: Leftovers }
+  | { type: 'error'; id: number; name: string; message: string; line?: number; column?: number; leftovers?: Leftovers }
+  /** What run `id` still leaves alive, sent whenever that changes after the run finished. */
+  | { type: 'leftovers'; id: number; leftovers: Leftovers }
+  /** A callback run `id` left (timer or listener) starts (busy) or ends its synchronous part while no run is active. */
+  | { type: 'background'; id: number; busy: boolean; what?: string }
   | { type: 'restarted'; numTensors: number; numBytes: number };
+
+export const noLeftovers = (): Leftovers => ({ timeouts: 0, intervals: 0, listeners: 0 });
+export const leftoverCount = (l: Leftovers | undefined): number => (l ? l.timeouts + l.intervals + l.listeners : 0);
+
+/** "2 timers and 1 event listener" (timeouts and intervals are both timers to the reader); '' when none. */
+export function describeLeftovers(l: Leftovers): string {
+  const timers = l.timeouts + l.intervals;
+  const parts: string[] = [];
+  if (timers) parts.push(`${timers} timer${timers === 1 ? '' : 's'}`);
+  if (l.listeners) parts.push(`${l.listeners} event listener${l.listeners === 1 ? '' : 's'}`);
+  return parts.join(' and ');
+}
+
+/** Most bytes of tensors the kernel holds before it refuses to make more (models included). */
+export const MAX_TENSOR_BYTES = 1024 ** 3;
+
+/** The error a cell gets when the kernel's tensors pass MAX_TENSOR_BYTES. */
+export function tensorMemoryMessage(numBytes: number, numTensors: number): string {
+  return `the notebook's tensors take ${(numBytes / 1024 ** 2).toFixed(0)} MB in ${numTensors.toLocaleString('en')} tensors, more than the ${MAX_TENSOR_BYTES / 1024 ** 3} GiB the kernel allows: dispose what you no longer need (tf.dispose, or work inside tf.tidy), or press Restart kernel to free them all`;
+}
 
 /** Most output items a cell may produce (a print in a loop cannot flood the page). */
 export const MAX_OUTPUT_ITEMS = 200;
@@ -146,15 +181,21 @@ export function cellPosition(stack: string | undefined, file: string, lineOffset
 
 /** A compiled cell as the kernel runs it: the body of `async function (__scope) { with (__scope) { … } }`. */
 export type CellFunction = (scope: Record<string, unknown>) => Promise<unknown>;
-const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (...args: string[]) => CellFunction;
+/** Captured when this module loads, before any cell runs: a cell may replace the global `Function` later. */
+const FunctionConstructor = Function;
 
 /**
  * Wrap compiled cell code (src/widgets/notebook/compile.ts) so its free names resolve in `scope` first: the
  * declared names the kernel put there, then scope's prototype (the API), then the worker's globals. Sloppy
  * mode on purpose (`with` is what gives cells a shared, re-assignable namespace).
+ *
+ * The function runs its code once: a later cell that gets hold of it (through `caller` or a stack trace's
+ * getFunction() from a shared function it replaced) cannot run it again with a scope of its own to spy on it.
  */
 export function makeCellFunction(js: string, id: number): CellFunction {
-  return new AsyncFunction('__scope', `with (__scope) {\n${js}\n}\n//# sourceURL=${cellFileName(id)}`);
+  let ran = false;
+  const once = () => !ran && (ran = true);
+  return new FunctionConstructor('__once', `return async function (__scope) {\nif (!__once()) return;\nwith (__scope) {\n${js}\n}\n}\n//# sourceURL=${cellFileName(id)}`)(once) as CellFunction;
 }
 
 /** Lines the wrapper puts in front of the cell's line 1 in stack traces, measured with a probe (engine-specific). */
@@ -189,13 +230,13 @@ function clip(text: string): string {
 
 /** A readable one-value rendering for console.log and text output; never throws, bounded length. */
 export function formatValue(v: unknown, depth = 0): string {
-  if (typeof v === 'string') return depth === 0 ? clip(v) : JSON.stringify(v);
+  if (typeof v === 'string') return depth === 0 ? clip(v) : JSON.stringify(v.length > 200 ? `${v.slice(0, 200)}…` : v);
   if (typeof v === 'number') return formatNumber(v);
   if (typeof v === 'bigint') return `${v}n`;
   if (v === undefined || v === null || typeof v === 'boolean' || typeof v === 'symbol') return String(v);
   if (typeof v === 'function') return `[function ${v.name || 'anonymous'}]`;
   if (isTensorLike(v)) return v.isDisposed ? `Tensor (disposed)` : `Tensor ${v.dtype} [${v.shape.join(', ')}]`;
-  if (v instanceof Error) return `${v.name}: ${v.message}`;
+  if (v instanceof Error) return clip(`${v.name}: ${v.message}`);
   if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
     const a = v as unknown as ArrayLike<number>;
     const head = Array.from({ length: Math.min(a.length, 8) }, (_, i) => formatNumber(Number(a[i])));
@@ -206,20 +247,58 @@ export function formatValue(v: unknown, depth = 0): string {
     const head = v.slice(0, 20).map((x) => formatValue(x, depth + 1));
     return clip(`[${head.join(', ')}${v.length > 20 ? `, … ${v.length - 20} more` : ''}]`);
   }
-  if (v instanceof Map) return clip(`Map(${v.size}) {${[...v].slice(0, 20).map(([k, x]) => `${formatValue(k, depth + 1)} => ${formatValue(x, depth + 1)}`).join(', ')}}`);
-  let entries: [string, unknown][];
+  if (v instanceof Map) {
+    // The first 20 entries by the iterator: never the whole map.
+    const body: string[] = [];
+    for (const [k, x] of v) {
+      if (body.length === 20) break;
+      body.push(`${formatValue(k, depth + 1)} => ${formatValue(x, depth + 1)}`);
+    }
+    return clip(`Map(${v.size}) {${body.join(', ')}${v.size > 20 ? `, … ${v.size - 20} more` : ''}}`);
+  }
+  let keys: string[];
   try {
-    entries = Object.entries(v as object);
+    keys = Object.keys(v as object);
   } catch {
     return '[object]';
   }
-  const name = (v as object).constructor && (v as object).constructor !== Object ? `${(v as object).constructor.name} ` : '';
-  const body = entries.slice(0, 20).map(([k, x]) => `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k)}: ${formatValue(x, depth + 1)}`);
-  return clip(`${name}{ ${body.join(', ')}${entries.length > 20 ? `, … ${entries.length - 20} more` : ''} }`);
+  let name = '';
+  try {
+    const ctor = (v as object).constructor;
+    name = ctor && ctor !== Object && typeof ctor.name === 'string' ? `${ctor.name} ` : '';
+  } catch {
+    /* a throwing getter */
+  }
+  const body: string[] = [];
+  for (let i = 0; i < keys.length && i < 20; i++) {
+    const k = keys[i];
+    let x: unknown;
+    try {
+      x = (v as Record<string, unknown>)[k];
+    } catch {
+      x = '[getter threw]';
+    }
+    body.push(`${/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k)}: ${formatValue(x, depth + 1)}`);
+  }
+  return clip(`${name}{ ${body.join(', ')}${keys.length > 20 ? `, … ${keys.length - 20} more` : ''} }`);
 }
 
 /** console.log's arguments as one line: strings as they are, everything else formatted. */
-export const formatArgs = (args: unknown[]): string => clip(args.map((a) => (typeof a === 'string' ? a : formatValue(a))).join(' '));
+export function formatArgs(args: unknown[]): string {
+  const parts: string[] = [];
+  let length = 0;
+  for (let i = 0; i < args.length; i++) {
+    if (length > MAX_TEXT) {
+      parts.push(`… (${args.length - i} more)`);
+      break;
+    }
+    const a = args[i];
+    const text = typeof a === 'string' ? clip(a) : formatValue(a);
+    parts.push(text);
+    length += text.length + 1;
+  }
+  return clip(parts.join(' '));
+}
 
 export interface ShowOptions {
   /** Value range mapped to black…white; default [−1, 1] if any value is negative, [0, 1] if all lie in it, else [min, max]. */
@@ -243,6 +322,25 @@ export function imageLayout(shape: number[]): { n: number; h: number; w: number;
   if (shape.length === 3) return { n: a, h: b, w: c, channels: 1 };
   if (shape.length === 2 && a > 1 && b > 1) return { n: 1, h: a, w: b, channels: 1 };
   return null;
+}
+
+/**
+ * How show() draws a tensor of images of this shape, decided from the shape alone (before any readback): how many
+ * of its images to read (MAX_IMAGES, and no more than MAX_RUN_PIXELS pixels) with a note when that is fewer than
+ * it has, or a refusal that says the size and what to do when one image is larger than the page draws.
+ */
+export function imagePlan(shape: number[]): { draw: number; note?: string } | { refuse: string } | null {
+  const layout = imageLayout(shape);
+  if (!layout) return null;
+  const { n, h, w } = layout;
+  const fmt = (x: number) => x.toLocaleString('en');
+  const limits = `the notebook draws images up to ${MAX_IMAGE_SIDE} × ${MAX_IMAGE_SIDE} and ${fmt(MAX_RUN_PIXELS)} pixels a run`;
+  const what = `${n > 1 ? `${fmt(n)} images of ` : 'an image of '}${fmt(h)} × ${fmt(w)}`;
+  if (h > MAX_IMAGE_SIDE || w > MAX_IMAGE_SIDE || h * w > MAX_RUN_PIXELS) {
+    return { refuse: `show: not drawn: ${what} (shape [${shape.join(', ')}]) is larger than ${limits}. Slice it (x.slice(…)) or shrink it first, e.g. show(tf.image.resizeBilinear(x, [256, 256])) for [N, H, W, C] or [H, W, C].` };
+  }
+  const draw = Math.max(1, Math.min(n, MAX_IMAGES, Math.floor(MAX_RUN_PIXELS / (h * w))));
+  return draw < n ? { draw, note: `show: drew the first ${fmt(draw)} of ${what} (${limits}, at most ${MAX_IMAGES} images); slice the tensor to see others.` } : { draw };
 }
 
 /** Values of a tensor of images → an 8-bit grid item; `range` maps to 0…255 (clamped). */
@@ -275,8 +373,30 @@ function toNumbers(a: ArrayLike<number>): number[] {
   return Array.from(a, (v) => Number(v));
 }
 
-/** A plot item from one numeric array or an object of named arrays (all the same length); null if not plottable. */
-export function plotItem(value: unknown, opts: ShowOptions = {}): Extract<OutputItem, { kind: 'plot' }> | null {
+/**
+ * At most MAX_PLOT_POINTS points of one series: the lowest and the highest reading of each equal bucket
+ * (downsampleMinMax), so spikes survive. Loops only: no spread of the data into a call.
+ */
+export function thinSeries(x: number[], y: number[], max = MAX_PLOT_POINTS): { x: number[]; y: number[] } {
+  if (y.length <= max) return { x, y };
+  const points: [number, number][] = new Array(y.length);
+  for (let i = 0; i < y.length; i++) points[i] = [i, y[i]];
+  const kept = downsampleMinMax(points, max);
+  const tx: number[] = new Array(kept.length);
+  const ty: number[] = new Array(kept.length);
+  for (let i = 0; i < kept.length; i++) (tx[i] = x[kept[i][0]], ty[i] = kept[i][1]);
+  return { x: tx, y: ty };
+}
+
+/** The note show() adds when it thinned a plot of `length` points. */
+export const thinnedNote = (length: number) =>
+  `show: ${length.toLocaleString('en')} points thinned to at most ${MAX_PLOT_POINTS.toLocaleString('en')} for the plot (the lowest and highest of each stretch are kept).`;
+
+/**
+ * A plot item from one numeric array or an object of named arrays (all the same length); null if not plottable.
+ * Series longer than MAX_PLOT_POINTS are thinned (thinSeries) and `notes` gets a line saying so.
+ */
+export function plotItem(value: unknown, opts: ShowOptions = {}, notes: string[] = []): Extract<OutputItem, { kind: 'plot' }> | null {
   let named: [string, ArrayLike<number>][];
   if (isNumericArray(value)) named = [[opts.yLabel ?? 'y', value]];
   else if (value && typeof value === 'object' && !isTensorLike(value)) {
@@ -284,10 +404,21 @@ export function plotItem(value: unknown, opts: ShowOptions = {}): Extract<Output
     if (!entries.length || !entries.every(([, v]) => isNumericArray(v))) return null;
     named = entries as [string, ArrayLike<number>][];
   } else return null;
+  if (named.length > MAX_PLOT_SERIES) named = named.slice(0, MAX_PLOT_SERIES);
+  const xAll = opts.x ? toNumbers(opts.x) : null;
+  let longest = 0;
   const series = named.map(([name, ys]) => {
     const y = toNumbers(ys);
-    const x = opts.x ? toNumbers(opts.x).slice(0, y.length) : y.map((_, i) => i);
-    return { name, x, y: y.slice(0, x.length) };
+    let x: number[];
+    if (xAll) x = xAll.length > y.length ? xAll.slice(0, y.length) : xAll;
+    else {
+      x = new Array(y.length);
+      for (let i = 0; i < y.length; i++) x[i] = i;
+    }
+    const yy = y.length > x.length ? y.slice(0, x.length) : y;
+    if (yy.length > longest) longest = yy.length;
+    return { name, ...thinSeries(x, yy) };
   });
+  if (longest > MAX_PLOT_POINTS) notes.push(thinnedNote(longest));
   return { kind: 'plot', series, xLabel: opts.xLabel, yLabel: opts.yLabel, logY: opts.logY, label: opts.label };
 }

@@ -218,6 +218,189 @@ describe('notebook cells', () => {
     }
   });
 
+  it('keeps the page’s messages private: a cell can neither read the next cell’s code nor fake the kernel’s answers', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      await page.goto(site.url + PAGE + '#alpha-bar');
+      // A spy in one cell: listens on the worker global, and posts fake 'output', 'error' and 'done' for the first
+      // 50 run ids (its own and the next cells' among them), now and whenever it hears something.
+      const spy = [
+        'const g = self as any;',
+        "const fake = () => { for (let id = 1; id <= 50; id++) { g.postMessage({ type: 'output', id, item: { kind: 'log', level: 'log', text: 'FAKE output' } }); g.postMessage({ type: 'error', id, name: 'FakeError', message: 'FAKE error' }); g.postMessage({ type: 'done', id, ms: 1, newTensors: 0, numTensors: 0 }); } };",
+        "self.addEventListener('message', (e: MessageEvent) => { g.__seen = (g.__seen ?? '') + JSON.stringify(e.data); fake(); });",
+        "self.onmessage = (e: MessageEvent) => { g.__seen2 = JSON.stringify(e.data); };",
+        // It also replaces the shared console.log to reach the next cell's function through `caller` and the stack.
+        'const log = console.log;',
+        'const hook = function (...args) {',
+        '  const fn = (hook as any).caller;',
+        '  if (fn && g.__armed && !g.__fn) {',
+        '    g.__fn = fn;',
+        '    g.__caller = String(fn);',
+        '    const prepare = (Error as any).prepareStackTrace;',
+        "    (Error as any).prepareStackTrace = (_e, sites) => sites.map((site) => String(site.getFunction())).join(' | ');",
+        '    g.__stack = new Error().stack;',
+        '    (Error as any).prepareStackTrace = prepare;',
+        '  }',
+        '  return log.apply(this, args);',
+        '};',
+        'console.log = hook;',
+        'fake();',
+        'await sleep(300);',
+        "console.log('spy ready');",
+        'g.__armed = true;',
+      ].join('\n');
+      await setCode(page, 'alpha-bar', spy);
+      await runAndWait(page, 'alpha-bar');
+      expect(await output(page, 'alpha-bar')).toContain('spy ready');
+      expect(await output(page, 'alpha-bar')).not.toContain('FAKE');
+      expect(await page.locator(`${cell('alpha-bar')} [data-testid="leftovers"]`).innerText()).toContain('This cell left 2 event listeners running');
+
+      // The next cell carries a secret in its code; it runs to its real end.
+      await setCode(page, 'scratch', "const secret = 'SECRET-' + 'CODE';\nawait sleep(300);\nconsole.log('real end');");
+      await runAndWait(page, 'scratch');
+      expect(await output(page, 'scratch')).toContain('real end');
+      expect(await output(page, 'scratch')).not.toContain('FAKE');
+      // What the spy heard: nothing.
+      await setCode(page, 'scratch', "const g = self as any;\nconsole.log('heard:', String(g.__seen ?? 'nothing'), String(g.__seen2 ?? 'nothing'))");
+      await runAndWait(page, 'scratch');
+      expect(await output(page, 'scratch')).toContain('heard: nothing nothing');
+      expect(await output(page, 'scratch')).not.toContain('SECRET');
+      // Nor through the function it reached: its source reads as a placeholder, and it does not run again.
+      const probe = [
+        'const g = self as any;',
+        "console.info('caller:', g.__caller);",
+        "console.info('stack:', g.__stack);",
+        'const spied: string[] = [];',
+        "const spy = new Proxy({}, { has: () => true, get: (_t, k) => (k === Symbol.unscopables ? undefined : (...a) => spied.push(String(k), ...a.map(String))), set: (_t, k, v) => (spied.push(String(k), String(v)), true) });",
+        "try { await g.__fn?.(spy); } catch (e) { spied.push('threw ' + e); }",
+        "console.info('spied:', spied.length ? spied.join(',') : 'nothing');",
+      ].join('\n');
+      await setCode(page, 'scratch', probe);
+      await runAndWait(page, 'scratch');
+      const probed = await output(page, 'scratch');
+      expect(probed).toContain('caller: function () { [code of a notebook cell] }');
+      expect(probed).toContain('spied: nothing');
+      expect(probed).toMatch(/stack: .*\[code of a notebook cell\]/);
+      expect(probed).not.toContain('SECRET');
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('says which timers a cell left running, shows their output under it, stops them on request and holds them to the time limit', async () => {
+    const { context, page, problems } = await openPage(site);
+    const kernelText = () => page.locator(`${cell('scratch')} .kernel`).innerText();
+    try {
+      await page.goto(site.url + PAGE + '#scratch');
+      await setCode(page, 'scratch', "var ticks = 0;\nsetInterval(() => { ticks++; if (ticks <= 3) console.log('tick', ticks); }, 100);\nsetTimeout(() => console.log('never'), 600_000);\nsleep(600_000);\n'started'");
+      await runAndWait(page, 'scratch');
+      expect(await page.locator(`${cell('scratch')} [data-testid="leftovers"]`).innerText()).toContain('This cell left 3 timers running');
+      expect(await kernelText()).toMatch(/ready.*3 timers left running by cells/);
+      // The interval's output still arrives under the cell that made it.
+      await expect.poll(() => output(page, 'scratch'), { timeout: 30_000 }).toContain('tick 3');
+      await page.locator(`${cell('scratch')} button`, { hasText: 'Stop them' }).click();
+      await page.locator(`${cell('scratch')} [data-testid="leftovers"]`).waitFor({ state: 'detached', timeout: 10_000 });
+      await expect.poll(kernelText).not.toMatch(/left running/);
+      // Stopped for real: `ticks` no longer moves (read from another cell, so no re-run stops anything).
+      await setCode(page, 'alpha-bar', 'const before = ticks;\nawait sleep(500);\nconsole.log(`moved by ${ticks - before}`)');
+      await runAndWait(page, 'alpha-bar');
+      expect(await output(page, 'alpha-bar')).toContain('moved by 0');
+
+      // Running a cell again stops the timers its previous run left, so intervals do not pile up.
+      await setCode(page, 'scratch', 'var again = 0;\nsetInterval(() => again++, 50);\n"first"');
+      await runAndWait(page, 'scratch');
+      await page.locator(`${cell('scratch')} [data-testid="leftovers"]`).waitFor();
+      await setCode(page, 'scratch', '"second"');
+      await runAndWait(page, 'scratch');
+      expect(await page.locator(`${cell('scratch')} [data-testid="leftovers"]`).count()).toBe(0);
+      await setCode(page, 'alpha-bar', 'const from = again;\nawait sleep(500);\nconsole.log(`again moved by ${again - from}`)');
+      await runAndWait(page, 'alpha-bar');
+      expect(await output(page, 'alpha-bar')).toContain('again moved by 0');
+
+      // A leftover timer that never returns is stopped by the cell's time limit, which names the cell.
+      await setCode(page, 'scratch', "setTimeout(() => { for (;;) {} }, 100);\n'armed'");
+      await runAndWait(page, 'scratch');
+      const stopped = page.locator(`${cell('scratch')} [data-testid="leftover-stopped"]`);
+      await stopped.waitFor({ timeout: 60_000 });
+      expect(await stopped.innerText()).toContain('a timer that “Scratch cell” left ran past the 30 s limit');
+      expect(await kernelText()).toContain('Kernel: not running');
+      expect(await page.evaluate(() => 6 * 7)).toBe(42);
+      // The next Run starts a fresh kernel.
+      await setCode(page, 'scratch', '2 + 2');
+      await runAndWait(page, 'scratch');
+      expect(await output(page, 'scratch')).toContain('4');
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('refuses to draw a 12000 × 12000 tensor without a long task, and thins long series to 5,000 points', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      await page.goto(site.url + PAGE + '#scratch');
+      await setCode(page, 'scratch', "const big = tf.fill([1, 12000, 12000, 1], 0.5);\nshow(big);\nbig.dispose();\nconsole.log('after show')");
+      await page.evaluate(() => {
+        const w = window as unknown as { longTasks: number[] };
+        w.longTasks = [];
+        new PerformanceObserver((list) => {
+          for (const e of list.getEntries()) w.longTasks.push(e.duration);
+        }).observe({ type: 'longtask' });
+      });
+      await runAndWait(page, 'scratch');
+      const text = await output(page, 'scratch');
+      expect(text).toMatch(/not drawn: an image of 12,000 × 12,000 \(shape \[1, 12000, 12000, 1\]\) is larger than/);
+      expect(text).toContain('tf.image.resizeBilinear');
+      expect(text).toContain('after show');
+      expect(await page.locator(`${cell('scratch')} canvas`).count()).toBe(0);
+      const longTasks = await page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks);
+      expect(longTasks.filter((d) => d > 200)).toEqual([]);
+
+      // Two million numbers from a plain array, and a million-long tensor: each one plot of at most 5,000 points.
+      await setCode(page, 'scratch', 'show(Array.from({ length: 2_000_000 }, (_, i) => Math.sin(i / 1000)));\nconst line = tf.linspace(0, 1, 1_000_000);\nshow(line);\nline.dispose();');
+      await runAndWait(page, 'scratch');
+      const plots = page.locator(`${cell('scratch')} .nb-plot svg`);
+      expect(await plots.count()).toBe(2);
+      for (let i = 0; i < 2; i++) {
+        const points = Number(/y: (\d+) points/.exec((await plots.nth(i).getAttribute('aria-label')) ?? '')?.[1]);
+        expect(points).toBeGreaterThan(1000);
+        expect(points).toBeLessThanOrEqual(5000);
+      }
+      expect(await output(page, 'scratch')).toContain('2,000,000 points thinned to at most 5,000');
+      expect(await output(page, 'scratch')).toContain('1,000,000 points thinned to at most 5,000');
+      expect(await output(page, 'scratch')).toContain('No tensors left behind');
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('stops a cell that piles up tensors at 1 GiB with an error at its line, and Restart frees them', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      await page.goto(site.url + PAGE + '#scratch');
+      await setCode(page, 'scratch', 'const a = [];\nfor (;;) a.push(tf.zeros([1024, 1024]));');
+      await runAndWait(page, 'scratch', 'error');
+      const error = await page.locator(`${cell('scratch')} [data-testid="error"]`).innerText();
+      expect(error).toMatch(/RangeError on line 2/);
+      expect(error).toContain('more than the 1 GiB the kernel allows');
+      expect(error).toContain('a.push(tf.zeros([1024, 1024]))');
+      // The kernel still works, and Restart frees what the cell holds.
+      await setCode(page, 'scratch', 'a.length');
+      await runAndWait(page, 'scratch');
+      expect(Number((await output(page, 'scratch')).match(/^(\d+)/m)?.[1])).toBeGreaterThanOrEqual(255);
+      await page.locator(`${cell('scratch')} button`, { hasText: 'Restart kernel' }).click();
+      await expect.poll(() => output(page, 'scratch')).toMatch(/Kernel restarted: freed 2\d\d tensors/);
+      await setCode(page, 'scratch', 'typeof a');
+      await runAndWait(page, 'scratch');
+      expect(await output(page, 'scratch')).toMatch(/^undefined$/m);
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('runs the course cells: a noised digit, the ε-loss curve and a 10-step DDIM grid from the shipped model', async () => {
     const { context, page, problems } = await openPage(site, { width: 390, height: 844 });
     try {

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Kernel, type WorkerLike } from '../../../src/widgets/notebook/kernel';
+import { fakeChannel, type FakePort } from './fakeChannel';
 import {
   admitOutput,
   MAX_IMAGE_SIDE,
@@ -110,19 +111,25 @@ class FloodWorker implements WorkerLike {
   onmessage: ((e: MessageEvent<FromKernel>) => void) | null = null;
   onerror: ((e: ErrorEvent) => void) | null = null;
   constructor(private readonly items: (id: number) => unknown[]) {}
-  postMessage(msg: ToKernel) {
-    if (msg.type !== 'run') return;
-    queueMicrotask(() => {
-      for (const item of this.items(msg.id)) this.onmessage?.({ data: { type: 'output', id: msg.id, item } } as MessageEvent<FromKernel>);
-      this.onmessage?.({ data: { type: 'done', id: msg.id, ms: 1, newTensors: 0, numTensors: 0 } } as MessageEvent<FromKernel>);
-    });
+  /** The kernel's end of the private channel (from init); everything after init travels through it. */
+  postMessage(msg: ToKernel, transfer: unknown[] = []) {
+    if (msg.type !== 'init') return;
+    const port = transfer[0] as FakePort;
+    port.onmessage = (e: MessageEvent) => {
+      const m = e.data as ToKernel;
+      if (m.type !== 'run') return;
+      queueMicrotask(() => {
+        for (const item of this.items(m.id)) port.postMessage({ type: 'output', id: m.id, item });
+        port.postMessage({ type: 'done', id: m.id, ms: 1, newTensors: 0, numTensors: 0 });
+      });
+    };
   }
   terminate() {}
 }
 
 describe('the page-side Kernel against a flooding kernel', () => {
   it('shows at most the budget, one truncation line, and resets the budget for the next run', async () => {
-    const k = new Kernel(() => new FloodWorker(() => [...Array.from({ length: 8000 }, (_, i) => log(`fake ${i}`)), { kind: 'text', text: 7 }, null]), { type: 'init' });
+    const k = new Kernel(() => new FloodWorker(() => [...Array.from({ length: 8000 }, (_, i) => log(`fake ${i}`)), { kind: 'text', text: 7 }, null]), { type: 'init' }, fakeChannel);
     for (let run = 0; run < 2; run++) {
       const seen: OutputItem[] = [];
       const r = await k.run('x', [], { onOutput: (i) => seen.push(i) });

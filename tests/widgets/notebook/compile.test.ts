@@ -124,3 +124,31 @@ describe('cellPosition', () => {
     expect(cellPosition(undefined, 'notebook-cell-3.js', 0)).toBeUndefined();
   });
 });
+
+describe('makeCellFunction', () => {
+  it('runs a cell’s code once: the function object cannot run it again with another scope', async () => {
+    const fn = makeCellFunction('__scope.n = (__scope.n ?? 0) + 1;\nreturn n', 5);
+    const scope: Record<string, unknown> = {};
+    expect(await fn(scope)).toBe(1);
+    const spy: Record<string, unknown> = {};
+    expect(await fn(spy)).toBeUndefined();
+    expect(await fn(scope)).toBeUndefined();
+    expect(spy).toEqual({});
+    expect(scope.n).toBe(1);
+  });
+
+  it('does not build the cell through a replaced global Function', async () => {
+    const real = globalThis.Function;
+    const seen: string[] = [];
+    (globalThis as { Function: unknown }).Function = function (...args: string[]) {
+      seen.push(args.join());
+      return real(...args);
+    };
+    try {
+      await makeCellFunction('return 1', 6)({});
+    } finally {
+      (globalThis as { Function: unknown }).Function = real;
+    }
+    expect(seen).toEqual([]);
+  });
+});
