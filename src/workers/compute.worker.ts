@@ -19,3 +19,24 @@ const handlers = createHandlers(resources, new LabController(resources));
 broadcast = serve<ComputeApi>(self as unknown as Port, handlers, {
   clean: (kind, params) => cleanParams(kind, REQUESTS[kind as RequestKind], params),
 });
+
+// Test-only faults, honoured only when the page named this worker with the flag (`?test-faults` in its URL; see
+// src/widgets/lib/compute.ts): an uncaught error, a synchronous hang, or a wasm trap in the next model work.
+if (self.name.includes('test-faults')) {
+  self.addEventListener('message', (ev: MessageEvent) => {
+    const m = ev.data as { type?: string; mode?: string; ms?: number } | null;
+    if (m?.type !== 'test-fault') return;
+    if (m.mode === 'throw') {
+      setTimeout(() => {
+        throw new Error('a fault injected by the test');
+      });
+    } else if (m.mode === 'hang') {
+      const until = Date.now() + (m.ms ?? 60_000);
+      while (Date.now() < until) {
+        /* hang: answer nothing */
+      }
+    } else if (m.mode === 'trap') {
+      resources.testFault = new WebAssembly.RuntimeError('memory access out of bounds');
+    }
+  });
+}
