@@ -31,10 +31,11 @@ if (self.name.includes('test-faults')) {
         throw new Error('a fault injected by the test');
       });
     } else if (m.mode === 'hang') {
+      // Busy for `ms`, answering nothing (the work and its use keep the minifier from dropping the loop).
       const until = Date.now() + (m.ms ?? 60_000);
-      while (Date.now() < until) {
-        /* hang: answer nothing */
-      }
+      let spun = 0;
+      while (Date.now() < until) spun += Math.random();
+      if (spun < 0) console.log(spun);
     } else if (m.mode === 'trap') {
       resources.testFault = new WebAssembly.RuntimeError('memory access out of bounds');
     }
