@@ -197,7 +197,7 @@ function pageConnection(): ReturnType<typeof supervisedConnection> {
       workers: () => c.supervised.generation,
     };
     // Only with ?test-faults: make the current worker throw, hang or trap (compute.worker.ts honours it only then).
-    if (testFaults) handle.fault = (mode: 'throw' | 'hang' | 'trap', ms?: number) => c.supervised.worker().postMessage({ type: 'test-fault', mode, ms });
+    if (testFaults) handle.fault = (mode: 'throw' | 'hang' | 'trap', ms?: number) => c.supervised.worker()?.postMessage({ type: 'test-fault', mode, ms });
     (globalThis as unknown as { diffusionLab?: object }).diffusionLab = handle;
   }
   return connection;

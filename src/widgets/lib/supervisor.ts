@@ -2,7 +2,7 @@
  * Keeps the page's compute worker alive, or says plainly that it is not (framework-free; no tfjs).
  *
  * A worker is dead when it fires `error` (an uncaught error in it, a wasm trap that escaped), `messageerror`, or —
- * while requests are pending — leaves a ping unanswered for `silenceMs` (the worker's message loop answers pings
+ * while requests are pending, and once it has answered at all — leaves a ping unanswered for `silenceMs` (its message loop answers pings
  * between the steps of a long run, rpc.ts `serve`). A dead worker is terminated, every pending request rejects with a
  * `WorkerStoppedError` that says what happened, and a new worker starts (the page sends it `init` again: same backend
  * order; models load again on first use). Only `maxRestarts` replacements happen in a page's life; after that every
@@ -55,8 +55,8 @@ export interface SuperviseOptions<A extends ApiShape> {
 export interface Supervised<A extends ApiShape> {
   /** Forwards to the current worker; events of every worker reach `onEvent` listeners. */
   client: Client<A>;
-  /** The worker in use (starting one when none is), for test hooks. */
-  worker(): WorkerLike;
+  /** The worker in use (starting one when none is; null once workers stopped for good), for test hooks. */
+  worker(): WorkerLike | null;
   /** How many workers have been started. */
   readonly generation: number;
 }
@@ -127,7 +127,8 @@ export function supervise<A extends ApiShape>(opts: SuperviseOptions<A>): Superv
     lastTick = now;
     // The page itself was held up (a background tab's throttled timers, a long task): judge from a fresh ping.
     if (gap > 2 * pingEvery) outstanding = null;
-    if (outstanding !== null && now - outstanding >= silence) return die(conn, `it did not answer for ${Math.round(silence / 1000)} s`);
+    // Silence counts only once the worker has answered at all: its script may still be arriving on a slow connection.
+    if (conn.alive && outstanding !== null && now - outstanding >= silence) return die(conn, `it did not answer for ${Math.round(silence / 1000)} s`);
     if (outstanding === null) {
       outstanding = now;
       conn.worker.postMessage({ type: 'ping', n: ++pings });
@@ -181,7 +182,7 @@ export function supervise<A extends ApiShape>(opts: SuperviseOptions<A>): Superv
 
   return {
     client,
-    worker: () => (current ?? start()).worker,
+    worker: () => current?.worker ?? (finalError ? null : start().worker),
     get generation() {
       return generation;
     },

@@ -3,7 +3,7 @@ import type { FromWorker, ToWorker } from '../../../src/workers/rpc';
 import { supervisedConnection, type BackendState } from '../../../src/widgets/lib/compute';
 import type { WorkerLike } from '../../../src/widgets/lib/supervisor';
 
-type Listener = (ev: { data?: unknown; message?: string }) => void;
+type Listener = (ev: MessageEvent & ErrorEvent) => void;
 
 /** A stand-in worker: answers init and pings at once (unless silenced); other requests wait for `answer`. */
 class FakeWorker implements WorkerLike {
@@ -17,7 +17,7 @@ class FakeWorker implements WorkerLike {
     this.listeners[type].push(listener);
   }
   emit(type: 'message' | 'error' | 'messageerror', ev: { data?: unknown; message?: string }): void {
-    for (const l of this.listeners[type]) l(ev);
+    for (const l of this.listeners[type]) l(ev as MessageEvent & ErrorEvent);
   }
   reply(data: FromWorker): void {
     this.emit('message', { data });
@@ -26,8 +26,9 @@ class FakeWorker implements WorkerLike {
     const msg = message as ToWorker;
     this.sent.push(msg);
     if (this.silent || this.terminated) return;
-    if (msg.type === 'ping') queueMicrotask(() => this.reply({ type: 'pong', n: msg.n }));
-    if (msg.type === 'request' && msg.kind === 'init') queueMicrotask(() => this.reply({ type: 'result', id: msg.id, data: { backend: 'wasm', attempts: [] } }));
+    const later = (data: FromWorker) => queueMicrotask(() => !this.silent && !this.terminated && this.reply(data));
+    if (msg.type === 'ping') later({ type: 'pong', n: msg.n });
+    if (msg.type === 'request' && msg.kind === 'init') later({ type: 'result', id: msg.id, data: { backend: 'wasm', attempts: [] } });
   }
   terminate(): void {
     this.terminated = true;
@@ -121,6 +122,20 @@ describe('the supervised compute worker', () => {
     await vi.advanceTimersByTimeAsync(6_000);
     expect(workers).toHaveLength(2);
     expect(await outcome).toBe('The compute worker stopped (it did not answer for 20 s); a new one has started, so try again');
+  });
+
+  it('does not judge a worker silent before it has answered at all (its script may still be arriving)', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] });
+    const { c, workers } = page();
+    const pending = c.client.request('guide', {});
+    workers[0].silent = true; // loading: nothing answers, not even init
+    void pending.catch(() => {});
+    await vi.advanceTimersByTimeAsync(90_000);
+    expect(workers).toHaveLength(1);
+    workers[0].reply({ type: 'pong', n: 1 }); // the script ran and answered the queued ping
+    await vi.advanceTimersByTimeAsync(26_000); // then it hangs
+    expect(workers).toHaveLength(2);
+    await expect(pending).rejects.toThrow(/did not answer for 20 s/);
   });
 
   it('keeps a worker that answers its pings through a long run, and pings nobody while nothing is pending', async () => {
