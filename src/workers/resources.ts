@@ -150,7 +150,8 @@ export class Resources {
         let why: string | null = null;
         try {
           const res = await get(href, { method: 'HEAD', cache: 'no-store' });
-          if (!res.ok) why = `HTTP ${res.status}`;
+          // Only answers that may pass on their own (no connection, a timeout, a server error) count as "not arrived".
+          if (res.status >= 500 || res.status === 408 || res.status === 429) why = `HTTP ${res.status}`;
         } catch (err) {
           why = err instanceof Error ? err.message : String(err);
         }
