@@ -236,10 +236,13 @@ async function importBackend(name: BackendName, opts: InitBackendOptions): Promi
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number | undefined, what: string): Promise<T> {
+function withTimeout<T>(p: Promise<T>, ms: number | undefined, what: string, onTimeout?: () => void): Promise<T> {
   if (ms === undefined) return p;
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    const timer = setTimeout(() => {
+      onTimeout?.();
+      reject(new Error(`${what} timed out after ${ms} ms`));
+    }, ms);
     p.then(
       (v) => {
         clearTimeout(timer);
@@ -316,10 +319,13 @@ export async function chooseBackend(opts: InitBackendOptions = {}): Promise<Back
       continue;
     }
     try {
-      await withTimeout(tryBackend(name, opts), opts.timeoutMs, `backend '${name}'`).catch((e: unknown) => {
+      let hung = false;
+      const timeout = withTimeout(tryBackend(name, opts), opts.timeoutMs, `backend '${name}'`, () => (hung = true));
+      await timeout.catch((e: unknown) => {
         // A hung initialisation leaves tfjs's engine waiting on it forever (every op then throws
-        // "not yet been initialized"); removing the backend is the public way to abandon it.
-        if (tf.engine().backendName === name && tf.findBackendFactory(name) != null) tf.removeBackend(name);
+        // "not yet been initialized"); removing the backend is the public way to abandon it. One that failed
+        // (a wasm binary that did not arrive) stays registered, so a later attempt can start it.
+        if (hung && tf.engine().backendName === name && tf.findBackendFactory(name) != null) tf.removeBackend(name);
         throw e;
       });
       report({ name, ok: true, ms: Date.now() - start });

@@ -20,3 +20,25 @@ const handlers = createHandlers(resources, new LabController(resources, {}, load
 broadcast = serve<ComputeApi>(self as unknown as Port, handlers, {
   clean: (kind, params) => cleanParams(kind, REQUESTS[kind as RequestKind], params),
 });
+
+// Test-only faults, honoured only when the page named this worker with the flag (`?test-faults` in its URL; see
+// src/widgets/lib/compute.ts): an uncaught error, a synchronous hang, or a wasm trap in the next model work.
+if (self.name.includes('test-faults')) {
+  self.addEventListener('message', (ev: MessageEvent) => {
+    const m = ev.data as { type?: string; mode?: string; ms?: number } | null;
+    if (m?.type !== 'test-fault') return;
+    if (m.mode === 'throw') {
+      setTimeout(() => {
+        throw new Error('a fault injected by the test');
+      });
+    } else if (m.mode === 'hang') {
+      // Busy for `ms`, answering nothing (the work and its use keep the minifier from dropping the loop).
+      const until = Date.now() + (m.ms ?? 60_000);
+      let spun = 0;
+      while (Date.now() < until) spun += Math.random();
+      if (spun < 0) console.log(spun);
+    } else if (m.mode === 'trap') {
+      resources.testFault = new WebAssembly.RuntimeError('memory access out of bounds');
+    }
+  });
+}

@@ -71,10 +71,18 @@ export function controlNetBaseFolder(metadata: Pick<ControlNetMetadata, 'base' |
   return m[1];
 }
 
-/** Errors that mean the backend itself broke (a lost GPU device, a context loss), not the request. */
+/**
+ * Errors that mean the backend itself broke, not the request: a lost GPU device, a context loss, memory exhausted,
+ * or a WebAssembly trap (emscripten's "Aborted()", "memory access out of bounds", "unreachable"), after which the
+ * wasm module's memory cannot be trusted.
+ */
 export function isBackendFailure(e: unknown): boolean {
-  const msg = e instanceof Error ? `${e.name} ${e.message}` : String(e);
-  return /device (was )?lost|context (was )?lost|CONTEXT_LOST|GPUDevice|webgl.*(lost|fail)|out of memory/i.test(msg);
+  if (typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError) return true;
+  const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  return (
+    /device (was )?lost|context (was )?lost|CONTEXT_LOST|GPUDevice|webgl.*(lost|fail)|out of memory/i.test(msg) ||
+    /\bAborted\(|memory access out of bounds|unreachable (code should not be )?executed|RuntimeError: (.*\b)?unreachable\b/i.test(msg)
+  );
 }
 
 type Disposable = { dispose(): void };
@@ -88,6 +96,10 @@ export class Resources {
   private ladder: BackendName[] | null = null;
   /** Tensors held by loaded models (the notebook does not count them as a cell's leftovers). */
   modelTensors = 0;
+  /** The next `withFallback` work throws this instead of running (set only by the compute worker's test faults). */
+  testFault: Error | null = null;
+  /** The order the first caller named: a retry after a failed start keeps it. */
+  private firstOrder: readonly BackendName[] | null = null;
 
   constructor(private readonly opts: ResourceOptions) {}
 
@@ -97,15 +109,19 @@ export class Resources {
    * goes below wasm. An order the page names (`?backend=`, the reader's choice) is tried as given.
    */
   ensureBackend(order?: readonly BackendName[]): Promise<BackendInfo> {
+    if (order?.length && !this.firstOrder) this.firstOrder = order;
     if (!this.backendReady) {
-      const given = order?.length ? order : (this.opts.order ?? BACKEND_ORDER);
+      const given = this.firstOrder ?? this.opts.order ?? BACKEND_ORDER;
       const rank = given.length === BACKEND_ORDER.length && given.every((n, i) => n === BACKEND_ORDER[i]);
       const ready = chooseBackend({
         order: given,
         rank,
         wasmPaths: this.opts.wasmPaths,
         timeoutMs: this.opts.timeoutMs ?? 20_000,
-      }).then((choice) => {
+      }).then(
+        (choice) => choice,
+        (e: unknown) => this.explainStartFailure(given, e),
+      ).then((choice) => {
         this.ladder = choice.order;
         const info: BackendInfo = { backend: choice.backend, attempts: choice.attempts, reason: choice.reason, probes: choice.probes, order: choice.order, ranked: choice.ranked };
         this.opts.onEvent?.({ type: 'backend', ...info });
@@ -117,6 +133,32 @@ export class Resources {
       });
     }
     return this.backendReady;
+  }
+
+  /**
+   * The ladder failed to start. tfjs reports a wasm binary that did not arrive only as "setBackend resolved false"
+   * (the reason goes to the console), so when wasm was on the ladder, look at its binaries: one that cannot be
+   * fetched now is named in the error ("<url>: could not be fetched (…)", as a model file would be), and the page
+   * offers to try again. Otherwise the ladder's own error stands.
+   */
+  private async explainStartFailure(given: readonly BackendName[], e: unknown): Promise<never> {
+    const paths = this.opts.wasmPaths;
+    if (given.includes('wasm') && paths && typeof paths === 'object') {
+      const get = this.opts.fetch ?? fetch;
+      for (const url of new Set(Object.values(paths))) {
+        const href = new URL(url, this.opts.root).href;
+        let why: string | null = null;
+        try {
+          const res = await get(href, { method: 'HEAD', cache: 'no-store' });
+          // Only answers that may pass on their own (no connection, a timeout, a server error) count as "not arrived".
+          if (res.status >= 500 || res.status === 408 || res.status === 429) why = `HTTP ${res.status}`;
+        } catch (err) {
+          why = err instanceof Error ? err.message : String(err);
+        }
+        if (why) throw new Error(`${href}: could not be fetched (${why}); the backend ladder stopped: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    throw e;
   }
 
   /** A file under the site root. */
@@ -260,6 +302,9 @@ export class Resources {
   async withFallback<T>(work: () => Promise<T>): Promise<T> {
     const { backend } = await this.ensureBackend();
     try {
+      const fault = this.testFault;
+      this.testFault = null;
+      if (fault) throw fault;
       return await work();
     } catch (e) {
       if (!isBackendFailure(e)) throw e;

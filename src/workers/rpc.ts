@@ -1,9 +1,11 @@
 /**
  * A small typed request/response protocol between the page and the compute worker (framework-free, no tfjs).
  *
- * Page → worker: `{ type: 'request', id, kind, params }` and `{ type: 'cancel', id }`.
+ * Page → worker: `{ type: 'request', id, kind, params }`, `{ type: 'cancel', id }` and `{ type: 'ping', n }`.
  * Worker → page: `{ type: 'progress', id, data }`, `{ type: 'result', id, data }`,
- *                `{ type: 'error', id, name, message }` and unsolicited `{ type: 'event', data }`.
+ *                `{ type: 'error', id, name, message }`, unsolicited `{ type: 'event', data }` and `{ type: 'pong', n }`
+ *                (answered from the message loop, so a worker busy in a handler that yields between steps still answers;
+ *                the page's heartbeat, src/widgets/lib/supervisor.ts, replaces a worker that stops answering).
  *
  * Every request has an id; one message listener on each side routes by id. A request made with a `key`
  * supersedes the previous pending request with the same key (stale slider positions are cancelled). Typed
@@ -18,13 +20,15 @@ type Progress<A extends ApiShape, K extends Kind<A>> = A[K] extends { progress: 
 
 export type ToWorker =
   | { type: 'request'; id: number; kind: string; params: unknown }
-  | { type: 'cancel'; id: number };
+  | { type: 'cancel'; id: number }
+  | { type: 'ping'; n: number };
 
 export type FromWorker =
   | { type: 'progress'; id: number; data: unknown }
   | { type: 'result'; id: number; data: unknown }
   | { type: 'error'; id: number; name: string; message: string }
-  | { type: 'event'; data: unknown };
+  | { type: 'event'; data: unknown }
+  | { type: 'pong'; n: number };
 
 /** The part of Worker / MessagePort / DedicatedWorkerGlobalScope the protocol needs. */
 export interface Port {
@@ -70,6 +74,8 @@ export interface Client<A extends ApiShape> {
   onEvent(listener: (data: unknown) => void): () => void;
   /** Number of requests still waiting for an answer. */
   pending(): number;
+  /** Reject every pending request with `error` (the worker behind the port is gone); nothing is sent to it. */
+  failAll(error: Error): void;
 }
 
 interface Pending {
@@ -148,6 +154,9 @@ export function createClient<A extends ApiShape>(port: Port): Client<A> {
       return () => listeners.delete(listener);
     },
     pending: () => pending.size,
+    failAll(error) {
+      for (const id of [...pending.keys()]) settle(id)?.reject(error);
+    },
   };
 }
 
@@ -179,6 +188,10 @@ export function serve<A extends ApiShape>(port: Port, handlers: Handlers<A>, opt
     if (!msg || typeof msg !== 'object') return;
     if (msg.type === 'cancel') {
       running.get(msg.id)?.abort();
+      return;
+    }
+    if (msg.type === 'ping') {
+      port.postMessage({ type: 'pong', n: msg.n } satisfies FromWorker);
       return;
     }
     if (msg.type !== 'request') return;

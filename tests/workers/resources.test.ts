@@ -64,4 +64,51 @@ describe('Resources', () => {
     expect(isBackendFailure(new Error('WebGL context was lost'))).toBe(true);
     expect(isBackendFailure(new Error('the model takes 28×28×1 images'))).toBe(false);
   });
+
+  it('counts WebAssembly traps as backend failures, not other words that look alike', () => {
+    for (const trap of [
+      new WebAssembly.RuntimeError('memory access out of bounds'),
+      new WebAssembly.RuntimeError('unreachable'),
+      Object.assign(new Error('unreachable'), { name: 'RuntimeError' }),
+      new Error('Aborted(). Build with -sASSERTIONS for more info.'),
+      new Error('RuntimeError: Aborted(Assertion failed)'),
+      new Error('unreachable executed'),
+      'RuntimeError: memory access out of bounds',
+    ]) {
+      expect(isBackendFailure(trap), String(trap)).toBe(true);
+    }
+    for (const other of [new Error('host unreachable'), new TypeError('Failed to fetch'), new Error('the request was aborted by the page')]) {
+      expect(isBackendFailure(other), String(other)).toBe(false);
+    }
+  });
+
+  it('after a wasm trap in a run moves one rung down and runs the work again there', async () => {
+    const events: WorkerEvent[] = [];
+    const res = new Resources({ root: SITE, fetch: diskFetch, order: ['wasm', 'cpu'], onEvent: (e) => events.push(e) });
+    expect((await res.ensureBackend()).backend).toBe('wasm');
+    let attempts = 0;
+    const out = await res.withFallback(async () => {
+      attempts++;
+      await res.unet('unet-mnist');
+      if (attempts === 1) throw new WebAssembly.RuntimeError('memory access out of bounds');
+      return tf.getBackend();
+    });
+    expect(out).toBe('cpu');
+    expect(events.at(-1)).toMatchObject({ type: 'fallback', from: 'wasm', to: 'cpu', reason: 'memory access out of bounds' });
+  });
+
+  it('retries a failed start with the order the page named, and a model fetch that failed once', async () => {
+    const res = new Resources({ root: SITE, fetch: diskFetch });
+    // No WebGL in Node: the page's ladder fails to start.
+    await expect(res.ensureBackend(['webgl'])).rejects.toThrow(/webgl/);
+    // A model request names no order: it must not start some other backend behind the page's back.
+    await expect(res.ensureBackend()).rejects.toThrow(/webgl/);
+
+    let down = true;
+    const flaky: typeof fetch = (input, init) => (down ? Promise.reject(new TypeError('Failed to fetch')) : diskFetch(input, init));
+    const net = new Resources({ root: SITE, fetch: flaky, order: ['cpu'] });
+    await expect(net.unet('unet-mnist')).rejects.toThrow(/model\.json: could not be fetched \(Failed to fetch\)/);
+    down = false;
+    expect((await net.unet('unet-mnist')).metadata).toBeTruthy();
+  });
 });

@@ -132,6 +132,38 @@ describe('the worker protocol', () => {
   });
 });
 
+describe('the heartbeat and a dead worker', () => {
+  it('answers a ping with a pong from the message loop, between the steps of a running handler', async () => {
+    const { client } = setup();
+    const channel = channels[0];
+    const pongs: { at: number; n: number }[] = [];
+    let at = 0;
+    channel.port1.addListener('message', (data: { type?: string; n?: number }) => {
+      if (data?.type === 'pong') pongs.push({ at, n: data.n! });
+    });
+    const run = client.request('count', { to: 6, delayMs: 15 }, { onProgress: (p) => (at = p.at) });
+    await sleep(40);
+    channel.port1.postMessage({ type: 'ping', n: 7 });
+    expect(await run).toBe(6);
+    expect(pongs).toHaveLength(1);
+    expect(pongs[0].n).toBe(7);
+    expect(pongs[0].at).toBeLessThan(6); // answered while the run was still going
+  });
+
+  it('rejects every pending request with the given error when the worker is gone, and sends it nothing', async () => {
+    const { client, log } = setup();
+    const a = client.request('count', { to: 50, delayMs: 20 });
+    const b = client.request('count', { to: 50, delayMs: 20 }, { key: 'k' });
+    const gone = new Error('The compute worker stopped');
+    client.failAll(gone);
+    await expect(a).rejects.toBe(gone);
+    await expect(b).rejects.toBe(gone);
+    expect(client.pending()).toBe(0);
+    await sleep(60);
+    expect(log).toEqual([]); // no cancel reached the worker: it keeps going (the page terminates it)
+  });
+});
+
 describe('transferables', () => {
   it('finds each buffer once, through nested objects and arrays', () => {
     const x = new Float32Array(4);

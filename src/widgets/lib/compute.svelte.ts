@@ -10,12 +10,18 @@
  *
  * Effects never run on the server, so the server-rendered HTML shows the static state and nothing is requested
  * before hydration.
+ *
+ * A failure the reader can mend by trying again — a file that did not arrive, a compute worker that stopped and was
+ * replaced (src/widgets/lib/failures.ts) — keeps what failed (an auto run with its params, the backend wait):
+ * `retry()` sends it again, the widget's frame (ui/Widget.svelte, through the RETRY_CONTEXT this registers) shows
+ * a "Try again" button, and a failed load is retried by itself when `window` fires `online`.
  */
-import { untrack } from 'svelte';
+import { getContext, setContext, untrack } from 'svelte';
 import type { ComputeApi, RequestKind } from '../../workers/api';
 import { isAbortError, type RequestOptions } from '../../workers/rpc';
 import { compute, computeReady } from './compute';
 import { decodeStaticDigits } from './digits';
+import { describeFailure, type FailureKind } from './failures';
 import { defineUrlState, type StateOf, type UrlSpecs } from './urlState';
 
 export type Status = 'idle' | 'loading' | 'ready' | 'error';
@@ -42,9 +48,41 @@ export interface AutoRequest<K extends RequestKind> {
   readonly pending: boolean;
 }
 
-export interface Compute {
+/** What a widget's frame needs to offer "Try again" (every `useCompute` of a component registers one). */
+export interface Retry {
+  /** The error can be mended by sending the failed requests again. */
+  readonly retryable: boolean;
+  /** Send them again. */
+  retry(): void;
+}
+
+/** The context key under which a component's `useCompute`s list their `Retry`s for its Widget frame. */
+export const RETRY_CONTEXT = Symbol.for('diffusion-lab:retry');
+
+/** The `Retry`s of the component being initialised (empty outside one). */
+export function retryContext(): readonly Retry[] {
+  try {
+    return getContext<Retry[] | undefined>(RETRY_CONTEXT) ?? [];
+  } catch {
+    return []; // outside a component (unit tests)
+  }
+}
+
+function registerRetry(retry: Retry): void {
+  try {
+    const list = getContext<Retry[] | undefined>(RETRY_CONTEXT) ?? [];
+    list.push(retry);
+    setContext(RETRY_CONTEXT, list);
+  } catch {
+    /* outside a component (unit tests): no frame to show a button */
+  }
+}
+
+export interface Compute extends Retry {
   readonly status: Status;
   readonly error: string | null;
+  /** What kind of failure `error` is (null when there is none). */
+  readonly failure: FailureKind | null;
   /** Send one request; undefined when it was superseded, cancelled or failed (the failure is in `error`). */
   request<K extends RequestKind>(kind: K, params: Params<K>, opts?: RequestOptions<ProgressOf<K>>): Promise<Result<K> | undefined>;
   /** Re-send `kind` under `key` whenever what `params()` reads changes (null: send nothing). */
@@ -58,34 +96,83 @@ export interface Compute {
 export function useCompute(opts: { waitForBackend?: boolean } = {}): Compute {
   let status = $state<Status>('idle');
   let error = $state<string | null>(null);
+  let failure = $state<FailureKind | null>(null);
+  /** What to send again, by slot (an auto run's key, 'ready' for the backend wait), while a mendable error shows. */
+  const again = new Map<string, () => void>();
+  let retryable = $state(false);
 
-  const fail = (e: unknown) => {
+  const fail = (e: unknown, resend?: { slot: string; run: () => void }) => {
+    const f = describeFailure(e);
     status = 'error';
-    error = e instanceof Error ? e.message : String(e);
+    error = f.message;
+    failure = f.kind;
+    if (resend && f.kind !== 'other') again.set(resend.slot, resend.run);
+    retryable = again.size > 0;
+  };
+  const succeeded = (slot?: string) => {
+    status = 'ready';
+    error = null;
+    failure = null;
+    if (slot !== undefined) again.delete(slot);
+    retryable = false;
   };
 
+  function retry() {
+    const runs = [...again.values()];
+    again.clear();
+    retryable = false;
+    if (!runs.length) return;
+    error = null;
+    failure = null;
+    status = 'loading';
+    for (const run of runs) run();
+  }
+
+  const whenReady = () => {
+    computeReady().then(
+      () => {
+        if (status === 'loading') succeeded('ready');
+      },
+      (e) => fail(e, { slot: 'ready', run: whenReady }),
+    );
+  };
   if (opts.waitForBackend) {
     $effect(() => {
       untrack(() => {
         if (status === 'idle') status = 'loading';
       });
-      computeReady().then(() => {
-        if (status === 'loading') status = 'ready';
-      }, fail);
+      whenReady();
     });
   }
 
-  async function request<K extends RequestKind>(kind: K, params: Params<K>, ro: RequestOptions<ProgressOf<K>> = {}): Promise<Result<K> | undefined> {
+  // Back online: a load that failed while the connection was down goes again by itself.
+  $effect(() => {
+    const online = () => {
+      if (failure === 'load') retry();
+    };
+    window.addEventListener('online', online);
+    return () => window.removeEventListener('online', online);
+  });
+
+  async function send<K extends RequestKind>(
+    kind: K,
+    params: Params<K>,
+    ro: RequestOptions<ProgressOf<K>>,
+    resend?: { slot: string; run: () => void },
+  ): Promise<Result<K> | undefined> {
     if (status === 'idle') status = 'loading';
     try {
       const r = await compute().request(kind, params, ro as never);
-      status = 'ready';
-      error = null;
+      succeeded(resend?.slot);
       return r;
     } catch (e) {
-      if (!isAbortError(e)) fail(e);
+      if (!isAbortError(e)) fail(e, resend);
       return undefined;
     }
+  }
+
+  function request<K extends RequestKind>(kind: K, params: Params<K>, ro: RequestOptions<ProgressOf<K>> = {}): Promise<Result<K> | undefined> {
+    return send(kind, params, ro);
   }
 
   function auto<K extends RequestKind>(kind: K, key: string, params: () => Params<K> | null): AutoRequest<K> {
@@ -94,23 +181,26 @@ export function useCompute(opts: { waitForBackend?: boolean } = {}): Compute {
     let progress = $state.raw<ProgressOf<K> | null>(null);
     let pending = $state(false);
     let latest = 0;
+    const run = (p: Params<K>) => {
+      const id = ++latest;
+      pending = true;
+      progress = null;
+      // Sent again by retry() only while no newer run has started.
+      const resend = { slot: `auto:${key}`, run: () => id === latest && run(p) };
+      void send(kind, p, { key, onProgress: (data) => id === latest && (progress = data) }, resend).then((r) => {
+        if (id !== latest) return;
+        if (r !== undefined) {
+          result = r;
+          resultParams = p;
+        }
+        pending = false;
+        progress = null;
+      });
+    };
     $effect(() => {
       const p = params();
       if (!p) return;
-      untrack(() => {
-        const run = ++latest;
-        pending = true;
-        progress = null;
-        void request(kind, p, { key, onProgress: (data) => run === latest && (progress = data) }).then((r) => {
-          if (run !== latest) return;
-          if (r !== undefined) {
-            result = r;
-            resultParams = p;
-          }
-          pending = false;
-          progress = null;
-        });
-      });
+      untrack(() => run(p));
     });
     return {
       get result() {
@@ -128,16 +218,25 @@ export function useCompute(opts: { waitForBackend?: boolean } = {}): Compute {
     };
   }
 
-  return {
+  const self: Compute = {
     get status() {
       return status;
     },
     get error() {
       return error;
     },
+    get failure() {
+      return failure;
+    },
+    get retryable() {
+      return retryable;
+    },
+    retry,
     request,
     auto,
   };
+  registerRetry(self);
+  return self;
 }
 
 /** A store's latest value as a rune: subscribed while the component lives (never on the server). */

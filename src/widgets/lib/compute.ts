@@ -11,6 +11,7 @@ import { isBackendName, type BackendName } from '../../core/backendNames';
 import type { BackendAttempt, BackendProbe } from '../../core/backends';
 import type { ComputeApi, WorkerEvent } from '../../workers/api';
 import { createClient, type Client, type Port } from '../../workers/rpc';
+import { supervise, type WorkerLike } from './supervisor';
 
 /** Backends named in `?backend=`, in order, unknown names dropped. */
 export function backendOrderFromUrl(search: string): BackendName[] | undefined {
@@ -91,10 +92,25 @@ export interface BackendStore {
 }
 
 /** The connection over one port: the typed client and the backend store fed by the worker's events. */
-export function connect(port: Port, order?: BackendName[], source?: BackendSource): { client: Client<ComputeApi>; backend: BackendStore; ready: Promise<unknown> } {
+export function connect(port: Port, order?: BackendName[], source?: BackendSource): { client: Client<ComputeApi>; backend: BackendStore & BackendNotices; ready: Promise<unknown> } {
   const client = createClient<ComputeApi>(port);
+  const ready = client.request('init', { order });
+  ready.catch(() => {});
+  return { client, ready, backend: backendStateStore(client, source) };
+}
+
+/** Page-side notices the backend store shows beside the worker's own (a worker that stopped and was replaced). */
+export interface BackendNotices {
+  notify(notice: string): void;
+}
+
+/** The backend store fed by `client`'s events (a supervised client's events come from every worker it starts). */
+export function backendStateStore(client: Pick<Client<ComputeApi>, 'onEvent'>, source?: BackendSource): BackendStore & BackendNotices {
   let state: BackendState = source ? { backend: null, notice: null, source } : { backend: null, notice: null };
   const subscribers = new Set<(s: BackendState) => void>();
+  const publish = () => {
+    for (const s of subscribers) s(state);
+  };
   client.onEvent((data) => {
     const e = data as WorkerEvent;
     if (e?.type === 'backend') {
@@ -106,40 +122,83 @@ export function connect(port: Port, order?: BackendName[], source?: BackendSourc
       const notice = `${e.from} failed (${e.reason}); now running on ${e.to}.`;
       state = { ...state, backend: e.to, notice, ...(state.reason !== undefined ? { reason: notice } : {}) };
     } else return;
-    for (const s of subscribers) s(state);
+    publish();
   });
-  const ready = client.request('init', { order });
-  ready.catch(() => {});
   return {
-    client,
-    ready,
-    backend: {
-      subscribe(run) {
-        subscribers.add(run);
-        run(state);
-        return () => subscribers.delete(run);
-      },
+    subscribe(run) {
+      subscribers.add(run);
+      run(state);
+      return () => subscribers.delete(run);
+    },
+    notify(notice) {
+      state = { ...state, notice };
+      publish();
     },
   };
 }
 
-let connection: ReturnType<typeof connect> | null = null;
+/** The page's connection: a supervised worker (replaced once if it dies or hangs), its backend store and order. */
+export function supervisedConnection(spawn: () => WorkerLike, order?: BackendName[], source?: BackendSource, timing: { pingEveryMs?: number; silenceMs?: number } = {}) {
+  let backend: (BackendStore & BackendNotices) | null = null;
+  let ready: Promise<unknown> = Promise.resolve();
+  const supervised = supervise<ComputeApi>({
+    spawn,
+    ...timing,
+    // Every worker, the first and its replacement, starts its ladder in the page's order before any other request.
+    onStart: (client) => {
+      ready = client.request('init', { order });
+      ready.catch(() => {});
+    },
+    onStop: (reason, replaced) =>
+      backend?.notify(
+        replaced
+          ? `The compute worker stopped (${reason}) and a new one took over; models load again on the next run.`
+          : `The compute worker stopped again (${reason}); reload the page to compute here.`,
+      ),
+  });
+  backend = backendStateStore(supervised.client, source);
+  return {
+    client: supervised.client,
+    backend: backend as BackendStore,
+    order,
+    supervised,
+    /** The latest worker's `init` (resolves once its backend is ready). */
+    get ready() {
+      return ready;
+    },
+  };
+}
+
+let connection: ReturnType<typeof supervisedConnection> | null = null;
+
+/** Test-only faults (`?test-faults` in the page URL): the worker honours them only when its name carries the flag. */
+export const TEST_FAULTS_FLAG = 'test-faults';
 
 /** The page's connection, made on first use. */
-function pageConnection(): ReturnType<typeof connect> {
+function pageConnection(): ReturnType<typeof supervisedConnection> {
   if (!connection) {
-    const worker = new Worker(new URL('../../workers/compute.worker.ts', import.meta.url), { type: 'module', name: 'diffusion-lab-compute' });
-    worker.addEventListener('error', (e) => console.warn('compute worker error:', e.message));
+    const testFaults = new URLSearchParams(location.search).has(TEST_FAULTS_FLAG);
+    const name = testFaults ? `diffusion-lab-compute ${TEST_FAULTS_FLAG}` : 'diffusion-lab-compute';
+    const spawn = () => {
+      const worker = new Worker(new URL('../../workers/compute.worker.ts', import.meta.url), { type: 'module', name });
+      worker.addEventListener('error', (e) => console.warn('compute worker error:', e.message));
+      return worker as unknown as WorkerLike;
+    };
     const { order, source } = backendRequest(location.search, rememberedBackend());
-    const c = connect(worker as unknown as Port, order, source);
+    const c = supervisedConnection(spawn, order, source);
     connection = c;
     // A handle for the console and the end-to-end tests: tensor counts, the backend in use, any request (with its progress).
-    (globalThis as unknown as { diffusionLab?: object }).diffusionLab = {
+    const handle: Record<string, unknown> = {
       memory: () => c.client.request('memory', {}),
       backend: () => c.client.request('init', {}),
       request: (kind: keyof ComputeApi, params: unknown, onProgress?: (data: unknown) => void) =>
         c.client.request(kind, params as never, onProgress ? { onProgress: onProgress as never } : undefined),
+      /** How many compute workers this page has started. */
+      workers: () => c.supervised.generation,
     };
+    // Only with ?test-faults: make the current worker throw, hang or trap (compute.worker.ts honours it only then).
+    if (testFaults) handle.fault = (mode: 'throw' | 'hang' | 'trap', ms?: number) => c.supervised.worker()?.postMessage({ type: 'test-fault', mode, ms });
+    (globalThis as unknown as { diffusionLab?: object }).diffusionLab = handle;
   }
   return connection;
 }
@@ -149,11 +208,14 @@ export function compute(): Client<ComputeApi> {
   return pageConnection().client;
 }
 
-/** Resolves with the backend in use once the worker is ready. */
+/**
+ * Resolves with the backend in use once the worker is ready. Asks again each time (with the page's order): a
+ * failed start (the wasm binary did not arrive) is not kept, so a later call after reconnecting tries once more.
+ */
 export async function computeReady(): Promise<ComputeApi['init']['result']> {
   const c = pageConnection();
-  await c.ready;
-  return c.client.request('init', {});
+  await c.ready.catch(() => {});
+  return c.client.request('init', { order: c.order });
 }
 
 /** The backend store of the page's worker (replays the current backend to each new subscriber). */
