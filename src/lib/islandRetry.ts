@@ -13,7 +13,7 @@
  * event, imports the modules again — with a `retry=n` query when the plain URL fails again, for browsers that
  * remember a failed module fetch — and once they load replaces the island with a copy of its untouched
  * server-rendered markup: the copy's connectedCallback runs Astro's loading again, now from the module cache.
- * The notice goes with the old element.
+ * The notice goes with the old element, and the page's other failed islands try again too.
  */
 
 /** On an island whose script failed to load (tests and styles read it). */
@@ -163,14 +163,19 @@ async function retry(island: HTMLElement): Promise<void> {
     }
   }
   busy.delete(island);
-  if (loaded.length === islandScripts(island, document.baseURI).length) rehydrate(island, loaded);
-  else fail(island, true);
+  if (loaded.length < islandScripts(island, document.baseURI).length) {
+    fail(island, true);
+    return;
+  }
+  rehydrate(island, loaded);
+  // The network is evidently back: the other failed islands need not wait for their own press.
+  for (const other of document.querySelectorAll<HTMLElement>(`astro-island[${FAILED_ATTR}]`)) void retry(other);
 }
 
 /**
  * Replace the island with a copy of its server-rendered markup (without the notice) whose modules are `urls`, all
  * loaded: Astro's connectedCallback hydrates the copy when it is in view. When the reader pressed Try again, focus
- * moves to the figure's first control once it is live (the button has gone with the old element).
+ * moves to the figure's frame once it is live (the button has gone with the old element).
  */
 function rehydrate(island: HTMLElement, urls: readonly string[]): void {
   const copy = island.cloneNode(true) as HTMLElement;
@@ -184,7 +189,14 @@ function rehydrate(island: HTMLElement, urls: readonly string[]): void {
       'astro:hydrate',
       () => {
         if (document.activeElement && document.activeElement !== document.body) return;
-        copy.querySelector<HTMLElement>('button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea, a[href], [tabindex="0"]')?.focus();
+        // The frame itself, not a control in it (focusing a notebook cell's code would open its editor).
+        const frame = copy.querySelector<HTMLElement>('.widget') ?? copy.firstElementChild;
+        if (!(frame instanceof HTMLElement)) return;
+        if (!frame.hasAttribute('tabindex')) {
+          frame.setAttribute('tabindex', '-1');
+          frame.addEventListener('blur', () => frame.removeAttribute('tabindex'), { once: true });
+        }
+        frame.focus({ preventScroll: true });
       },
       { once: true },
     );

@@ -86,9 +86,9 @@ describe('a widget whose script failed to load', () => {
       await page.waitForSelector(`astro-island:not([ssr]) ${lab}`, { timeout: 60_000 });
       expect(await page.locator('.island-retry').count()).toBe(0);
       expect(await page.locator('[data-script-failed]').count()).toBe(0);
-      // The plain URL loaded again; focus moved from the vanished button to the figure's first control.
+      // The plain URL loaded again; focus moved from the vanished button to the figure's frame.
       expect(await page.locator(islandOf(lab)).getAttribute('component-url')).not.toContain('retry=');
-      expect(await page.evaluate((w) => !!document.activeElement?.closest(w), lab)).toBe(true);
+      expect(await page.evaluate((w) => !!document.activeElement?.matches(w), lab)).toBe(true);
       await ready(page, lab, 120_000);
       await page.locator(lab).getByRole('button', { name: 'log SNR' }).click();
       expect(new URL(page.url()).searchParams.get('sched.show')).toBe('logSnr');
@@ -121,6 +121,41 @@ describe('a widget whose script failed to load', () => {
       await expect.poll(() => caption.textContent()).toContain(t);
       // Offline, the island's renderer (shared by every Svelte island) failed to load as well.
       expect(otherProblems(problems, 'ForwardScrubber', 'client\\.svelte')).toEqual(NONE);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('works for notebook cells: every failed cell says so, and one Try again brings them all back with their code', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      const block = chunk('Cell');
+      await page.route(block, (route) => route.abort());
+      await page.goto(site.url + '/notebook/');
+      const first = '[data-cell="noise-digit"]';
+      await page.locator(first).scrollIntoViewIfNeeded();
+      await page.locator(`${first} .island-retry`).waitFor({ timeout: 30_000 });
+      // Every cell that came into view failed; each says so (the first two share the viewport).
+      await page.locator('[data-cell="alpha-bar"]').scrollIntoViewIfNeeded();
+      await expect.poll(() => page.locator('[data-cell] .island-retry').count(), { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+      const failed = await page.locator('astro-island[data-script-failed]').count();
+      expect(await page.locator('[data-cell] .island-retry [role="alert"]').allTextContents()).toEqual(
+        Array(failed).fill('This code cell’s script could not be loaded, so it shows a still preview.'),
+      );
+      // The build-time highlighted code is still there to read.
+      expect(await page.locator('[data-cell="alpha-bar"] .static').innerText()).toContain("makeSchedule('linear', 1000)");
+
+      await page.unroute(block);
+      await page.locator('[data-cell="alpha-bar"]').getByRole('button', { name: 'Try again' }).click();
+      await page.locator('[data-cell="alpha-bar"][data-hydrated="true"]').waitFor({ timeout: 60_000 });
+      await expect.poll(() => page.locator('.island-retry').count(), { timeout: 30_000 }).toBe(0);
+      expect(await page.locator('astro-island[data-script-failed]').count()).toBe(0);
+      await page.locator(first).scrollIntoViewIfNeeded();
+      await page.locator(`${first}[data-hydrated="true"]`).waitFor({ timeout: 60_000 });
+      // Hydrated with its slot: the highlighted code came through, and Run is live.
+      expect(await page.locator('[data-cell="alpha-bar"] .static').innerText()).toContain("makeSchedule('linear', 1000)");
+      expect(await page.locator('[data-cell="alpha-bar"] button.run').isEnabled()).toBe(true);
+      expect(otherProblems(problems, 'Cell')).toEqual(NONE);
     } finally {
       await context.close();
     }
