@@ -218,3 +218,77 @@ describe('charts and labels', () => {
     }
   });
 });
+
+describe('honest readouts', () => {
+  const lab = '[data-widget="guidance-lab"]';
+  const readouts = async (page: Page, query: string) => {
+    await page.goto(`${site.url}${GALLERY}?backend=wasm&${query}`);
+    await page.locator(lab).scrollIntoViewIfNeeded();
+    await page.waitForSelector(`${lab}[data-status="ready"][data-pending="false"] .honest`, { timeout: 180_000 });
+    return {
+      like: Number(await page.locator(`${lab} [data-digit-like]`).getAttribute('data-digit-like')),
+      odd: Number(await page.locator(`${lab} .honest`).getAttribute('data-odd')),
+      accuracy: Number(await page.locator(lab).getAttribute('data-accuracy')),
+      text: await page.locator(`${lab} .honest`).innerText(),
+      dashed: await page.locator(`${lab} .cell.odd`).count(),
+    };
+  };
+
+  it('the guidance lab flags shapes the classifier names confidently but no held-out digit has', async () => {
+    const { context, page } = await openPage(site);
+    try {
+      // Moderate guidance: every sample is shaped like a real digit.
+      const fine = await readouts(page, 'guide.w=3&guide.digit=3');
+      expect(fine.like).toBe(16);
+      expect(fine.odd).toBe(0);
+      expect(fine.text).toMatch(/confidence is its own/);
+      // Strong guidance away from a negative digit: the classifier still calls most of them 3s, but most are broken.
+      const broken = await readouts(page, 'guide.w=10&guide.negative=5&guide.digit=3');
+      expect(broken.accuracy).toBeGreaterThan(0.5);
+      expect(broken.like).toBeLessThan(8);
+      expect(broken.odd).toBeGreaterThan(4);
+      expect(broken.dashed).toBe(16 - broken.like);
+      expect(broken.text).toContain(`${broken.odd} of the`);
+      expect(broken.text).toMatch(/have a shape no real digit has/);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('the training lab keeps counting its time across a restore and shows its measured pace', async () => {
+    const LAB = '[data-widget="training-lab"]';
+    const secs = async () => {
+      const [m, s] = (await page.locator(`${LAB} .stats div`, { hasText: 'elapsed' }).locator('dd').innerText()).split(':').map(Number);
+      return m * 60 + s;
+    };
+    const step = async () => Number(await page.locator(LAB).getAttribute('data-step'));
+    const { context, page } = await openPage(site);
+    try {
+      await page.goto(`${site.url}${GALLERY}?backend=wasm&lab.batch=8#training-lab`);
+      await page.locator(LAB).scrollIntoViewIfNeeded();
+      await page.waitForSelector(`${LAB}[data-status="ready"]`, { timeout: 120_000 });
+      await page.getByRole('button', { name: 'Start training' }).click();
+      await expect.poll(secs, { timeout: 120_000, interval: 250 }).toBeGreaterThanOrEqual(2);
+      // The pace line: measured steps a second (examples a second over the batch of 8).
+      const pace = Number(await page.locator(`${LAB} .pace`).getAttribute('data-steps-per-second'));
+      expect(pace).toBeGreaterThan(0);
+      expect(await page.locator(`${LAB} .pace`).innerText()).toMatch(/steps a second on this device: 1,000 more steps take about \d+:\d\d/);
+      await page.getByRole('button', { name: 'Pause' }).click();
+      await page.waitForSelector(`${LAB}[data-phase="paused"]`);
+      await page.getByRole('button', { name: 'Save', exact: true }).click();
+      await expect.poll(() => page.locator(`${LAB} .notice`).textContent()).toMatch(/Saved the model at step/);
+      const before = await secs();
+      await page.getByRole('button', { name: /^Restore/ }).click();
+      await expect.poll(() => page.locator(`${LAB} .notice`).textContent(), { timeout: 60_000 }).toMatch(/^Restored/);
+      await page.waitForSelector(`${LAB}[data-phase="paused"]`);
+      const restoredAt = await step();
+      await page.getByRole('button', { name: 'Resume' }).click();
+      await expect.poll(step, { timeout: 120_000, interval: 200 }).toBeGreaterThanOrEqual(restoredAt + 10);
+      // The restored session's own clock starts at 0; the lab's time goes on from where it was.
+      expect(await secs()).toBeGreaterThanOrEqual(before);
+      await page.getByRole('button', { name: 'Pause' }).click();
+    } finally {
+      await context.close();
+    }
+  });
+});
