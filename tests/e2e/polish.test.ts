@@ -292,3 +292,27 @@ describe('honest readouts', () => {
     }
   });
 });
+
+describe('lesson tables and display maths on a phone', () => {
+  it('scroll sideways with a visible shadow cue at the edge that has more', async () => {
+    const { context, page } = await openPage(site, { width: 390, height: 844 });
+    try {
+      await page.goto(`${site.url}/lessons/07-sampling-ddpm-ddim/?backend=wasm`);
+      // The table of the DDIM paper's FIDs is wider than the phone: it scrolls, and its background carries the
+      // shadows (radial gradients fixed to the box) and their covers (linear gradients that scroll with it).
+      const table = page.locator('.prose table').first();
+      const box = await table.evaluate((t) => ({ scroll: t.scrollWidth, client: t.clientWidth, bg: getComputedStyle(t).backgroundImage, attach: getComputedStyle(t).backgroundAttachment }));
+      expect(box.scroll).toBeGreaterThan(box.client);
+      expect(box.bg).toContain('radial-gradient');
+      expect(box.attach.split(',').map((s) => s.trim())).toEqual(['local', 'local', 'scroll', 'scroll']);
+      const maths = await page.locator('.prose .katex-display').first().evaluate((m) => getComputedStyle(m).backgroundImage);
+      expect(maths).toContain('radial-gradient');
+      // A table inside a widget keeps its own look.
+      await page.goto(`${site.url}/lessons/09b-flow-matching/?backend=wasm`);
+      const inWidget = page.locator('[data-widget] table').first();
+      if (await inWidget.count()) expect(await inWidget.evaluate((t) => getComputedStyle(t).backgroundImage)).toBe('none');
+    } finally {
+      await context.close();
+    }
+  });
+});
