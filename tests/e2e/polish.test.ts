@@ -172,7 +172,7 @@ describe('charts and labels', () => {
     }
   });
 
-  it('labels the inspector\'s panels with real subscripts, and the theme toggle with what it does', async () => {
+  it('labels the inspector\'s panels with real subscripts, and the theme toggle with its state', async () => {
     const { context, page } = await openPage(site);
     try {
       await page.goto(`${site.url}${GALLERY}?backend=wasm`);
@@ -183,12 +183,14 @@ describe('charts and labels', () => {
 
       const toggle = page.locator('#theme-toggle');
       expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('light');
-      expect(await toggle.getAttribute('aria-label')).toBe('Switch to the dark theme');
-      expect((await toggle.innerText()).trim()).toMatch(/Dark$/);
+      expect(await toggle.getAttribute('aria-pressed')).toBe('false');
+      expect((await toggle.innerText()).trim()).toBe('☀ Dark theme: off');
+      expect(await toggle.getAttribute('title')).toBe('Switch to the dark theme');
       await toggle.click();
       expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
-      expect(await toggle.getAttribute('aria-label')).toBe('Switch to the light theme');
-      expect((await toggle.innerText()).trim()).toMatch(/Light$/);
+      expect(await toggle.getAttribute('aria-pressed')).toBe('true');
+      expect((await toggle.innerText()).trim()).toBe('☾ Dark theme: on');
+      expect(await toggle.getAttribute('title')).toBe('Switch to the light theme');
     } finally {
       await context.close();
     }
