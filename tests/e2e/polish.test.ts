@@ -8,7 +8,7 @@ import { useSite } from './useSite';
 const site = useSite();
 
 /** A text box the reader sees: where it is, its rendered font size in CSS px, and its widget (if any). */
-interface TextBox { text: string; where: string; widget: string | null; size: number; mayOverlap: boolean; rects: { x: number; y: number; w: number; h: number }[] }
+interface TextBox { text: string; where: string; widget: string | null; svg?: boolean; size: number; mayOverlap: boolean; rects: { x: number; y: number; w: number; h: number }[] }
 
 /**
  * Every visible run of text on the page: HTML text nodes (one rect per line, from a Range) and SVG <text> elements
@@ -48,7 +48,7 @@ function textBoxes(page: Page): Promise<TextBox[]> {
       if (r.width === 0 || r.height === 0) continue;
       const ctm = (t as SVGGraphicsElement).getScreenCTM();
       const scale = ctm ? Math.hypot(ctm.a, ctm.b) : 1;
-      out.push({ text, where: describe(t), widget: widgetOf(t), mayOverlap: designedOverlap(t), size: parseFloat(getComputedStyle(t).fontSize) * scale, rects: [{ x: r.x, y: r.y, w: r.width, h: r.height }] });
+      out.push({ text, where: describe(t), widget: widgetOf(t), svg: true, mayOverlap: designedOverlap(t), size: parseFloat(getComputedStyle(t).fontSize) * scale, rects: [{ x: r.x, y: r.y, w: r.width, h: r.height }] });
     }
     // HTML text nodes
     const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
@@ -92,18 +92,19 @@ function overlaps(boxes: TextBox[]): string[] {
 
 describe('widget text on a 390 px phone, after hydration', () => {
   for (const path of sitePaths()) {
-    it(`${path}: no widget text below 10 CSS px and no overlapping text in a widget`, async () => {
+    it(`${path}: no widget or figure text below 10 CSS px and no overlapping text in a widget`, async () => {
       const { context, page } = await openPage(site, { width: 390, height: 844 });
       try {
         await page.goto(`${site.url}${path}?backend=wasm`, { waitUntil: 'networkidle' });
         await hydrateAll(page);
         const boxes = await textBoxes(page);
         expect(boxes.length).toBeGreaterThan(0);
-        // Widgets' text (charts, readouts, labels); the lesson's own figures and typeset maths are reported below.
-        const findings = { small: tooSmall(boxes.filter((b) => b.widget)), overlapping: overlaps(boxes) };
+        // Widgets' text (charts, readouts, labels) and every drawn figure (SVG text, the lessons' own figures too);
+        // typeset maths in the prose is reported below.
+        const findings = { small: tooSmall(boxes.filter((b) => b.widget || b.svg)), overlapping: overlaps(boxes) };
         if (process.env.POLISH_REPORT) {
           mkdirSync(join(ROOT, 'test-results'), { recursive: true });
-          const elsewhere = tooSmall(boxes.filter((b) => !b.widget));
+          const elsewhere = tooSmall(boxes.filter((b) => !b.widget && !b.svg));
           writeFileSync(join(ROOT, 'test-results', `phone-text${path.replace(/\W+/g, '_')}.json`), JSON.stringify({ ...findings, elsewhere }, null, 1));
         }
         expect(findings).toEqual({ small: [], overlapping: [] });
