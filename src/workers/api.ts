@@ -136,6 +136,13 @@ export const REQUESTS = {
     steps: int(25, 5, 100),
     negative: CLASS_OR_NONE,
   },
+  /**
+   * The same run as `guide` with the same parameters, kept for scrubbing: up to RACE_TRAJECTORY_FRAMES kept steps of
+   * z_t and ẑ_0, each decoded to images (asked for only when the reader scrubs a run, so a grid costs no decoding).
+   */
+  get 'guide.trajectory'() {
+    return this.guide;
+  },
   /** The latent model's autoencoder on one image, with `sigma` × seeded N(0, I) added to the scaled latent. */
   autoencode: { model: model('latent-mnist'), x: IMAGE, sigma: float(0, 0, 1.5, 0.05), seed: SEED },
   /** Editing a digit with a pixel U-Net (EDIT above), x̂_0 clipped, conditioned on `digit` (−1: ∅). */
@@ -328,6 +335,8 @@ export const WIDGET_STATE = {
     seed: REQUESTS.guide.seed,
     negative: REQUESTS.guide.negative,
     steps: REQUESTS.guide.steps,
+    /** After "Scrub this run": how far along the stored run to look (0 = t = T, 1000 = the end). */
+    at: int(1000, 0, 1000),
   },
   ae: { digit: DIGIT, sigma: REQUESTS.autoencode.sigma, seed: REQUESTS.autoencode.seed },
   clip: {
@@ -489,6 +498,8 @@ interface Results extends Flow2dResults {
     diversity: number;
     elapsedMs: number;
   };
+  /** A guidance run's kept steps: t, and x_t and x̂_0 decoded from z_t and ẑ_0 (frames × count × 784). */
+  'guide.trajectory': RaceTrajectory;
   autoencode: {
     /** Scaled latent of x, NHWC [h, w, c] (no noise). */
     latent: Float32Array;

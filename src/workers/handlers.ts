@@ -16,6 +16,8 @@ import { withinClassDiversity } from '../core/metrics';
 import type { LoadedUNet } from '../core/models';
 import { makeNoise } from '../core/noise';
 import { ddpmSigma, ddpmStep, samplers } from '../core/samplers';
+import { throwIfAborted } from '../core/samplers/common';
+import { MNIST_PIXELS } from '../core/mnistFormat';
 import { flowSamplers, type FlowSamplerName } from '../core/samplers/flow';
 import { consistencySamplers } from '../core/samplers/consistency';
 import { consistencyGrid, type ConsistencySpec } from '../core/consistency';
@@ -329,6 +331,47 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
         } finally {
           zT.dispose();
           z?.dispose();
+        }
+      }),
+
+    'guide.trajectory': ({ model, digit, w, seed, count, steps, negative }, { signal }) =>
+      res.withFallback(async () => {
+        const lm = await res.latent(model);
+        const k = lm.metadata.denoiser.config.numClasses;
+        const [h, wd, ch] = lm.metadata.denoiser.config.inputShape;
+        const noise = makeNoise(seed);
+        const zT = noise.normal([count, h, wd, ch]) as tf.Tensor4D;
+        const denoiser = classifierFreeGuidance(lm.unet.model, { classes: digit, w, nullClass: k, negative: negative < 0 ? undefined : negative });
+        // the same run as `guide` (same x_T, sampler and steps), its kept steps' z_t and ẑ_0 held on the device
+        const kept: { t: number; z: tf.Tensor4D; z0: tf.Tensor4D }[] = [];
+        let keep: Set<number> | null = null;
+        try {
+          const z = await samplers.ddim(denoiser, zT, lm.schedule, {
+            noise, steps, eta: 0, signal,
+            onStep: (info) => {
+              keep ??= new Set(keptStepIndices(info.steps, RACE_TRAJECTORY_FRAMES));
+              if (keep.has(info.index)) kept.push({ t: info.tPrev, z: tf.clone(info.x), z0: tf.clone(info.x0Pred) });
+              return yieldToEvents();
+            },
+          });
+          z.dispose();
+          const n = MNIST_PIXELS;
+          const out: RaceTrajectory = { t: Int32Array.from(kept, (f) => Math.round(f.t)), x: new Float32Array(kept.length * count * n), x0: new Float32Array(kept.length * count * n) };
+          // one frame at a time: two decodes of `count` latents each
+          for (let f = 0; f < kept.length; f++) {
+            throwIfAborted(signal);
+            const [x, x0] = await readAll([decodeScaled(lm, kept[f].z), decodeScaled(lm, kept[f].z0)]);
+            out.x.set(x, f * count * n);
+            out.x0.set(x0, f * count * n);
+            await yieldToEvents();
+          }
+          return out;
+        } finally {
+          zT.dispose();
+          for (const f of kept) {
+            f.z.dispose();
+            f.z0.dispose();
+          }
         }
       }),
 

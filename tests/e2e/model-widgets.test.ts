@@ -142,6 +142,40 @@ describe('the sampler race', () => {
 });
 
 describe('the guidance lab', () => {
+  it('lets the reader scrub a run back and forth through its kept steps, as x_t or x̂₀, and forgets it when a parameter changes', async () => {
+    const { context, page, problems } = await openPage(site);
+    try {
+      await page.goto(site.url + '/widgets/?backend=wasm&guide.digit=4&guide.w=3&guide.seed=11&guide.steps=10');
+      await ready(page, GUIDE);
+      await page.waitForSelector(`${GUIDE}[data-pending="false"]`);
+      const first = page.locator(`${GUIDE} .grid img`).first();
+      const grid = await first.getAttribute('src');
+      await page.locator(GUIDE).getByRole('button', { name: 'Scrub this run' }).click();
+      const slider = page.locator(`${GUIDE} .scrub input[type="range"]`);
+      await expect.poll(() => slider.count(), { timeout: 60_000 }).toBe(1);
+      const scrubT = async () => Number(await page.locator(`${GUIDE} .scrub`).getAttribute('data-scrub-t'));
+      // it opens at the start of the run: the first kept step, still noisy
+      expect(await scrubT()).toBeGreaterThan(800);
+      const start = await first.getAttribute('src');
+      expect(start).not.toBe(grid);
+      await page.locator(GUIDE).getByRole('button', { name: /show x̂/ }).click();
+      expect(await first.getAttribute('src')).not.toBe(start);
+      await page.locator(GUIDE).getByRole('button', { name: /show x̂/ }).click();
+      await slider.fill('500');
+      await expect.poll(async () => Math.abs((await scrubT()) - 500)).toBeLessThanOrEqual(100);
+      // forth to the end: the grid itself
+      await slider.focus();
+      await page.keyboard.press('End');
+      await expect.poll(() => first.getAttribute('src')).toBe(grid);
+      // another w is another run: the stored one is no longer offered
+      await page.locator(`${GUIDE} input[type="range"]`).first().fill('4');
+      await expect.poll(() => page.locator(GUIDE).getByRole('button', { name: 'Scrub this run' }).count()).toBe(1);
+      expect(problems.pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('changes the grid as the slider moves, and guidance makes the classifier agree with the requested digit', async () => {
     const { context, page, problems } = await openPage(site);
     try {

@@ -74,3 +74,24 @@ describe('compute handlers', () => {
     await expect(call('autoencode', { x: new Float32Array(784), model: 'unet-mnist' })).rejects.toThrow(/unet-mnist/);
   });
 });
+
+describe('guide.trajectory: a guidance run kept for scrubbing', () => {
+  it('replays the guide run: kept steps with t falling to 0, each z_t and ẑ_0 decoded, the last x_t the grid itself, tensors flat', async () => {
+    const params = { digit: 4, w: 3, seed: 21, count: 2, steps: 8, negative: -1 };
+    const grid = await call('guide', params);
+    const before = tf.memory().numTensors;
+    const traj = await call('guide.trajectory', params);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(traj.t.length).toBe(8); // 8 steps ≤ the frame cap: every step kept
+    for (let k = 1; k < traj.t.length; k++) expect(traj.t[k]).toBeLessThan(traj.t[k - 1]);
+    expect(traj.t.at(-1)).toBe(0);
+    expect(traj.x.length).toBe(8 * 2 * 784);
+    expect(traj.x0.length).toBe(traj.x.length);
+    // the last frame of x_t is the grid the guide request returned (the same x_T, sampler and steps)
+    expect(Array.from(traj.x.subarray(7 * 1568))).toEqual(Array.from(grid.images));
+    // the first x_t is still noisy, its x̂_0 already digit-like: they differ
+    let diff = 0;
+    for (let i = 0; i < 1568; i++) diff += Math.abs(traj.x[i] - traj.x0[i]);
+    expect(diff / 1568).toBeGreaterThan(0.01);
+  });
+});
