@@ -91,6 +91,17 @@ export const RACE_LANES: readonly RaceLane[] = [
 /** Every sampler a race lane may name, in the lanes' order. */
 export const RACE_SAMPLERS: readonly RaceSampler[] = RACE_LANES.map((l) => l.key);
 
+/** The guidance lab's run (REQUESTS.guide), also the parameters of its replay for scrubbing. */
+const GUIDE = {
+  model: model('latent-mnist'),
+  digit: DIGIT,
+  w: float(3, 0, 10, 0.1),
+  seed: withDefault(SEED, 11),
+  count: int(16, 1, 36),
+  steps: int(25, 5, 100),
+  negative: CLASS_OR_NONE,
+} as const;
+
 export const REQUESTS = {
   /** Pick the backend (first call wins; later calls report the current one). */
   init: { order: optional(enums(BACKEND_NAMES)) },
@@ -127,22 +138,12 @@ export const REQUESTS = {
    * Classifier-free guidance on the latent model: `count` latents of `digit` by DDIM from one seeded z_T,
    * ε̃ = (1+w) ε(z, c) − w ε(z, ∅) (∅ replaced by `negative` when ≥ 0), decoded and judged by classifier-mnist.
    */
-  guide: {
-    model: model('latent-mnist'),
-    digit: DIGIT,
-    w: float(3, 0, 10, 0.1),
-    seed: withDefault(SEED, 11),
-    count: int(16, 1, 36),
-    steps: int(25, 5, 100),
-    negative: CLASS_OR_NONE,
-  },
+  guide: GUIDE,
   /**
    * The same run as `guide` with the same parameters, kept for scrubbing: up to RACE_TRAJECTORY_FRAMES kept steps of
    * z_t and ẑ_0, each decoded to images (asked for only when the reader scrubs a run, so a grid costs no decoding).
    */
-  get 'guide.trajectory'() {
-    return this.guide;
-  },
+  'guide.trajectory': GUIDE,
   /** The latent model's autoencoder on one image, with `sigma` × seeded N(0, I) added to the scaled latent. */
   autoencode: { model: model('latent-mnist'), x: IMAGE, sigma: float(0, 0, 1.5, 0.05), seed: SEED },
   /** Editing a digit with a pixel U-Net (EDIT above), x̂_0 clipped, conditioned on `digit` (−1: ∅). */

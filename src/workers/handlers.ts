@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { currentBackend } from '../core/backends';
-import { decodeScaled, encodeScaled } from '../core/autoencoder';
+import { decodeScaled, encodeScaled, type LatentModel } from '../core/autoencoder';
 import { embed } from '../core/classifier';
 import { qSample } from '../core/forward';
 import { classifierFreeGuidance, conditioned, unconditional } from '../core/guidance';
@@ -45,6 +45,18 @@ function countingDenoiser(denoiser: Denoiser): { denoiser: Denoiser; calls: () =
     },
     calls: () => calls,
   };
+}
+
+/** The guidance lab's run on a latent model: its seeded z_T and the guided denoiser (shared by `guide` and its replay). */
+function guidedRun(
+  lm: LatentModel,
+  { digit, w, seed, count, negative }: { digit: number; w: number; seed: number; count: number; negative: number },
+): { noise: ReturnType<typeof makeNoise>; zT: tf.Tensor4D; denoiser: Denoiser } {
+  const [h, wd, ch] = lm.metadata.denoiser.config.inputShape;
+  const noise = makeNoise(seed);
+  const zT = noise.normal([count, h, wd, ch]) as tf.Tensor4D;
+  const nullClass = lm.metadata.denoiser.config.numClasses;
+  return { noise, zT, denoiser: classifierFreeGuidance(lm.unet.model, { classes: digit, w, nullClass, negative: negative < 0 ? undefined : negative }) };
 }
 
 /**
@@ -299,11 +311,8 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
       res.withFallback(async () => {
         const [lm, clf] = await Promise.all([res.latent(model), res.classifier('classifier-mnist')]);
         const start = performance.now();
-        const k = lm.metadata.denoiser.config.numClasses;
         const [h, wd, ch] = lm.metadata.denoiser.config.inputShape;
-        const noise = makeNoise(seed);
-        const zT = noise.normal([count, h, wd, ch]) as tf.Tensor4D;
-        const denoiser = classifierFreeGuidance(lm.unet.model, { classes: digit, w, nullClass: k, negative: negative < 0 ? undefined : negative });
+        const { noise, zT, denoiser } = guidedRun(lm, { digit, w, seed, count, negative });
         let z: tf.Tensor4D | null = null;
         try {
           z = await samplers.ddim(denoiser, zT, lm.schedule, { noise, steps, eta: 0, signal, onStep: () => yieldToEvents() });
@@ -337,11 +346,7 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
     'guide.trajectory': ({ model, digit, w, seed, count, steps, negative }, { signal }) =>
       res.withFallback(async () => {
         const lm = await res.latent(model);
-        const k = lm.metadata.denoiser.config.numClasses;
-        const [h, wd, ch] = lm.metadata.denoiser.config.inputShape;
-        const noise = makeNoise(seed);
-        const zT = noise.normal([count, h, wd, ch]) as tf.Tensor4D;
-        const denoiser = classifierFreeGuidance(lm.unet.model, { classes: digit, w, nullClass: k, negative: negative < 0 ? undefined : negative });
+        const { noise, zT, denoiser } = guidedRun(lm, { digit, w, seed, count, negative });
         // the same run as `guide` (same x_T, sampler and steps), its kept steps' z_t and ẑ_0 held on the device
         const kept: { t: number; z: tf.Tensor4D; z0: tf.Tensor4D }[] = [];
         let keep: Set<number> | null = null;
