@@ -6,6 +6,7 @@
  *   npm run bench -- lab               the training lab in the browser vs bare Node (needs `npm run build`)
  *   npm run bench -- widgets           first DDIM-50, guidance and prompt-lab grids in the browser (needs `npm run build`)
  *   npm run bench -- parallel          unet-mnist training on one thread vs the batch split over two (--steps=100 --repeats=3)
+ *   npm run bench -- peer              unet-mnist forward and training step vs PyTorch on CPU, one thread each (--rounds=5 --repeats=3 [--baseline=<checkout>])
  *   npm run bench -- core --batch=8 --repeats=7 --skip-cpu --channels=32,32,64 --cpu-batch=8 --no-write
  *
  * Section `core`: the default MNIST U-Net at batch 32, 28×28: one forward pass and one Adam training step,
@@ -51,6 +52,7 @@ const OPTIONS = {
   'cpu-batch': { type: 'string' },
   'skip-cpu': { type: 'boolean' },
   'no-write': { type: 'boolean' },
+  baseline: { type: 'string' },
 } as const;
 
 type Args = Partial<Record<keyof typeof OPTIONS, string | boolean>>;
@@ -170,6 +172,14 @@ async function benchTrainingRun(data: import('../src/core/data').MnistData, thre
 }
 
 const SECTIONS: Record<string, Section> = {
+  peer: {
+    description: 'unet-mnist forward pass and training step: our wasm engine vs PyTorch on CPU, one thread each (needs python3-torch)',
+    async run(args) {
+      const { benchPeer } = await import('./bench/peer');
+      const baseline = typeof args.baseline === 'string' ? args.baseline : undefined;
+      return benchPeer(ROOT, { rounds: numberArg(args, 'rounds', 5), repeats: numberArg(args, 'repeats', 3), baseline });
+    },
+  },
   parallel: {
     description: 'unet-mnist training steps with the batch on one thread vs split over two (data parallelism)',
     async run(args) {
