@@ -3,11 +3,12 @@
  *
  * | kernel                 | computes                                                        | as                                                    |
  * |------------------------|-----------------------------------------------------------------|-------------------------------------------------------|
- * | `Conv2DBackpropFilter` | ∂L/∂W[kh,kw,ci,co] = Σ_{n,y,x} X[n, y+kh−pT, x+kw−pL, ci] dY[n,y,x,co] | conv2d(Xᵀ [ci,H,W,n], dYᵀ [oh,ow,n,co]), or with the roles of X and dY swapped (then flipped) |
+ * | `Conv2DBackpropFilter` | ∂L/∂W[kh,kw,ci,co] = Σ_{n,y,x} X[n, y+kh−pT, x+kw−pL, ci] dY[n,y,x,co] | one GEMM per tap on a padded, flattened grid (big images), or conv2d(Xᵀ [ci,H,W,n], dYᵀ [oh,ow,n,co]) (filterGradMethod) |
  * | `Conv2DBackpropInput`  | ∂L/∂X = dY correlated with W rotated 180°, in/out channels swapped | conv2d(dY, flip(W)ᵀ), padding K−1−p                 |
  *
- * The filter gradient treats one operand's channels as the batch and the batch as the channels, so the
- * fast (XNNPACK) convolution does the work; a 1×1 filter gradient is a single (XNNPACK) matMul.
+ * The filter gradient is either KH·KW XNNPACK GEMMs whose operands are views into the wasm heap (no im2col, no copies
+ * per tap) or one convolution that treats one operand's channels as the batch and the batch as the channels; a 1×1
+ * filter gradient is a single (XNNPACK) matMul.
  * Only stride 1, dilation 1, NHWC is supported — what the U-Net (3×3 and 1×1 'same' convs, avgPool
  * downsampling) uses; anything else throws.
  */
@@ -80,10 +81,127 @@ function filterGrad1x1(backend: Backend, x: TensorInfo, dy: TensorInfo, ci: numb
   return view(dW, [1, 1, ci, co]);
 }
 
+/** The parts of the wasm backend the GEMM filter gradient reaches into. */
+interface WasmBackendInternals {
+  wasm: {
+    cwrap(name: string, ret: null, args: string[]): (...a: unknown[]) => void;
+    tfjs: { registerTensor(id: number, size: number, memoryOffset: number): void; disposeData(id: number): void };
+  };
+  dataIdMap: { get(dataId: object): { id: number; memoryOffset: number } };
+  dataIdNextNumber: number;
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+}
+
+type WasmMatMul = (aId: number, aShape: Uint8Array, aRank: number, bId: number, bShape: Uint8Array, bRank: number, ta: boolean, tb: boolean, outId: number) => void;
+const matMuls = new WeakMap<object, WasmMatMul>();
+
+/** wasm's BatchMatMul entry point (XNNPACK's fully-connected GEMM for batch 1 without transposes), bound once per module. */
+function wasmMatMul(b: WasmBackendInternals): WasmMatMul {
+  let f = matMuls.get(b.wasm);
+  if (!f) {
+    f = b.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']) as WasmMatMul;
+    matMuls.set(b.wasm, f);
+  }
+  return f;
+}
+
+const shapeBytes = (shape: number[]) => new Uint8Array(new Int32Array(shape).buffer);
+
 /**
- * ∂L/∂W for y = conv2d(x, W) with stride 1. 1×1: a matMul. Otherwise a conv2d whose batch is one
- * operand's channels and whose filter is the other operand: the operand with fewer channels takes the
- * expensive (fully scattering) transpose.
+ * ∂L/∂W for a K×K, stride-1 conv as KH·KW GEMMs on one "padded flat" grid, without im2col. x is padded as the
+ * convolution pads it and dy is placed at the same grid's top-left (zeros to its right and below), both flattened to
+ * P = n·Hp·Wp rows (Hp = H + pT + pB, Wp = W + pL + pR). x[n, y+kh−pT, x+kw−pL] is then grid row q + kh·Wp + kw for
+ * dy's row q, so with Xᵀ = x's grid transposed to [ci, P]:
+ *   dW[kh, kw] = Xᵀ[:, off : off + P] · dy_grid,   off = kh·Wp + kw.
+ * Each tap's left operand is a view into the wasm heap at an offset, whose rows run off elements into the next row:
+ * those meet dy_grid's last `off` rows, which are padding (zero), so they add nothing; an extra zero channel after x's
+ * last one keeps the last row's overrun inside the buffer. dy_grid is the same right operand for every tap, so XNNPACK
+ * packs it once; each tap writes straight into its slice of the output.
+ */
+function filterGradGemm(backend: Backend, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
+  const b = backend as unknown as WasmBackendInternals;
+  const { top, bottom, left, right } = info.padInfo;
+  const { filterHeight: KH, filterWidth: KW, inChannels: ci, outChannels: co, batchSize: n, outHeight: oh, outWidth: ow } = info;
+  const Hp = info.inHeight + top + bottom;
+  const Wp = info.inWidth + left + right;
+  const P = n * Hp * Wp;
+  const pad = (t: TensorInfo, p: [number, number][]) => call('PadV2', { x: t }, { paddings: p, constantValue: 0 } as unknown as tf.NamedAttrMap, backend);
+  const xp = pad(x, [[0, 0], [top, bottom], [left, right], [0, 1]]); // [n, Hp, Wp, ci + 1], the last channel zero
+  const xT = call('Transpose', { x: view(xp, [P, ci + 1]) }, { perm: [1, 0] }, backend); // [ci + 1, P]
+  free(backend, xp);
+  const dyp = pad(dy, [[0, 0], [0, Hp - oh], [0, Wp - ow], [0, 0]]); // [P, co] on the same grid
+  const out = b.makeOutput([KH, KW, ci, co], 'float32');
+  const mm = wasmMatMul(b);
+  const dyId = b.dataIdMap.get(dyp.dataId).id;
+  const aShape = shapeBytes([1, ci, P]);
+  const bShape = shapeBytes([1, P, co]);
+  const xBase = b.dataIdMap.get(xT.dataId).memoryOffset;
+  const outBase = b.dataIdMap.get(out.dataId).memoryOffset;
+  const views: number[] = [];
+  try {
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) {
+        const aId = b.dataIdNextNumber++;
+        views.push(aId);
+        b.wasm.tfjs.registerTensor(aId, ci * P, xBase + (kh * Wp + kw) * 4);
+        const oId = b.dataIdNextNumber++;
+        views.push(oId);
+        b.wasm.tfjs.registerTensor(oId, ci * co, outBase + (kh * KW + kw) * ci * co * 4);
+        mm(aId, aShape, 3, dyId, bShape, 3, false, false, oId);
+      }
+    }
+  } finally {
+    // Unregister the views; their memory belongs to xT and out.
+    for (const id of views) b.wasm.tfjs.disposeData(id);
+    free(backend, xT, dyp);
+  }
+  return out;
+}
+
+/**
+ * ∂L/∂W as one convolution whose batch is one operand's channels and whose filter is the other operand (the one with
+ * fewer channels takes the expensive, fully scattering transpose; with dy as the input the result comes out flipped).
+ */
+function filterGradConv(backend: Backend, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
+  const { top, bottom, left, right } = info.padInfo;
+  const { filterHeight: KH, filterWidth: KW, inChannels: ci, outChannels: co } = info;
+  let dW: TensorInfo;
+  if (ci <= co) {
+    // dW[kh,kw,ci,co] = Σ_{n,y,x} xᵀ[ci, y+kh−pT, x+kw−pL, n] · dyᵀ[y, x, n, co]
+    const xT = call('Transpose', { x }, { perm: [3, 1, 2, 0] }, backend); // [ci, H, W, n]
+    const dyT = call('Transpose', { x: dy }, { perm: [1, 2, 0, 3] }, backend); // [oh, ow, n, co]
+    const g = conv(backend, xT, dyT, top, bottom, left, right); // [ci, KH, KW, co]
+    free(backend, xT, dyT);
+    dW = call('Transpose', { x: g }, { perm: [1, 2, 0, 3] }, backend);
+    free(backend, g);
+  } else {
+    // g[co, KH−1−kh, KW−1−kw, ci] = Σ dyᵀ[co, y, x, n] · xᵀ[y + kh − pT, x + kw − pL, n, ci], padding K−1−p
+    const dyT = call('Transpose', { x: dy }, { perm: [3, 1, 2, 0] }, backend); // [co, oh, ow, n]
+    const xT = call('Transpose', { x }, { perm: [1, 2, 0, 3] }, backend); // [H, W, n, ci]
+    const g = conv(backend, dyT, xT, KH - 1 - top, KH - 1 - bottom, KW - 1 - left, KW - 1 - right); // [co, KH, KW, ci]
+    free(backend, dyT, xT);
+    const flipped = call('Reverse', { x: g }, { dims: [1, 2] }, backend);
+    free(backend, g);
+    dW = call('Transpose', { x: flipped }, { perm: [1, 2, 3, 0] }, backend);
+    free(backend, flipped);
+  }
+  return dW;
+}
+
+/**
+ * Which filter gradient to use. XNNPACK's GEMM runs these long, thin products well only when each tap's product is
+ * long (a big image) and the output has enough channels; otherwise the one-convolution form is faster (measured on
+ * the U-Net's layers: 28×28 with 16 or 48 → 16 channels favour the GEMMs by 10–30 %, 14×14 and 7×7 layers and the
+ * 16 → 1 output layer the convolution).
+ */
+export function filterGradMethod(info: Pick<tf.backend_util.Conv2DInfo, 'inHeight' | 'inWidth' | 'outChannels' | 'padInfo'>): 'gemm' | 'conv' {
+  const { top, bottom, left, right } = info.padInfo;
+  return info.outChannels >= 8 && (info.inHeight + top + bottom) * (info.inWidth + left + right) >= 600 ? 'gemm' : 'conv';
+}
+
+/**
+ * ∂L/∂W for y = conv2d(x, W) with stride 1. 1×1: a matMul; larger filters: one GEMM per filter tap (filterGradGemm) or
+ * one convolution (filterGradConv), whichever filterGradMethod picks for the shape.
  */
 export const conv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend: anyBackend, attrs }) => {
   const backend = anyBackend as Backend;
@@ -107,26 +225,10 @@ export const conv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend: anyBacken
   const { top, bottom, left, right } = info.padInfo;
   const [KH, KW, ci, co] = filterShape;
   if (KH === 1 && KW === 1 && top + bottom + left + right === 0) return filterGrad1x1(backend, x, dy, ci, co);
-  let dW: TensorInfo;
-  if (ci <= co) {
-    // dW[kh,kw,ci,co] = Σ_{n,y,x} xᵀ[ci, y+kh−pT, x+kw−pL, n] · dyᵀ[y, x, n, co]
-    const xT = call('Transpose', { x }, { perm: [3, 1, 2, 0] }, backend); // [ci, H, W, n]
-    const dyT = call('Transpose', { x: dy }, { perm: [1, 2, 0, 3] }, backend); // [oh, ow, n, co]
-    const g = conv(backend, xT, dyT, top, bottom, left, right); // [ci, KH, KW, co]
-    free(backend, xT, dyT);
-    dW = call('Transpose', { x: g }, { perm: [1, 2, 0, 3] }, backend);
-    free(backend, g);
-  } else {
-    // g[co, KH−1−kh, KW−1−kw, ci] = Σ dyᵀ[co, y, x, n] · xᵀ[y + kh − pT, x + kw − pL, n, ci], padding K−1−p
-    const dyT = call('Transpose', { x: dy }, { perm: [3, 1, 2, 0] }, backend); // [co, oh, ow, n]
-    const xT = call('Transpose', { x }, { perm: [1, 2, 0, 3] }, backend); // [H, W, n, ci]
-    const g = conv(backend, dyT, xT, KH - 1 - top, KH - 1 - bottom, KW - 1 - left, KW - 1 - right); // [co, KH, KW, ci]
-    free(backend, dyT, xT);
-    const flipped = call('Reverse', { x: g }, { dims: [1, 2] }, backend);
-    free(backend, g);
-    dW = call('Transpose', { x: flipped }, { perm: [1, 2, 3, 0] }, backend);
-    free(backend, flipped);
+  if (dy.shape[1] !== info.outHeight || dy.shape[2] !== info.outWidth || dy.shape[3] !== co) {
+    throw new Error(`Conv2DBackpropFilter (wasm, custom): dy is [${dy.shape}], expected [${x.shape[0]}, ${info.outHeight}, ${info.outWidth}, ${co}]`);
   }
+  const dW = filterGradMethod(info) === 'gemm' ? filterGradGemm(backend, x, dy, info) : filterGradConv(backend, x, dy, info);
   if (dW.shape.some((d, i) => d !== filterShape[i])) {
     free(backend, dW);
     throw new Error(`Conv2DBackpropFilter (wasm, custom): got [${dW.shape}] for filter [${filterShape}]`);

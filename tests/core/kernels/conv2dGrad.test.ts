@@ -4,6 +4,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import '../../../src/core/nn/registerGradients';
 import { registerWasmGradKernels, wasmGradKernelsRegistered } from '../../../src/core/kernels';
+import { filterGradMethod } from '../../../src/core/kernels/conv2dGrad';
 
 /** Tiny seeded uniform generator (mulberry32) so the test needs nothing else. */
 function randoms(seed: number, n: number): Float32Array {
@@ -86,6 +87,15 @@ const CASES: Case[] = [
   { n: 2, H: 6, W: 6, ci: 3, co: 4, k: 2, pad: 'same' }, // asymmetric padding (0 before, 1 after)
   { n: 4, H: 14, W: 14, ci: 8, co: 16, k: 3, pad: 'same' },
   { n: 2, H: 28, W: 28, ci: 1, co: 8, k: 3, pad: 'same' },
+  // The U-Net's 28×28 layers (the per-tap GEMM form), and that form with 'valid' and asymmetric padding.
+  { n: 3, H: 28, W: 28, ci: 16, co: 16, k: 3, pad: 'same' },
+  { n: 2, H: 28, W: 28, ci: 48, co: 16, k: 3, pad: 'same' },
+  { n: 2, H: 28, W: 27, ci: 5, co: 9, k: 3, pad: 'valid' },
+  { n: 2, H: 26, W: 28, ci: 3, co: 8, k: 2, pad: 'same' },
+  // …and its 14×14, 7×7 and 16 → 1 layers (the one-convolution form).
+  { n: 2, H: 14, W: 14, ci: 64, co: 32, k: 3, pad: 'same' },
+  { n: 2, H: 7, W: 7, ci: 32, co: 32, k: 3, pad: 'same' },
+  { n: 2, H: 28, W: 28, ci: 16, co: 1, k: 3, pad: 'same' },
 ];
 
 beforeAll(async () => {
@@ -99,6 +109,13 @@ describe('custom wasm Conv2D gradient kernels', () => {
     const before = tf.getKernel('Conv2DBackpropFilter', 'wasm');
     registerWasmGradKernels();
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBe(before);
+  });
+
+  it('use the per-tap GEMMs on the 28×28 layers and one convolution on the others', () => {
+    const method = (c: Case) => filterGradMethod(tf.backend_util.computeConv2DInfo([c.n, c.H, c.W, c.ci], [c.k, c.k, c.ci, c.co], 1, 1, c.pad));
+    const [gemm, conv] = [CASES.filter((c) => c.k > 1 && method(c) === 'gemm'), CASES.filter((c) => c.k > 1 && method(c) === 'conv')];
+    expect(gemm.map((c) => `${c.H}×${c.W} ${c.ci}→${c.co}`)).toEqual(['28×28 1→8', '28×28 16→16', '28×28 48→16', '28×27 5→9', '26×28 3→8']);
+    expect(conv.length).toBeGreaterThanOrEqual(5);
   });
 
   for (const c of CASES) {
