@@ -13,6 +13,7 @@
  * downsampling) uses; anything else throws.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { dropView, heapOf, internals, makeView, shapeBytes, wasmMatMul } from './heap';
 
 type TensorInfo = tf.TensorInfo;
 type Backend = tf.KernelBackend;
@@ -81,31 +82,6 @@ function filterGrad1x1(backend: Backend, x: TensorInfo, dy: TensorInfo, ci: numb
   return view(dW, [1, 1, ci, co]);
 }
 
-/** The parts of the wasm backend the GEMM filter gradient reaches into. */
-interface WasmBackendInternals {
-  wasm: {
-    cwrap(name: string, ret: null, args: string[]): (...a: unknown[]) => void;
-    tfjs: { registerTensor(id: number, size: number, memoryOffset: number): void; disposeData(id: number): void };
-  };
-  dataIdMap: { get(dataId: object): { id: number; memoryOffset: number } };
-  dataIdNextNumber: number;
-  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
-}
-
-type WasmMatMul = (aId: number, aShape: Uint8Array, aRank: number, bId: number, bShape: Uint8Array, bRank: number, ta: boolean, tb: boolean, outId: number) => void;
-const matMuls = new WeakMap<object, WasmMatMul>();
-
-/** wasm's BatchMatMul entry point (XNNPACK's fully-connected GEMM for batch 1 without transposes), bound once per module. */
-function wasmMatMul(b: WasmBackendInternals): WasmMatMul {
-  let f = matMuls.get(b.wasm);
-  if (!f) {
-    f = b.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']) as WasmMatMul;
-    matMuls.set(b.wasm, f);
-  }
-  return f;
-}
-
-const shapeBytes = (shape: number[]) => new Uint8Array(new Int32Array(shape).buffer);
 
 /**
  * ∂L/∂W for a K×K, stride-1 conv as KH·KW GEMMs on one "padded flat" grid, without im2col. x is padded as the
@@ -119,7 +95,7 @@ const shapeBytes = (shape: number[]) => new Uint8Array(new Int32Array(shape).buf
  * packs it once; each tap writes straight into its slice of the output.
  */
 function filterGradGemm(backend: Backend, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
-  const b = backend as unknown as WasmBackendInternals;
+  const b = internals(backend);
   const { top, bottom, left, right } = info.padInfo;
   const { filterHeight: KH, filterWidth: KW, inChannels: ci, outChannels: co, batchSize: n, outHeight: oh, outWidth: ow } = info;
   const Hp = info.inHeight + top + bottom;
@@ -132,27 +108,25 @@ function filterGradGemm(backend: Backend, x: TensorInfo, dy: TensorInfo, info: t
   const dyp = pad(dy, [[0, 0], [0, Hp - oh], [0, Wp - ow], [0, 0]]); // [P, co] on the same grid
   const out = b.makeOutput([KH, KW, ci, co], 'float32');
   const mm = wasmMatMul(b);
-  const dyId = b.dataIdMap.get(dyp.dataId).id;
+  const dyId = heapOf(b, dyp).id;
   const aShape = shapeBytes([1, ci, P]);
   const bShape = shapeBytes([1, P, co]);
-  const xBase = b.dataIdMap.get(xT.dataId).memoryOffset;
-  const outBase = b.dataIdMap.get(out.dataId).memoryOffset;
+  const xBase = heapOf(b, xT).offset;
+  const outBase = heapOf(b, out).offset;
   const views: number[] = [];
   try {
     for (let kh = 0; kh < KH; kh++) {
       for (let kw = 0; kw < KW; kw++) {
-        const aId = b.dataIdNextNumber++;
+        const aId = makeView(b, xBase + (kh * Wp + kw) * 4, ci * P);
         views.push(aId);
-        b.wasm.tfjs.registerTensor(aId, ci * P, xBase + (kh * Wp + kw) * 4);
-        const oId = b.dataIdNextNumber++;
+        const oId = makeView(b, outBase + (kh * KW + kw) * ci * co * 4, ci * co);
         views.push(oId);
-        b.wasm.tfjs.registerTensor(oId, ci * co, outBase + (kh * KW + kw) * ci * co * 4);
         mm(aId, aShape, 3, dyId, bShape, 3, false, false, oId);
       }
     }
   } finally {
     // Unregister the views; their memory belongs to xT and out.
-    for (const id of views) b.wasm.tfjs.disposeData(id);
+    for (const id of views) dropView(b, id);
     free(backend, xT, dyp);
   }
   return out;

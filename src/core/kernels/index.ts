@@ -1,20 +1,23 @@
 /**
  * Custom wasm kernels that make conv nets trainable on the wasm backend: it ships no Conv2DBackpropFilter,
- * its Conv2DBackpropInput is slow, its Identity copies every tensor tfjs saves for backprop, and its SplitV (the
- * gradient of Concat) copies the whole input once per output.
+ * its Conv2DBackpropInput is slow, its Identity copies every tensor tfjs saves for backprop, its SplitV (the
+ * gradient of Concat) copies the whole input once per output, and its BatchMatMul runs batched products (attention)
+ * as a naive loop.
  * Register once per process, after `@tensorflow/tfjs-backend-wasm` has been imported (importing it later
  * re-registers the stock kernels over these); re-registering is a no-op. initBackend does this for you.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { batchMatMulConfig, setStockBatchMatMul } from './batchMatMul';
 import { conv2DBackpropFilterConfig, conv2DBackpropInputConfig } from './conv2dGrad';
 import { identityConfig } from './identity';
 import { splitVConfig } from './splitV';
 
+export { batchMatMul } from './batchMatMul';
 export { conv2DBackpropFilter, conv2DBackpropInput } from './conv2dGrad';
 export { identity } from './identity';
 export { splitV } from './splitV';
 
-const CONFIGS: readonly tf.KernelConfig[] = [conv2DBackpropFilterConfig, conv2DBackpropInputConfig, identityConfig, splitVConfig];
+const CONFIGS: readonly tf.KernelConfig[] = [conv2DBackpropFilterConfig, conv2DBackpropInputConfig, identityConfig, splitVConfig, batchMatMulConfig];
 
 /** Whether our kernels are the ones tfjs will run for 'wasm'. */
 export function wasmGradKernelsRegistered(): boolean {
@@ -26,6 +29,8 @@ export function registerWasmGradKernels(): void {
   for (const config of CONFIGS) {
     const existing = tf.getKernel(config.kernelName, config.backendName);
     if (existing?.kernelFunc === config.kernelFunc) continue;
+    // Our BatchMatMul hands unbatched and tiny products back to wasm's own kernel.
+    if (config === batchMatMulConfig) setStockBatchMatMul(existing ?? null);
     if (existing != null) tf.unregisterKernel(config.kernelName, config.backendName); // avoid the "already registered" warning
     tf.registerKernel(config);
   }
