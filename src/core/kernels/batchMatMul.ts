@@ -8,16 +8,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { dropView, heapOf, internals, makeView, shapeBytes, wasmMatMul } from './heap';
+import { callStock, stockSetup } from './stock';
 
 /** Multiply-adds per batch item below which the naive loop is as fast as a GEMM call. */
 const MIN_ITEM_MACS = 16_384;
 
-let stock: tf.KernelConfig | null = null;
-
-/** Remember wasm's own BatchMatMul (registerWasmGradKernels calls this before replacing it). */
-export function setStockBatchMatMul(config: tf.KernelConfig | null): void {
-  stock = config;
-}
 
 interface Plan {
   batch: number;
@@ -56,10 +51,7 @@ export const batchMatMul: tf.KernelFunc = (args) => {
   const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
   const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
   const plan = a.dtype === 'float32' && b.dtype === 'float32' ? batchMatMulPlan(a.shape, b.shape, transposeA, transposeB) : null;
-  if (!plan) {
-    if (!stock) throw new Error('BatchMatMul (wasm, custom): the stock kernel is not known; call registerWasmGradKernels()');
-    return stock.kernelFunc(args);
-  }
+  if (!plan) return callStock(tf.BatchMatMul, args);
   const w = internals(backend);
   const { batch, m, k, n, stepA, stepB } = plan;
   const transposeKernel = tf.getKernel('Transpose', 'wasm') as tf.KernelConfig;
@@ -100,6 +92,5 @@ export const batchMatMulConfig: tf.KernelConfig = {
   kernelName: tf.BatchMatMul,
   backendName: 'wasm',
   kernelFunc: batchMatMul,
-  // The stock kernel binds its C function when a wasm backend starts; it is unregistered then, so bind it from here.
-  setupFunc: (backend) => stock?.setupFunc?.(backend),
+  setupFunc: stockSetup(tf.BatchMatMul),
 };

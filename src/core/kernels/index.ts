@@ -7,10 +7,11 @@
  * re-registers the stock kernels over these); re-registering is a no-op. initBackend does this for you.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { batchMatMulConfig, setStockBatchMatMul } from './batchMatMul';
+import { batchMatMulConfig } from './batchMatMul';
 import { conv2DBackpropFilterConfig, conv2DBackpropInputConfig } from './conv2dGrad';
 import { identityConfig } from './identity';
 import { splitVConfig } from './splitV';
+import { rememberStock } from './stock';
 
 export { batchMatMul } from './batchMatMul';
 export { conv2DBackpropFilter, conv2DBackpropInput } from './conv2dGrad';
@@ -29,8 +30,8 @@ export function registerWasmGradKernels(): void {
   for (const config of CONFIGS) {
     const existing = tf.getKernel(config.kernelName, config.backendName);
     if (existing?.kernelFunc === config.kernelFunc) continue;
-    // Our BatchMatMul hands unbatched and tiny products back to wasm's own kernel.
-    if (config === batchMatMulConfig) setStockBatchMatMul(existing ?? null);
+    // Some of ours hand cases back to wasm's own kernel (BatchMatMul: unbatched and tiny products).
+    rememberStock(config.kernelName, existing);
     if (existing != null) tf.unregisterKernel(config.kernelName, config.backendName); // avoid the "already registered" warning
     tf.registerKernel(config);
   }
