@@ -7,6 +7,7 @@
  *   npm run bench -- widgets           first DDIM-50, guidance and prompt-lab grids in the browser (needs `npm run build`)
  *   npm run bench -- parallel          unet-mnist training on one thread vs the batch split over two (--steps=100 --repeats=3)
  *   npm run bench -- peer              unet-mnist forward and training step vs PyTorch on CPU, one thread each (--rounds=5 --repeats=3 [--baseline=<checkout>])
+ *   npm run bench -- webgpu            the lab's training step and a DDIM-50 grid on a real WebGPU adapter vs wasm (needs `npm run build`; skips on a software adapter)
  *   npm run bench -- core --batch=8 --repeats=7 --skip-cpu --channels=32,32,64 --cpu-batch=8 --no-write
  *
  * Section `core`: the default MNIST U-Net at batch 32, 28×28: one forward pass and one Adam training step,
@@ -172,6 +173,13 @@ async function benchTrainingRun(data: import('../src/core/data').MnistData, thre
 }
 
 const SECTIONS: Record<string, Section> = {
+  webgpu: {
+    description: 'the training lab step and a DDIM-50 grid on WebGPU vs wasm in headless Chromium (skips without a hardware adapter)',
+    async run(args) {
+      const { benchWebGpu } = await import('./bench/webgpu');
+      return benchWebGpu(ROOT, { steps: numberArg(args, 'steps', 20), rounds: numberArg(args, 'rounds', 3) });
+    },
+  },
   peer: {
     description: 'unet-mnist forward pass and training step: our wasm engine vs PyTorch on CPU, one thread each (needs python3-torch)',
     async run(args) {
