@@ -4,11 +4,14 @@
  * y = γ (x − μ) r + β, then optionally y·σ(y). Group statistics come from one matMul pass over x and x²
  * (E[x²] − μ², clamped at 0), and the backward pass uses the closed form
  * dx = r γ dŷ − r·mean_g(γ dy) − r² (x − μ)·mean_g(γ dy x̂), which needs two spatial sums instead of
- * tfjs's chain of broadcasting reductions (each a transpose on wasm).
+ * tfjs's chain of broadcasting reductions (each a transpose on wasm). On wasm (with the custom kernels registered) the
+ * per-channel arithmetic between the passes over x — group sums, μ, r, a, b forward; D, m₁, m₂, Q, R, dγ, dβ
+ * backward — is one kernel each way (src/core/kernels/groupNormParams.ts) instead of ~20 small ops.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { GROUP_NORM_AFFINE, GROUP_NORM_GRAD } from '../kernels/groupNormParams';
 import type { ParamStore } from './params';
-import { sumSpatial } from './reduce';
+import { meanSpatial, sumSpatial } from './reduce';
 
 export interface GroupNormParams {
   /** Per-channel scale γ [C] (init 1). */
@@ -53,9 +56,39 @@ type Activation = 'none' | 'silu';
 type GroupNormFn = (x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D) => tf.Tensor4D;
 const cache = new Map<string, GroupNormFn>();
 
+/** d/dy [y σ(y)] · dOut = dOut (σ + out (1 − σ)), with out = y σ(y). */
+function siluGrad(dOut: tf.Tensor4D, out: tf.Tensor, s: tf.Tensor): tf.Tensor4D {
+  return tf.mul(dOut, tf.add(s, tf.mul(out, tf.sub(1, s)))) as tf.Tensor4D;
+}
+
 function makeGroupNorm(groups: number, epsilon: number, activation: Activation): GroupNormFn {
+  /** The same maths with the per-channel arithmetic in the two wasm kernels (see the file comment). */
+  const wasmGroupNorm = (x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, save: tf.GradSaveFunc) => {
+    const [, h, w] = x.shape;
+    const attrs = { groups, epsilon, hw: h * w } as unknown as tf.NamedAttrMap;
+    const [a, b, r, mean] = tf.engine().runKernel(GROUP_NORM_AFFINE, { m1: meanSpatial(x), m2: meanSpatial(tf.square(x)), gamma, beta }, attrs) as tf.Tensor2D[];
+    const y = tf.add(tf.mul(x, perChannel(a)), perChannel(b)) as tf.Tensor4D;
+    const s = activation === 'silu' ? tf.sigmoid(y) : null;
+    const out = s ? (tf.mul(y, s) as tf.Tensor4D) : y;
+    save(s ? [x, gamma, r, mean, a, out, s] : [x, gamma, r, mean, a]);
+    return {
+      value: out,
+      gradFunc: (dOut: tf.Tensor4D, saved: tf.Tensor[]) => {
+        const [xs, gs, rs, means, as] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+        const dy = saved.length === 7 ? siluGrad(dOut, saved[5], saved[6]) : dOut;
+        const [Q, R, dGamma, dBeta] = tf.engine().runKernel(
+          GROUP_NORM_GRAD,
+          { mA: meanSpatial(dy), mB: meanSpatial(tf.mul(dy, xs) as tf.Tensor4D), gamma: gs, r: rs, mean: means },
+          attrs,
+        ) as tf.Tensor[];
+        const dx = tf.add(tf.add(tf.mul(dy, perChannel(as)), tf.mul(xs, perChannel(Q as tf.Tensor2D))), perChannel(R as tf.Tensor2D));
+        return [dx, dGamma, dBeta];
+      },
+    };
+  };
   return tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x, gamma, betaIn, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    if (tf.getBackend() === 'wasm' && tf.getKernel(GROUP_NORM_AFFINE, 'wasm') !== undefined) return wasmGroupNorm(x, gamma, betaIn, save);
     const [n, h, w, c] = x.shape;
     const count = (h * w * c) / groups;
     const mean = tf.div(groupSum(sumSpatial(x), groups), count) as tf.Tensor2D;
@@ -74,12 +107,7 @@ function makeGroupNorm(groups: number, epsilon: number, activation: Activation):
       value: out,
       gradFunc: (dOut: tf.Tensor4D, saved: tf.Tensor[]) => {
         const [xs, gs, rCs, meanCs, as] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
-        let dy = dOut;
-        if (saved.length === 7) {
-          const [outs, ss] = [saved[5], saved[6]];
-          // d/dy [y σ(y)] = σ(y) (1 + y (1 − σ(y))) = σ + out (1 − σ), with out = y σ(y)
-          dy = tf.mul(dy, tf.add(ss, tf.mul(outs, tf.sub(1, ss)))) as tf.Tensor4D;
-        }
+        const dy = saved.length === 7 ? siluGrad(dOut, saved[5], saved[6]) : dOut;
         const A = sumSpatial(dy); // Σ dy
         const B = sumSpatial(tf.mul(dy, xs) as tf.Tensor4D); // Σ dy x
         const D = tf.mul(rCs, tf.sub(B, tf.mul(meanCs, A))) as tf.Tensor2D; // Σ dy x̂

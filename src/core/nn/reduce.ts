@@ -5,10 +5,23 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+/**
+ * Mean over H and W for each example and channel: [N, H, W, C] → [N, C]. The AvgPool kernel run directly: tf.avgPool
+ * adds a Cast to the input's dtype, a kernel launch of its own, that float32 never needs (the gradient is
+ * AvgPool's, registered for the kernel).
+ */
+export function meanSpatial(x: tf.Tensor4D): tf.Tensor2D {
+  const [n, h, w, c] = x.shape;
+  if (x.dtype !== 'float32') throw new Error(`meanSpatial: expected float32, got ${x.dtype}`);
+  const attrs = { filterSize: [h, w], strides: [h, w], pad: 'valid', dimRoundingMode: undefined } as unknown as tf.NamedAttrMap;
+  const pooled = tf.engine().runKernel(tf.AvgPool, { x }, attrs) as tf.Tensor4D;
+  return tf.tidy(() => tf.reshape(pooled, [n, c]));
+}
+
 /** Σ over H and W for each example and channel: [N, H, W, C] → [N, C]. */
 export function sumSpatial(x: tf.Tensor4D): tf.Tensor2D {
-  const [n, h, w, c] = x.shape;
-  return tf.tidy(() => tf.reshape(tf.mul(tf.avgPool(x, [h, w], [h, w], 'valid'), h * w), [n, c]));
+  const [, h, w] = x.shape;
+  return tf.tidy(() => tf.mul(meanSpatial(x), h * w));
 }
 
 /** Σ over every axis but the last: [..., C] → [C]. */

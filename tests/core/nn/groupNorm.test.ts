@@ -5,6 +5,7 @@ import '../../../src/core/nn/registerGradients';
 import { createGroupNorm, groupNorm, GROUP_NORM_EPSILON } from '../../../src/core/nn/groupNorm';
 import { ParamStore } from '../../../src/core/nn/params';
 import { makeRng } from '../../../src/core/noise';
+import { GROUP_NORM_AFFINE, GROUP_NORM_GRAD, registerWasmGradKernels } from '../../../src/core/kernels';
 
 function randomArray(seed: number, n: number, offset = 0): Float32Array {
   const rng = makeRng(seed);
@@ -45,9 +46,12 @@ beforeAll(async () => {
   await useBackend('wasm');
 });
 
-describe.each<TestBackend>(['wasm', 'cpu'])('groupNorm on %s', (backend) => {
+// 'wasm+kernels': the custom wasm kernels registered (as initBackend does), so the per-channel arithmetic runs in
+// src/core/kernels/groupNormParams.ts; it runs last, after plain 'wasm' has been tested without them.
+describe.each<TestBackend | 'wasm+kernels'>(['wasm', 'cpu', 'wasm+kernels'])('groupNorm on %s', (variant) => {
   beforeAll(async () => {
-    await useBackend(backend);
+    await useBackend(variant === 'cpu' ? 'cpu' : 'wasm');
+    if (variant === 'wasm+kernels') registerWasmGradKernels();
   });
 
   for (const activation of ['none', 'silu'] as const) {
@@ -91,6 +95,34 @@ describe.each<TestBackend>(['wasm', 'cpu'])('groupNorm on %s', (backend) => {
   it('rejects a group count that does not divide the channels', () => {
     const store = new ParamStore(1);
     expect(() => createGroupNorm(store, 'gn', 6, 4)).toThrow(/do not divide/);
+    store.dispose();
+  });
+});
+
+describe('groupNorm on wasm with the custom kernels', () => {
+  beforeAll(async () => {
+    await useBackend('wasm');
+    registerWasmGradKernels();
+  });
+
+  /** Kernel launches (names) of f, counted by tf.profile. */
+  async function launches(f: () => tf.TensorContainer): Promise<string[]> {
+    const info = await tf.profile(f);
+    tf.dispose(info.result as tf.Tensor);
+    return info.kernels.map((k) => k.name);
+  }
+
+  it('runs GroupNorm + SiLU in at most 13 kernel launches forward and 37 for forward and gradient together (36 forward alone without the kernels)', async () => {
+    const store = new ParamStore(1);
+    const p = createGroupNorm(store, 'gn', 32, 8);
+    const x = tf.tensor4d(randomArray(4, 2 * 7 * 7 * 32), [2, 7, 7, 32]);
+    const forward = await launches(() => groupNorm(p, x, 'silu'));
+    expect(forward).toContain(GROUP_NORM_AFFINE);
+    expect(forward.length).toBeLessThanOrEqual(13);
+    const backward = await launches(() => tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => groupNorm({ gamma: g as tf.Variable, beta: b as tf.Variable, groups: 8 }, a as tf.Tensor4D, 'silu'))([x, p.gamma, p.beta]));
+    expect(backward).toContain(GROUP_NORM_GRAD);
+    expect(backward.length).toBeLessThanOrEqual(37);
+    x.dispose();
     store.dispose();
   });
 });
