@@ -27,7 +27,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { EpsModel, TextContext } from './types';
 import {
-  addPerChannel,
   attention,
   conv2d,
   createAttention,
@@ -38,6 +37,7 @@ import {
   dense,
   downsample2x,
   groupNorm,
+  GROUP_NORM_EPSILON,
   multiHeadAttention,
   ParamStore,
   silu,
@@ -116,10 +116,10 @@ function createResBlock(store: ParamStore, name: string, inC: number, outC: numb
 
 /** h = conv0(SiLU(GN(x))) + W·SiLU(emb); out = skip(x) + conv1(SiLU(GN(h))) (Ho et al. 2020's ResNet block, no dropout). */
 function resBlock(p: ResBlockParams, x: tf.Tensor4D, embAct: tf.Tensor2D): tf.Tensor4D {
-  let h = conv2d(p.conv0, groupNorm(p.norm0, x, 'silu'));
-  h = addPerChannel(h, dense(p.temb, embAct));
-  h = conv2d(p.conv1, groupNorm(p.norm1, h, 'silu'));
-  return tf.add(p.skip ? conv2d(p.skip, x) : x, h);
+  const h = conv2d(p.conv0, groupNorm(p.norm0, x, 'silu'));
+  // GN(h + W·SiLU(emb)): the sum is folded into the norm (on wasm it is never formed).
+  const out = conv2d(p.conv1, groupNorm(p.norm1, h, 'silu', GROUP_NORM_EPSILON, dense(p.temb, embAct)));
+  return tf.add(p.skip ? conv2d(p.skip, x) : x, out);
 }
 
 interface CrossAttentionParams {

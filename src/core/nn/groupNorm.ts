@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GROUP_NORM_AFFINE, GROUP_NORM_GRAD } from '../kernels/groupNormParams';
 import type { ParamStore } from './params';
-import { meanSpatial, sumSpatial } from './reduce';
+import { addPerChannel, meanSpatial, sumSpatial } from './reduce';
 
 export interface GroupNormParams {
   /** Per-channel scale γ [C] (init 1). */
@@ -53,8 +53,11 @@ function perChannel(v: tf.Tensor2D): tf.Tensor4D {
 }
 
 type Activation = 'none' | 'silu';
-type GroupNormFn = (x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D) => tf.Tensor4D;
+type GroupNormFn = (x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, shift?: tf.Tensor2D) => tf.Tensor4D;
 const cache = new Map<string, GroupNormFn>();
+
+/** Whether the per-channel GroupNorm kernels run here (wasm, custom kernels registered). */
+const wasmKernels = () => tf.getBackend() === 'wasm' && tf.getKernel(GROUP_NORM_AFFINE, 'wasm') !== undefined;
 
 /** d/dy [y σ(y)] · dOut = dOut (σ + out (1 − σ)), with out = y σ(y). */
 function siluGrad(dOut: tf.Tensor4D, out: tf.Tensor, s: tf.Tensor): tf.Tensor4D {
@@ -62,33 +65,39 @@ function siluGrad(dOut: tf.Tensor4D, out: tf.Tensor, s: tf.Tensor): tf.Tensor4D 
 }
 
 function makeGroupNorm(groups: number, epsilon: number, activation: Activation): GroupNormFn {
-  /** The same maths with the per-channel arithmetic in the two wasm kernels (see the file comment). */
-  const wasmGroupNorm = (x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, save: tf.GradSaveFunc) => {
+  /** The same maths with the per-channel arithmetic in the two wasm kernels (see the file comment); GN(x + shift) when shifted. */
+  const wasmGroupNorm = (x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, shift: tf.Tensor2D | null, save: tf.GradSaveFunc) => {
     const [, h, w] = x.shape;
     const attrs = { groups, epsilon, hw: h * w } as unknown as tf.NamedAttrMap;
-    const [a, b, r, mean] = tf.engine().runKernel(GROUP_NORM_AFFINE, { m1: meanSpatial(x), m2: meanSpatial(tf.square(x)), gamma, beta }, attrs) as tf.Tensor2D[];
+    const m1 = meanSpatial(x);
+    const [a, b, r, mean] = tf.engine().runKernel(GROUP_NORM_AFFINE, { m1, m2: meanSpatial(tf.square(x)), gamma, beta, ...(shift ? { shift } : {}) }, attrs) as tf.Tensor2D[];
     const y = tf.add(tf.mul(x, perChannel(a)), perChannel(b)) as tf.Tensor4D;
     const s = activation === 'silu' ? tf.sigmoid(y) : null;
     const out = s ? (tf.mul(y, s) as tf.Tensor4D) : y;
-    save(s ? [x, gamma, r, mean, a, out, s] : [x, gamma, r, mean, a]);
+    save([x, gamma, r, mean, a, ...(shift ? [shift, m1] : []), ...(s ? [out, s] : [])]);
     return {
       value: out,
       gradFunc: (dOut: tf.Tensor4D, saved: tf.Tensor[]) => {
         const [xs, gs, rs, means, as] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
-        const dy = saved.length === 7 ? siluGrad(dOut, saved[5], saved[6]) : dOut;
-        const [Q, R, dGamma, dBeta] = tf.engine().runKernel(
+        const shifted: tf.NamedTensorMap = shift ? { shift: saved[5], m1: saved[6], a: as } : {};
+        const dy = s ? siluGrad(dOut, saved[saved.length - 2], saved[saved.length - 1]) : dOut;
+        const [Q, R, dGamma, dBeta, dShift] = tf.engine().runKernel(
           GROUP_NORM_GRAD,
-          { mA: meanSpatial(dy), mB: meanSpatial(tf.mul(dy, xs) as tf.Tensor4D), gamma: gs, r: rs, mean: means },
+          { mA: meanSpatial(dy), mB: meanSpatial(tf.mul(dy, xs) as tf.Tensor4D), gamma: gs, r: rs, mean: means, ...shifted },
           attrs,
         ) as tf.Tensor[];
         const dx = tf.add(tf.add(tf.mul(dy, perChannel(as)), tf.mul(xs, perChannel(Q as tf.Tensor2D))), perChannel(R as tf.Tensor2D));
-        return [dx, dGamma, dBeta];
+        return shift ? [dx, dGamma, dBeta, dShift] : [dx, dGamma, dBeta];
       },
     };
   };
-  return tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const shifted = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, gamma, betaIn, shift, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor2D, tf.GradSaveFunc];
+    return wasmGroupNorm(x, gamma, betaIn, shift, save);
+  }) as (x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, shift: tf.Tensor2D) => tf.Tensor4D;
+  const plain = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x, gamma, betaIn, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
-    if (tf.getBackend() === 'wasm' && tf.getKernel(GROUP_NORM_AFFINE, 'wasm') !== undefined) return wasmGroupNorm(x, gamma, betaIn, save);
+    if (wasmKernels()) return wasmGroupNorm(x, gamma, betaIn, null, save);
     const [n, h, w, c] = x.shape;
     const count = (h * w * c) / groups;
     const mean = tf.div(groupSum(sumSpatial(x), groups), count) as tf.Tensor2D;
@@ -124,11 +133,16 @@ function makeGroupNorm(groups: number, epsilon: number, activation: Activation):
         return [dx, dGamma, dBeta];
       },
     };
-  }) as GroupNormFn;
+  }) as (x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D) => tf.Tensor4D;
+  // GN(x + shift) with the shift folded into the wasm kernels; elsewhere the sum is formed first.
+  return (x, gamma, beta, shift) => (!shift ? plain(x, gamma, beta) : wasmKernels() ? shifted(x, gamma, beta, shift) : tf.tidy(() => plain(addPerChannel(x, shift), gamma, beta)));
 }
 
-/** GroupNorm of x (NHWC) with γ, β, optionally followed by SiLU: y = γ (x − μ_g)/√(σ²_g + ε) + β. */
-export function groupNorm(p: GroupNormParams, x: tf.Tensor4D, activation: Activation = 'none', epsilon = GROUP_NORM_EPSILON): tf.Tensor4D {
+/**
+ * GroupNorm of x (NHWC) with γ, β, optionally followed by SiLU: y = γ (x − μ_g)/√(σ²_g + ε) + β. With `shift` [N, C]
+ * it normalises x[n, i, j, c] + shift[n, c] (a res block's time embedding), which on wasm is never formed as a tensor.
+ */
+export function groupNorm(p: GroupNormParams, x: tf.Tensor4D, activation: Activation = 'none', epsilon = GROUP_NORM_EPSILON, shift?: tf.Tensor2D): tf.Tensor4D {
   const c = x.shape[3];
   if (c % p.groups !== 0) throw new Error(`groupNorm: ${p.groups} groups do not divide ${c} channels`);
   if (p.gamma.shape[0] !== c) throw new Error(`groupNorm: γ has ${p.gamma.shape[0]} channels, x has ${c}`);
@@ -138,5 +152,6 @@ export function groupNorm(p: GroupNormParams, x: tf.Tensor4D, activation: Activa
     fn = makeGroupNorm(p.groups, epsilon, activation);
     cache.set(key, fn);
   }
-  return fn(x, p.gamma as tf.Tensor1D, p.beta as tf.Tensor1D);
+  if (shift && (shift.shape[0] !== x.shape[0] || shift.shape[1] !== c)) throw new Error(`groupNorm: shift [${shift.shape}] does not match [${x.shape}]`);
+  return fn(x, p.gamma as tf.Tensor1D, p.beta as tf.Tensor1D, shift);
 }

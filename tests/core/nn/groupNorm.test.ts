@@ -92,6 +92,46 @@ describe.each<TestBackend | 'wasm+kernels'>(['wasm', 'cpu', 'wasm+kernels'])('gr
     }
   }
 
+  for (const activation of ['none', 'silu'] as const) {
+    it(`normalises x + shift (per example and channel)${activation === 'silu' ? ' + SiLU' : ''} like float64, with autodiff gradients for x, γ, β and the shift`, async () => {
+      const store = new ParamStore(1);
+      const p = createGroupNorm(store, 'gn', C, G);
+      const gammaV = randomArray(2, C, 1);
+      const betaV = randomArray(3, C);
+      p.gamma.assign(tf.tensor1d(gammaV));
+      p.beta.assign(tf.tensor1d(betaV));
+      const x = randomArray(4, N * H * W * C, 3);
+      const shiftV = randomArray(6, N * C, -2);
+      const dy = randomArray(5, x.length);
+      const xt = tf.tensor4d(x, [N, H, W, C]);
+      const st = tf.tensor2d(shiftV, [N, C]);
+      const dyt = tf.tensor4d(dy, [N, H, W, C]);
+      const before = tf.memory().numTensors;
+      const silu = activation === 'silu';
+      const y = groupNorm(p, xt, activation, GROUP_NORM_EPSILON, st);
+      const summed = x.map((v, i) => v + shiftV[Math.floor(i / (H * W * C)) * C + (i % C)]);
+      expect(maxAbsDiff(await read(y), reference(summed, gammaV, betaV, silu))).toBeLessThan(2e-4);
+      const grads = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor, t: tf.Tensor) =>
+        groupNorm({ gamma: g as tf.Variable, beta: b as tf.Variable, groups: G }, a as tf.Tensor4D, activation, GROUP_NORM_EPSILON, t as tf.Tensor2D),
+      )([xt, p.gamma, p.beta, st], dyt);
+      const refGrads = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor, t: tf.Tensor) => plainGroupNorm(tf.add(a, tf.reshape(t, [N, 1, 1, C])) as tf.Tensor4D, g, b, silu))(
+        [xt, p.gamma, p.beta, st],
+        dyt,
+      );
+      for (let i = 0; i < 4; i++) {
+        const ours = await read(grads[i]);
+        const ref = await read(refGrads[i]);
+        expect(ours.length).toBe(ref.length);
+        const scale = Math.max(1, ...ref.map(Math.abs));
+        expect(maxAbsDiff(ours, ref) / scale).toBeLessThan(2e-3);
+      }
+      tf.dispose([y, ...grads, ...refGrads]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([xt, st, dyt]);
+      store.dispose();
+    });
+  }
+
   it('rejects a group count that does not divide the channels', () => {
     const store = new ParamStore(1);
     expect(() => createGroupNorm(store, 'gn', 6, 4)).toThrow(/do not divide/);
