@@ -35,19 +35,21 @@ interface Attrs {
   hw: number;
 }
 
-function shapes(m: tf.TensorInfo, groups: number): { n: number; c: number; cg: number } {
-  if (m.shape.length !== 2) throw new Error(`GroupNorm kernels take [N, C] means, got [${m.shape}]`);
-  const [n, c] = m.shape;
+/** Means come as [N, C] or straight from a global AvgPool as [N, 1, 1, C]; per-(n, c) outputs take the same shape. */
+function shapes(m: tf.TensorInfo, groups: number): { n: number; c: number; cg: number; perChannel: number[] } {
+  const r = m.shape.length;
+  if (!(r === 2 || (r === 4 && m.shape[1] === 1 && m.shape[2] === 1))) throw new Error(`GroupNorm kernels take [N, C] or [N, 1, 1, C] means, got [${m.shape}]`);
+  const [n, c] = [m.shape[0], m.shape[r - 1]];
   if (c % groups !== 0) throw new Error(`GroupNorm kernels: ${groups} groups do not divide ${c} channels`);
-  return { n, c, cg: c / groups };
+  return { n, c, cg: c / groups, perChannel: [...m.shape] };
 }
 
 export const groupNormAffine: tf.KernelFunc = ({ inputs, backend: anyBackend, attrs }) => {
   const backend = anyBackend as unknown as WasmHeapBackend;
   const { m1, m2, gamma, beta, shift } = inputs as Record<string, tf.TensorInfo | undefined> as Record<string, tf.TensorInfo>;
   const { groups, epsilon } = attrs as unknown as Attrs;
-  const { n, c, cg } = shapes(m1, groups);
-  const outs = [backend.makeOutput([n, c], 'float32'), backend.makeOutput([n, c], 'float32'), backend.makeOutput([n, groups], 'float32'), backend.makeOutput([n, groups], 'float32')];
+  const { n, c, cg, perChannel } = shapes(m1, groups);
+  const outs = [backend.makeOutput(perChannel, 'float32'), backend.makeOutput(perChannel, 'float32'), backend.makeOutput([n, groups], 'float32'), backend.makeOutput([n, groups], 'float32')];
   // Views after every makeOutput: allocating may grow (and so detach) the heap.
   const [M1, M2, Ga, Be] = [m1, m2, gamma, beta].map((t) => backend.typedArrayFromHeap(t));
   const T = shift ? backend.typedArrayFromHeap(shift) : null;
@@ -79,10 +81,10 @@ export const groupNormGrad: tf.KernelFunc = ({ inputs, backend: anyBackend, attr
   const backend = anyBackend as unknown as WasmHeapBackend;
   const { mA, mB, gamma, r, mean, shift, m1, a: aIn } = inputs as Record<string, tf.TensorInfo | undefined> as Record<string, tf.TensorInfo>;
   const { groups, hw } = attrs as unknown as Attrs;
-  const { n, c, cg } = shapes(mA, groups);
+  const { n, c, cg, perChannel } = shapes(mA, groups);
   const count = hw * cg;
-  const outs = [backend.makeOutput([n, c], 'float32'), backend.makeOutput([n, c], 'float32'), backend.makeOutput([c], 'float32'), backend.makeOutput([c], 'float32')];
-  if (shift) outs.push(backend.makeOutput([n, c], 'float32'));
+  const outs = [backend.makeOutput(perChannel, 'float32'), backend.makeOutput(perChannel, 'float32'), backend.makeOutput([c], 'float32'), backend.makeOutput([c], 'float32')];
+  if (shift) outs.push(backend.makeOutput([...shift.shape], 'float32'));
   const [MA, MB, Ga, Rr, MU] = [mA, mB, gamma, r, mean].map((t) => backend.typedArrayFromHeap(t));
   const [T, M1, Aa] = shift ? [shift, m1, aIn].map((t) => backend.typedArrayFromHeap(t)) : [null, null, null];
   const [Q, RR, DG, DB, DT] = outs.map((t) => backend.typedArrayFromHeap(t));

@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GROUP_NORM_AFFINE, GROUP_NORM_GRAD } from '../kernels/groupNormParams';
 import type { ParamStore } from './params';
-import { addPerChannel, meanSpatial, sumSpatial } from './reduce';
+import { addPerChannel, poolSpatial, sumSpatial } from './reduce';
 
 export interface GroupNormParams {
   /** Per-channel scale γ [C] (init 1). */
@@ -69,24 +69,25 @@ function makeGroupNorm(groups: number, epsilon: number, activation: Activation):
   const wasmGroupNorm = (x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, shift: tf.Tensor2D | null, save: tf.GradSaveFunc) => {
     const [, h, w] = x.shape;
     const attrs = { groups, epsilon, hw: h * w } as unknown as tf.NamedAttrMap;
-    const m1 = meanSpatial(x);
-    const [a, b, r, mean] = tf.engine().runKernel(GROUP_NORM_AFFINE, { m1, m2: meanSpatial(tf.square(x)), gamma, beta, ...(shift ? { shift } : {}) }, attrs) as tf.Tensor2D[];
-    const y = tf.add(tf.mul(x, perChannel(a)), perChannel(b)) as tf.Tensor4D;
+    // Means, a, b, Q and R stay [N, 1, 1, C] (the pool's shape) so that they broadcast without reshapes.
+    const m1 = poolSpatial(x);
+    const [a, b, r, mean] = tf.engine().runKernel(GROUP_NORM_AFFINE, { m1, m2: poolSpatial(tf.square(x)), gamma, beta, ...(shift ? { shift } : {}) }, attrs) as tf.Tensor[];
+    const y = tf.add(tf.mul(x, a), b) as tf.Tensor4D;
     const s = activation === 'silu' ? tf.sigmoid(y) : null;
     const out = s ? (tf.mul(y, s) as tf.Tensor4D) : y;
     save([x, gamma, r, mean, a, ...(shift ? [shift, m1] : []), ...(s ? [out, s] : [])]);
     return {
       value: out,
       gradFunc: (dOut: tf.Tensor4D, saved: tf.Tensor[]) => {
-        const [xs, gs, rs, means, as] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+        const [xs, gs, rs, means, as] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor2D, tf.Tensor2D, tf.Tensor4D];
         const shifted: tf.NamedTensorMap = shift ? { shift: saved[5], m1: saved[6], a: as } : {};
         const dy = s ? siluGrad(dOut, saved[saved.length - 2], saved[saved.length - 1]) : dOut;
         const [Q, R, dGamma, dBeta, dShift] = tf.engine().runKernel(
           GROUP_NORM_GRAD,
-          { mA: meanSpatial(dy), mB: meanSpatial(tf.mul(dy, xs) as tf.Tensor4D), gamma: gs, r: rs, mean: means, ...shifted },
+          { mA: poolSpatial(dy), mB: poolSpatial(tf.mul(dy, xs) as tf.Tensor4D), gamma: gs, r: rs, mean: means, ...shifted },
           attrs,
         ) as tf.Tensor[];
-        const dx = tf.add(tf.add(tf.mul(dy, perChannel(as)), tf.mul(xs, perChannel(Q as tf.Tensor2D))), perChannel(R as tf.Tensor2D));
+        const dx = tf.add(tf.add(tf.mul(dy, as), tf.mul(xs, Q)), R);
         return shift ? [dx, dGamma, dBeta, dShift] : [dx, dGamma, dBeta];
       },
     };

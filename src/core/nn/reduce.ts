@@ -11,11 +11,16 @@ import * as tf from '@tensorflow/tfjs-core';
  * AvgPool's, registered for the kernel).
  */
 export function meanSpatial(x: tf.Tensor4D): tf.Tensor2D {
-  const [n, h, w, c] = x.shape;
-  if (x.dtype !== 'float32') throw new Error(`meanSpatial: expected float32, got ${x.dtype}`);
+  const [n, , , c] = x.shape;
+  return tf.tidy(() => tf.reshape(poolSpatial(x), [n, c]));
+}
+
+/** meanSpatial as [N, 1, 1, C], the global pool's own shape (no Reshape launch). */
+export function poolSpatial(x: tf.Tensor4D): tf.Tensor4D {
+  const [, h, w] = x.shape;
+  if (x.dtype !== 'float32') throw new Error(`poolSpatial: expected float32, got ${x.dtype}`);
   const attrs = { filterSize: [h, w], strides: [h, w], pad: 'valid', dimRoundingMode: undefined } as unknown as tf.NamedAttrMap;
-  const pooled = tf.engine().runKernel(tf.AvgPool, { x }, attrs) as tf.Tensor4D;
-  return tf.tidy(() => tf.reshape(pooled, [n, c]));
+  return tf.engine().runKernel(tf.AvgPool, { x }, attrs) as tf.Tensor4D;
 }
 
 /** Σ over H and W for each example and channel: [N, H, W, C] → [N, C]. */
