@@ -6,7 +6,7 @@
  *   npm run bench -- lab               the training lab in the browser vs bare Node (needs `npm run build`)
  *   npm run bench -- widgets           first DDIM-50, guidance and prompt-lab grids in the browser (needs `npm run build`)
  *   npm run bench -- parallel          unet-mnist training on one thread vs the batch split over two (--steps=100 --repeats=3)
- *   npm run bench -- peer              unet-mnist forward and training step vs PyTorch on CPU, one thread each (--rounds=5 --repeats=3 [--baseline=<checkout>])
+ *   npm run bench -- peer              unet-mnist forward and training step vs PyTorch on CPU, one thread each (--rounds=5 --repeats=3 [--baseline=<checkout>] [--profile])
  *   npm run bench -- webgpu            the lab's training step and a DDIM-50 grid on a real WebGPU adapter vs wasm (needs `npm run build`; skips on a software adapter)
  *   npm run bench -- core --batch=8 --repeats=7 --skip-cpu --channels=32,32,64 --cpu-batch=8 --no-write
  *
@@ -54,6 +54,7 @@ const OPTIONS = {
   'skip-cpu': { type: 'boolean' },
   'no-write': { type: 'boolean' },
   baseline: { type: 'string' },
+  profile: { type: 'boolean' },
 } as const;
 
 type Args = Partial<Record<keyof typeof OPTIONS, string | boolean>>;
@@ -185,7 +186,7 @@ const SECTIONS: Record<string, Section> = {
     async run(args) {
       const { benchPeer } = await import('./bench/peer');
       const baseline = typeof args.baseline === 'string' ? args.baseline : undefined;
-      return benchPeer(ROOT, { rounds: numberArg(args, 'rounds', 5), repeats: numberArg(args, 'repeats', 3), baseline });
+      return benchPeer(ROOT, { rounds: numberArg(args, 'rounds', 5), repeats: numberArg(args, 'repeats', 3), baseline, profile: args.profile === true });
     },
   },
   parallel: {

@@ -85,6 +85,20 @@ export function findTorchPython(): { python: string; torch: string } | null {
   return null;
 }
 
+/** Per kernel name: CPU ms and launches per forward pass / training step. */
+type KernelProfile = Record<'forward' | 'step', { cpu_ms: number; launches: number; kernels: Record<string, { cpu_ms: number; launches: number }> }>;
+
+function printProfile(p: KernelProfile): void {
+  for (const kind of ['forward', 'step'] as const) {
+    const { cpu_ms, launches, kernels } = p[kind];
+    const inKernels = Object.values(kernels).reduce((a, k) => a + k.cpu_ms, 0);
+    console.log(`ours, ${kind}: ${cpu_ms.toFixed(1)} cpu-ms, ${launches} kernel launches, ${inKernels.toFixed(1)} cpu-ms inside them; the largest:`);
+    for (const [name, k] of Object.entries(kernels).sort((a, b) => b[1].cpu_ms - a[1].cpu_ms).slice(0, 12)) {
+      console.log(`  ${name.padEnd(30)} ${k.cpu_ms.toFixed(2).padStart(7)} ms  ×${k.launches}`);
+    }
+  }
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -105,6 +119,8 @@ export function paramDifferences(ours: [string, number[]][], theirs: [string, nu
 export interface PeerOptions {
   rounds: number;
   repeats: number;
+  /** Also time our forward pass and step per kernel name (process CPU time, runKernel wrapped). */
+  profile?: boolean;
   /** Another checkout whose src/core runs as a third lane ("before"). */
   baseline?: string;
 }
@@ -165,6 +181,8 @@ export async function benchPeer(root: string, opts: PeerOptions): Promise<Record
         }
       }
     }
+    const profile = opts.profile ? await lanes[1].ask<KernelProfile>({ cmd: 'profile', repeats: opts.repeats }) : undefined;
+    if (profile) printProfile(profile);
     const med = Object.fromEntries(
       [...samples].map(([name, s]) => [
         name,
@@ -202,6 +220,7 @@ export async function benchPeer(root: string, opts: PeerOptions): Promise<Record
       pytorch: { python: found.python, torch: found.torch },
       machine: { node: process.version, cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, loadAverage1m: os.loadavg()[0], platform: `${os.platform()} ${os.release()}` },
       samples: Object.fromEntries(samples),
+      ...(profile ? { profile } : {}),
       method:
         `one process per lane (PyTorch ${found.torch} with torch.set_num_threads(1); tfjs wasm in Node, single-threaded), ` +
         `2 warm-up forwards and steps each, then ${opts.rounds} rounds in which every lane runs ${opts.repeats} forwards and ${opts.repeats} steps in turn (the order rotating); ` +
@@ -272,6 +291,37 @@ async function serveOurs(core: string): Promise<void> {
       reply({ weights, x: Array.from(await xFixed.data()), t: Array.from(tArr), classes: Array.from(labels), y: yv });
     } else if (req.cmd === 'forward' || req.cmd === 'step') {
       reply(await timed(req.cmd === 'forward' ? forward : step, req.repeats ?? 1));
+    } else if (req.cmd === 'profile') {
+      // Wrap the engine's runKernel: outermost kernel calls only (a kernel that calls others counts once).
+      const engine = tf.engine() as unknown as { runKernel(name: string, inputs: unknown, attrs: unknown): unknown };
+      const original = engine.runKernel;
+      const out: Record<string, { cpu_ms: number; launches: number; kernels: Record<string, { cpu_ms: number; launches: number }> }> = {};
+      const repeats = req.repeats ?? 3;
+      for (const [kind, f] of [['forward', forward], ['step', step]] as const) {
+        const kernels: Record<string, { cpu_ms: number; launches: number }> = {};
+        let depth = 0;
+        engine.runKernel = function (this: unknown, name: string, inputs: unknown, attrs: unknown) {
+          if (depth > 0) return original.call(this, name, inputs, attrs);
+          depth++;
+          const c0 = process.cpuUsage();
+          try {
+            return original.call(this, name, inputs, attrs);
+          } finally {
+            depth--;
+            const c = process.cpuUsage(c0);
+            const k = (kernels[name] ??= { cpu_ms: 0, launches: 0 });
+            k.cpu_ms += (c.user + c.system) / 1000 / repeats;
+            k.launches += 1 / repeats;
+          }
+        };
+        try {
+          const t = await timed(f, repeats);
+          out[kind] = { cpu_ms: median(t.cpu_ms), launches: Math.round(Object.values(kernels).reduce((a, k) => a + k.launches, 0)), kernels };
+        } finally {
+          engine.runKernel = original;
+        }
+      }
+      reply(out);
     } else {
       reply({ error: `unknown command '${req.cmd}'` });
     }
