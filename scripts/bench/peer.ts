@@ -94,7 +94,7 @@ function printProfile(p: KernelProfile): void {
     const inKernels = Object.values(kernels).reduce((a, k) => a + k.cpu_ms, 0);
     console.log(`ours, ${kind}: ${cpu_ms.toFixed(1)} cpu-ms, ${launches} kernel launches, ${inKernels.toFixed(1)} cpu-ms inside them; the largest:`);
     for (const [name, k] of Object.entries(kernels).sort((a, b) => b[1].cpu_ms - a[1].cpu_ms).slice(0, 12)) {
-      console.log(`  ${name.padEnd(30)} ${k.cpu_ms.toFixed(2).padStart(7)} ms  ×${k.launches}`);
+      console.log(`  ${name.padEnd(30)} ${k.cpu_ms.toFixed(2).padStart(7)} ms  ×${Math.round(k.launches)}`);
     }
   }
 }
@@ -316,7 +316,8 @@ async function serveOurs(core: string): Promise<void> {
         };
         try {
           const t = await timed(f, repeats);
-          out[kind] = { cpu_ms: median(t.cpu_ms), launches: Math.round(Object.values(kernels).reduce((a, k) => a + k.launches, 0)), kernels };
+          for (const k of Object.values(kernels)) k.launches = Math.round(k.launches);
+          out[kind] = { cpu_ms: median(t.cpu_ms), launches: Object.values(kernels).reduce((a, k) => a + k.launches, 0), kernels };
         } finally {
           engine.runKernel = original;
         }
