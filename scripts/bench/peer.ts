@@ -8,7 +8,8 @@
  * Every lane is its own process speaking JSON lines (`info`, `forward`, `step`), and the lanes take turns, one
  * batch of repeats each, round after round, so load from other jobs on a shared machine falls on all of them alike.
  * `--baseline=<checkout>` adds a lane running another checkout's src/core (e.g. the main branch) with the same
- * harness: before and after in one run.
+ * harness: before and after in one run. `--profile` also times our forward pass and step per kernel name (the
+ * engine's runKernel wrapped, process CPU time) and stores that table in the JSON.
  *
  * Faithfulness: the PyTorch model names each parameter as ours does; the bench fails unless both lists of names and
  * shapes are equal (so the parameter counts are too), then loads our initial weights into PyTorch and fails unless
