@@ -14,6 +14,7 @@ import { INLINE_SCRIPT_FILES, PAGE_DIRECTIVES, SCRIPT_SOURCES, STYLE_SOURCES } f
  * Astro.csp.insertDirective help: it repeats a new directive after every existing one). Astro joins the entries with
  * ';', so a directive it does not know travels in the entry before it.
  * @param {readonly string[]} directives
+ * @returns {any[]} entries Astro's schema checks when it loads the config
  */
 function astroDirectives(directives) {
   const known = /^(base-uri|child-src|connect-src|default-src|fenced-frame-src|font-src|form-action|frame-ancestors|frame-src|img-src|manifest-src|media-src|object-src|referrer|report-to|report-uri|require-trusted-types-for|sandbox|trusted-types|upgrade-insecure-requests|worker-src)(\s|$)/;
@@ -27,7 +28,10 @@ function astroDirectives(directives) {
   return out;
 }
 
-/** @param {string} file an inline script's file, which the page carries verbatim */
+/**
+ * @param {string} file an inline script's file, which the page carries verbatim
+ * @returns {`sha256-${string}`}
+ */
 const sha256 = (file) => `sha256-${createHash('sha256').update(readFileSync(new URL(file, import.meta.url), 'utf8'), 'utf8').digest('base64')}`;
 
 /**

@@ -14,16 +14,21 @@ export const SCRIPT_SOURCES = ["'self'", "'wasm-unsafe-eval'"] as const;
 export const STYLE_SOURCES = ["'self'"] as const;
 
 /**
- * Style attributes. KaTeX's HTML (struts, vertical lists), Shiki's highlighted code (its colours) and Svelte's
- * `style:` directives are style="…" attributes; a hash can only cover an attribute through 'unsafe-hashes' and a
- * fixed value, and these values are computed (sizes, colours, positions), so attributes are allowed inline while
- * <style> elements and stylesheets stay limited to the site and Astro's hashes.
+ * Styles are allowed inline, elements and attributes alike, because hashes cannot cover what the site uses:
+ * CodeMirror 6 (the notebook's editor) writes its themes into a <style> element at run time (its style-mod only uses
+ * constructed stylesheets inside shadow roots); KaTeX's HTML (struts, vertical lists), Shiki's highlighted code
+ * (its colours) and Svelte's `style:` directives are style="…" attributes with computed values, which a hash can
+ * only cover through 'unsafe-hashes' and a fixed value. A page never renders text from elsewhere as HTML, and
+ * the fetch directives keep any url() in a style on the site (or data:), so inline styles load and send nothing elsewhere.
+ * (Astro still lists its stylesheets' hashes under style-src; with these two directives present they are unused.)
  */
+export const STYLE_ELEM_DIRECTIVE = "style-src-elem 'self' 'unsafe-inline'";
 export const STYLE_ATTR_DIRECTIVE = "style-src-attr 'unsafe-inline'";
 
 /** Every directive of the page policy except script-src and style-src (Astro's, see above). */
 export const PAGE_DIRECTIVES = [
   "default-src 'self'",
+  STYLE_ELEM_DIRECTIVE,
   STYLE_ATTR_DIRECTIVE,
   "connect-src 'self'",
   // The compute worker and the notebook kernel's worker are files of the site; no page creates a blob: worker.
