@@ -7,6 +7,7 @@ import rehypeKatex from 'rehype-katex';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { serveModels } from './scripts/astro-models.mjs';
+import { kernelFramePolicy } from './scripts/astro-kernel-frame-policy.mjs';
 import { INLINE_SCRIPT_FILES, PAGE_DIRECTIVES, SCRIPT_SOURCES, STYLE_SOURCES } from './src/lib/sitePolicy.ts';
 
 /**
@@ -61,6 +62,7 @@ export default defineConfig({
     mdx(),
     svelte(),
     serveModels(),
+    kernelFramePolicy(),
   ],
   markdown: {
     remarkPlugins: [remarkMath],

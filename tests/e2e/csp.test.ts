@@ -8,10 +8,16 @@ import { describe, expect, it } from 'vitest';
 import type { Page, Response } from 'playwright-core';
 import { brokenWidgets, hydrateAll, openPage, sitePaths } from './harness';
 import { useSite } from './useSite';
-import { frameAncestors, parsePolicy } from '../../src/lib/sitePolicy';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DIST } from './harness';
+import { frameAncestors, metaPolicy, parsePolicy } from '../../src/lib/sitePolicy';
+import { KERNEL_FRAME_CSP, KERNEL_FRAME_HEADERS, KERNEL_FRAME_PATH } from '../../src/lib/kernelFramePolicy';
 
 const site = useSite();
-const paths = sitePaths();
+// The notebook kernel's frame is no page for readers and has its own policy (tested below).
+const paths = sitePaths().filter((p) => p !== KERNEL_FRAME_PATH);
+const kernelFrameBuilt = existsSync(join(DIST, KERNEL_FRAME_PATH, 'index.html'));
 
 type Violation = { directive: string; blocked: string; source: string; sample: string };
 
@@ -95,6 +101,20 @@ describe('the Content-Security-Policy of every page', () => {
       }
     });
   }
+
+  it.skipIf(!kernelFrameBuilt)('the kernel frame gets its own headers and carries only its own policy, never the page policy', async () => {
+    const { context, page } = await openPage(site);
+    try {
+      const response = await page.request.get(`${site.url}${KERNEL_FRAME_PATH}`);
+      expect(response.headers()['content-security-policy']).toBe(KERNEL_FRAME_HEADERS['Content-Security-Policy']);
+      expect(response.headers()['cross-origin-embedder-policy']).toBe('require-corp');
+      const html = await response.text();
+      const metas = html.match(/<meta\b[^>]*>/gi)!.map((tag) => metaPolicy(tag)).filter((p) => p !== undefined);
+      expect(metas).toEqual([KERNEL_FRAME_CSP]);
+    } finally {
+      await context.close();
+    }
+  });
 
   it('reports a violation when the page breaks its policy (the listener works)', async () => {
     const { context, page } = await openPage(site);
