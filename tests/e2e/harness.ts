@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { createServer, type AddressInfo } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { installSiteHeaders } from '../../scripts/siteHeaders';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const DIST = join(ROOT, 'dist');
@@ -73,7 +74,10 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Serve dist/ with Astro's preview server (what `npm run preview` runs) on a free port of 127.0.0.1. */
+/**
+ * Serve dist/ with Astro's preview server and the site's headers (what `npm start` runs: scripts/serve.ts) on a
+ * free port of 127.0.0.1.
+ */
 export async function serveDist(): Promise<{ url: string; close(): Promise<void> }> {
   if (!existsSync(join(DIST, 'index.html'))) throw new Error('dist/ has no build: run `npm run build` first.');
   process.env.ASTRO_TELEMETRY_DISABLED ??= '1'; // no request to any other origin, Astro's usage report included
@@ -81,7 +85,10 @@ export async function serveDist(): Promise<{ url: string; close(): Promise<void>
   const port = await freePort();
   const server = await preview({ root: ROOT, logLevel: 'error', server: { host: '127.0.0.1', port } });
   // Vite moves to the next port if another process took this one meanwhile; the HTTP server knows the real one.
-  const address = (server as { server?: Server }).server?.address();
+  const http = (server as { server?: Server }).server;
+  if (!http) throw new Error('Astro preview returned no HTTP server, so the site headers cannot be set.');
+  installSiteHeaders(http, DIST);
+  const address = http.address();
   const actual = address && typeof address === 'object' ? address.port : port;
   return { url: `http://127.0.0.1:${actual}`, close: () => server.stop() };
 }
@@ -178,7 +185,8 @@ export interface AxeViolation {
 
 /** Run axe-core in the page (or only within the elements `within` selects); return violations of at least serious impact. */
 export async function seriousAxeViolations(page: Page, within?: string): Promise<AxeViolation[]> {
-  await page.addScriptTag({ content: axeSource });
+  // Evaluated through the DevTools protocol: an inline <script> tag would be refused by the page policy.
+  await page.evaluate(axeSource);
   const violations = await page.evaluate(async (scope) => {
     // @ts-expect-error — injected global
     const result = await window.axe.run(scope ?? document, { resultTypes: ['violations'] });
