@@ -21,7 +21,7 @@ const { initBackend } = await import('../../src/core/backends');
 const { decodeMnistFile } = await import('../../src/core/data');
 const { LAB_RECIPES, TrainingSession } = await import('../../src/workers/trainingSession');
 const { loadClassifierFromDir } = await import('../eval/common');
-const { confidentCount, PROBE } = await import('./labQuality');
+const { confidentCount, heldOutShapes, PROBE } = await import('./labQuality');
 
 const { encodePng } = await import('../../src/core/png');
 /** 16 images as a 4 × 4 grid PNG (for looking at what the classifier read). */
@@ -46,11 +46,13 @@ const { values: a } = parseArgs({
     hits: { type: 'string', default: '1' },
     sampleSteps: { type: 'string' },
     png: { type: 'string' },
+    raw: { type: 'boolean' },
   },
 });
 await initBackend({ order: ['wasm'] });
-const { train } = await decodeMnistFile(new Uint8Array(readFileSync(join(ROOT, 'public/data/mnist.bin.gz'))));
+const { train, test } = await decodeMnistFile(new Uint8Array(readFileSync(join(ROOT, 'public/data/mnist.bin.gz'))));
 const clf = loadClassifierFromDir(join(ROOT, 'models', 'classifier-mnist'));
+const shapes = heldOutShapes(test);
 const base = LAB_RECIPES[a.base as 'tiny' | 'small'];
 const over = JSON.parse(a.recipe) as Record<string, unknown>;
 const recipe = { ...base, ...over, config: { ...base.config, ...((over.config as object) ?? {}) } };
@@ -70,13 +72,15 @@ while (session.step < total) {
   cpuMs += (c1.user + c1.system) / 1000;
   const line: Record<string, unknown> = { step: session.step, loss: session.lossHistory.at(-1)?.[1], cpu_ms_per_step: cpuMs / session.step };
   const images = await session.samples(PROBE.count);
-  const { confident, classes } = await confidentCount(tf, clf, images, PROBE.count);
+  const { confident, digits, classes } = await confidentCount(tf, clf, images, PROBE.count, shapes);
   if (a.png) writeGrid(`${a.png}-${session.step}.png`, images);
   line.confident = confident;
+  line.digits = digits;
   line.classes = classes.join('');
-  for (const st of sampleSteps) line[`confident_ddim${st}`] = (await confidentCount(tf, clf, await session.samples(PROBE.count, st), PROBE.count)).confident;
+  if (a.raw && session.sampler !== session.unet) line.digits_raw = (await confidentCount(tf, clf, await session.samples(PROBE.count, undefined, session.unet), PROBE.count, shapes)).digits;
+  for (const st of sampleSteps) line[`digits_ddim${st}`] = (await confidentCount(tf, clf, await session.samples(PROBE.count, st), PROBE.count, shapes)).digits;
   console.log(JSON.stringify(line));
-  if (confident >= PROBE.needed) {
+  if (digits >= PROBE.needed) {
     first ??= session.step;
     if (++hits >= Number(a.hits)) break;
   }

@@ -236,12 +236,12 @@ export class TrainingSession {
   }
 
   /** `count` samples from the current weights (their average, see `sampler`) by a fast deterministic DDIM run (same noise every time). */
-  async samples(count: number, steps: number = this.recipe.sampleSteps): Promise<Float32Array> {
+  async samples(count: number, steps: number = this.recipe.sampleSteps, net: UNet = this.sampler): Promise<Float32Array> {
     const [h, w, c] = this.config.inputShape;
     const noise = makeNoise(this.previewSeed);
     const xT = noise.normal([count, h, w, c]) as tf.Tensor4D;
     try {
-      const x0 = await samplers.ddim(unconditional(this.sampler.model), xT, this.schedule, { noise, steps, eta: 0, clipX0: true });
+      const x0 = await samplers.ddim(unconditional(net.model), xT, this.schedule, { noise, steps, eta: 0, clipX0: true });
       try {
         return (await x0.data()) as Float32Array;
       } finally {
