@@ -58,7 +58,7 @@ const over = JSON.parse(a.recipe) as Record<string, unknown>;
 const recipe = { ...base, ...over, config: { ...base.config, ...((over.config as object) ?? {}) } };
 const settings = { size: a.base as 'tiny' | 'small', batchSize: Number(a.batch), lr: Number(a.lr), schedule: a.schedule as 'linear', seed: Number(a.seed) };
 const session = new TrainingSession(settings, train, recipe.config, undefined, undefined, recipe);
-const sampleSteps = (a.sampleSteps ?? '').split(',').filter(Boolean).map(Number);
+const sampleSteps = (a.sampleSteps ?? '').split(',').filter(Boolean);
 const every = Number(a.every);
 const total = Number(a.steps);
 let cpuMs = 0;
@@ -78,7 +78,10 @@ while (session.step < total) {
   line.digits = digits;
   line.classes = classes.join('');
   if (a.raw && session.sampler !== session.unet) line.digits_raw = (await confidentCount(tf, clf, await session.samples(PROBE.count, undefined, session.unet), PROBE.count, shapes)).digits;
-  for (const st of sampleSteps) line[`digits_ddim${st}`] = (await confidentCount(tf, clf, await session.samples(PROBE.count, st), PROBE.count, shapes)).digits;
+  for (const spec of sampleSteps) {
+    const [name, st] = String(spec).includes(':') ? String(spec).split(':') : ['ddim', String(spec)];
+    line[`digits_${name}${st}`] = (await confidentCount(tf, clf, await session.samples(PROBE.count, Number(st), undefined, name as 'ddim'), PROBE.count, shapes)).digits;
+  }
   console.log(JSON.stringify(line));
   if (digits >= PROBE.needed) {
     first ??= session.step;

@@ -33,7 +33,8 @@ export interface LabRecipe {
   emaDecay?: number;
   /** Min-SNR-γ loss weights (0: plain L_simple). */
   minSnrGamma: number;
-  /** DDIM steps of the sample grid. */
+  /** The sample grid's sampler (deterministic, from the lab's fixed noise) and its number of steps. */
+  sampler: 'ddim' | 'dpmpp2m';
   sampleSteps: number;
 }
 
@@ -44,6 +45,7 @@ export const LAB_RECIPES: Record<LabSize, LabRecipe> = {
     config: { inputShape: [28, 28, 1], channels: [16, 32], numResBlocks: 1, attention: false, tembDim: 32, groups: 8, numClasses: 0 },
     warmupSteps: 0,
     minSnrGamma: 0,
+    sampler: 'ddim',
     sampleSteps: 20,
   },
   /** The shipped unet-mnist's shape without its class embedding (128,257 parameters). */
@@ -51,6 +53,7 @@ export const LAB_RECIPES: Record<LabSize, LabRecipe> = {
     config: { ...MNIST_UNET_CONFIG, inputShape: [28, 28, 1], channels: [...MNIST_UNET_CONFIG.channels], numClasses: 0 },
     warmupSteps: 0,
     minSnrGamma: 0,
+    sampler: 'ddim',
     sampleSteps: 20,
   },
 };
@@ -74,6 +77,8 @@ export function labConfigProblem(config: UNetConfig): string | null {
   if (!Array.isArray(channels) || channels.length < 1 || channels.length > 3 || !channels.every((ch) => isCount(ch, 1))) {
     return 'config.channels must list 1 to 3 positive integers';
   }
+  if (c.patch !== undefined && c.patch !== 1 && c.patch !== 2) return 'config.patch must be 1 or 2';
+  if (c.patch === 2 && channels.length > 2) return 'config.channels: a U-Net with the 2×2 patch stem has at most 2 levels at 28 × 28';
   for (const field of ['numResBlocks', 'tembDim', 'groups'] as const) if (!isCount(c[field], 1)) return `config.${field} must be a positive integer`;
   if (!isCount(c.numClasses, 0)) return 'config.numClasses must be an integer ≥ 0';
   if (c.attention !== undefined && typeof c.attention !== 'boolean') return 'config.attention must be true or false';
@@ -236,12 +241,12 @@ export class TrainingSession {
   }
 
   /** `count` samples from the current weights (their average, see `sampler`) by a fast deterministic DDIM run (same noise every time). */
-  async samples(count: number, steps: number = this.recipe.sampleSteps, net: UNet = this.sampler): Promise<Float32Array> {
+  async samples(count: number, steps: number = this.recipe.sampleSteps, net: UNet = this.sampler, sampler: LabRecipe['sampler'] = this.recipe.sampler): Promise<Float32Array> {
     const [h, w, c] = this.config.inputShape;
     const noise = makeNoise(this.previewSeed);
     const xT = noise.normal([count, h, w, c]) as tf.Tensor4D;
     try {
-      const x0 = await samplers.ddim(unconditional(net.model), xT, this.schedule, { noise, steps, eta: 0, clipX0: true });
+      const x0 = await samplers[sampler](unconditional(net.model), xT, this.schedule, { noise, steps, eta: 0, clipX0: true });
       try {
         return (await x0.data()) as Float32Array;
       } finally {
