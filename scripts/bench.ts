@@ -256,7 +256,7 @@ const SECTIONS: Record<string, Section> = {
       const result = await benchLab(tf, {
         root: ROOT,
         size,
-        batch: numberArg(args, 'batch', 32),
+        batch: numberArg(args, 'batch', (await import('../src/workers/api')).REQUESTS['lab.create'].batchSize.default),
         steps: numberArg(args, 'steps', 30),
         rounds: numberArg(args, 'rounds', 3),
         quality: qualityPresets(args.quality),

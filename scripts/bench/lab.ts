@@ -155,7 +155,7 @@ export async function benchLab(tf: Tf, opts: LabBenchOptions): Promise<Record<st
     }
     return {
       quality,
-      quality_method: `each preset with its defaults (batch 32, lr 0.002, linear schedule, seed ${SEED}); in the tab: lab.run in chunks of about ${opts.probeSeconds} s of training, then lab.samples (16 samples from the lab's fixed x_T, its sampler and steps) read by classifier-mnist in Node; digits = at least ${PROBE.needed} of ${PROBE.count} read with confidence ≥ ${PROBE.confidence} and shaped like a real digit (ink share and stroke count within the range of 99 % of the held-out digits; the classifier alone reads pure noise as a confident 8); seconds are training time (sampling excluded); the bare loop is the lab's TrainingSession in Node, probed every ${BARE_PROBE_STEPS} steps; curves stop at the first hit or after ${opts.maxSeconds} s`,
+      quality_method: `each preset with the lab's default settings (seed ${SEED}); in the tab: lab.run in chunks of about ${opts.probeSeconds} s of training, then lab.samples (16 samples from the lab's fixed x_T, its sampler and steps) read by classifier-mnist in Node; digits = at least ${PROBE.needed} of ${PROBE.count} read with confidence ≥ ${PROBE.confidence} and shaped like a real digit (ink share and stroke count within the range of 99 % of the held-out digits; the classifier alone reads pure noise as a confident 8); seconds are training time (sampling excluded); the bare loop is the lab's TrainingSession in Node, probed every ${BARE_PROBE_STEPS} steps; curves stop at the first hit or after ${opts.maxSeconds} s`,
       model: opts.size,
       paramCount: bare.paramCount,
       batch: opts.batch,
@@ -226,6 +226,8 @@ async function qualityCurves(tf: Tf, opts: LabBenchOptions, page: import('playwr
   const { loadClassifierFromDir } = await import('../eval/common');
   const { decodeMnistFile } = await import('../../src/core/data');
   const { LAB_RECIPES, TrainingSession } = await import('../../src/workers/trainingSession');
+  const { REQUESTS } = await import('../../src/workers/api');
+  const LAB_DEFAULTS = REQUESTS['lab.create'];
   const clf = loadClassifierFromDir(join(opts.root, 'models', 'classifier-mnist'));
   const { train: split, test } = await decodeMnistFile(new Uint8Array(readFileSync(join(opts.root, 'public/data/mnist.bin.gz'))));
   const shapes = heldOutShapes(test);
@@ -237,7 +239,7 @@ async function qualityCurves(tf: Tf, opts: LabBenchOptions, page: import('playwr
   const out: Record<string, unknown> = {};
   try {
     for (const size of opts.quality) {
-      const settings = { size, batchSize: 32, lr: 0.002, schedule: 'linear' as const, seed: SEED };
+      const settings = { size, batchSize: LAB_DEFAULTS.batchSize.default, lr: LAB_DEFAULTS.lr.default, schedule: LAB_DEFAULTS.schedule.default as 'linear', seed: SEED };
       console.log(`quality ${size}: in the tab`);
       await page.evaluate((s) => (window as unknown as Dl).diffusionLab.request('lab.create', { settings: s }), settings);
       const tab = await qualityCurve(

@@ -7,9 +7,10 @@
  *
  *   node --import tsx scripts/bench/labSearch.ts --base tiny --recipe '{"emaDecay":0.99}' --batch 32 --lr 0.002 --steps 2000 --every 100
  *
- * Prints one JSON line per probe and a summary line.
+ * Prints one JSON line per probe and a summary line; `--record LABEL` also writes the summary into
+ * src/widgets/lib/labRecipeSearch.json (the lab's list of what was tried).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -47,6 +48,7 @@ const { values: a } = parseArgs({
     sampleSteps: { type: 'string' },
     png: { type: 'string' },
     raw: { type: 'boolean' },
+    record: { type: 'string' },
   },
 });
 await initBackend({ order: ['wasm'] });
@@ -64,7 +66,18 @@ const total = Number(a.steps);
 let cpuMs = 0;
 let hits = 0;
 let first: number | null = null;
+let lastDigits = 0;
+let bestDigits = 0;
 const signal = new AbortController().signal;
+/** Write this run's line into src/widgets/lib/labRecipeSearch.json (after every probe, so a stopped run keeps its figures). */
+function record() {
+  if (!a.record) return;
+  // The lab's "what we tried" list reads these lines.
+  const file = join(ROOT, 'src', 'widgets', 'lib', 'labRecipeSearch.json');
+  const all = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>[]) : [];
+  const entry = { label: a.record, recipe: over, batch: settings.batchSize, lr: settings.lr, params: session.unet.paramCount(), steps_to_digits: first, steps_run: session.step, digits_at_end: lastDigits, best_digits: bestDigits, cpu_ms_per_step: Math.round(cpuMs / session.step) };
+  writeFileSync(file, `${JSON.stringify([...all.filter((e) => e.label !== a.record), entry], null, 1)}\n`);
+}
 while (session.step < total) {
   const c0 = process.cpuUsage();
   await session.run({ signal, onProgress: () => {}, maxSteps: every, sampleEvery: 0, lossEvery: 5 });
@@ -76,6 +89,8 @@ while (session.step < total) {
   if (a.png) writeGrid(`${a.png}-${session.step}.png`, images);
   line.confident = confident;
   line.digits = digits;
+  lastDigits = digits;
+  bestDigits = Math.max(bestDigits, digits);
   line.classes = classes.join('');
   if (a.raw && session.sampler !== session.unet) line.digits_raw = (await confidentCount(tf, clf, await session.samples(PROBE.count, undefined, session.unet), PROBE.count, shapes)).digits;
   for (const spec of sampleSteps) {
@@ -83,10 +98,12 @@ while (session.step < total) {
     line[`digits_${name}${st}`] = (await confidentCount(tf, clf, await session.samples(PROBE.count, Number(st), undefined, name as 'ddim'), PROBE.count, shapes)).digits;
   }
   console.log(JSON.stringify(line));
+  record();
   if (digits >= PROBE.needed) {
     first ??= session.step;
     if (++hits >= Number(a.hits)) break;
   }
 }
+record();
 console.log(JSON.stringify({ summary: true, base: a.base, recipe: over, batch: settings.batchSize, lr: settings.lr, schedule: settings.schedule, params: session.unet.paramCount(), steps_to_digits: first, cpu_ms_per_step: cpuMs / session.step }));
 session.dispose();
