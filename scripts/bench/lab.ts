@@ -18,7 +18,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs-core';
 import { countUNetParams as countParams } from '../../src/core/unet';
-import { confidentCount, firstDigits, heldOutShapes, PROBE, type CurvePoint } from './labQuality';
+import { confidentCount, firstDigits, heldOutShapes, neededDigits, PROBE, referenceDigits, type CurvePoint } from './labQuality';
 
 type Tf = typeof TF;
 
@@ -155,7 +155,7 @@ export async function benchLab(tf: Tf, opts: LabBenchOptions): Promise<Record<st
     }
     return {
       quality,
-      quality_method: `each preset with the lab's default settings (seed ${SEED}); in the tab: lab.run in chunks of about ${opts.probeSeconds} s of training, then lab.samples (16 samples from the lab's fixed x_T, its sampler and steps) read by classifier-mnist in Node; digits = at least ${PROBE.needed} of ${PROBE.count} read with confidence ≥ ${PROBE.confidence} and shaped like a real digit (ink share and stroke count within the range of 99 % of the held-out digits; the classifier alone reads pure noise as a confident 8); seconds are training time (sampling excluded); the bare loop is the lab's TrainingSession in Node, probed every ${BARE_PROBE_STEPS} steps; curves stop at the first hit or after ${opts.maxSeconds} s`,
+      quality_method: `each preset with the lab's default settings (seed ${SEED}); in the tab: lab.run in chunks of about ${opts.probeSeconds} s of training, then lab.samples (16 samples from the lab's fixed x_T, its sampler and steps) read by classifier-mnist in Node; digits = at least digits_needed of ${PROBE.count} (${PROBE.needed}, or fewer when the shipped unet-mnist sampled unconditionally the same way from the same x_T draws fewer: reference_digits) read with confidence ≥ ${PROBE.confidence} and shaped like a real digit (ink share and stroke count within the range of 99 % of the held-out digits; the classifier alone reads pure noise as a confident 8); seconds are training time (sampling excluded); the bare loop is the lab's TrainingSession in Node, probed every ${BARE_PROBE_STEPS} steps; curves stop at the first hit or after ${opts.maxSeconds} s`,
       model: opts.size,
       paramCount: bare.paramCount,
       batch: opts.batch,
@@ -196,6 +196,7 @@ async function qualityCurve(
   read: (images: Float32Array) => Promise<{ confident: number; digits: number }>,
   chunk: (rate: number) => number,
   maxSeconds: number,
+  needed: number,
 ): Promise<QualityCurve> {
   const curve: CurvePoint[] = [];
   let ms = 0;
@@ -207,9 +208,9 @@ async function qualityCurve(
     const point = { seconds: ms / 1000, steps, ...(await read(await samples())) };
     curve.push(point);
     console.log(`  ${point.seconds.toFixed(1)} s, step ${steps}: ${point.confident}/16 read with confidence ≥ ${PROBE.confidence}, ${point.digits} of them shaped like a digit`);
-    if (point.digits >= PROBE.needed) break;
+    if (point.digits >= needed) break;
   }
-  const hit = firstDigits(curve);
+  const hit = firstDigits(curve, needed);
   return { curve, seconds_to_digits: hit?.seconds ?? null, steps_to_digits: hit?.steps ?? null, steps_per_second: (steps * 1000) / ms };
 }
 
@@ -240,6 +241,9 @@ async function qualityCurves(tf: Tf, opts: LabBenchOptions, page: import('playwr
   try {
     for (const size of opts.quality) {
       const settings = { size, batchSize: LAB_DEFAULTS.batchSize.default, lr: LAB_DEFAULTS.lr.default, schedule: LAB_DEFAULTS.schedule.default as 'linear', seed: SEED };
+      const reference = await referenceDigits(tf, opts.root, clf, shapes, SEED, LAB_RECIPES[size].sampleSteps, LAB_RECIPES[size].sampler);
+      const needed = neededDigits(reference);
+      console.log(`quality ${size}: the shipped unet-mnist draws ${reference} digits from the lab's noise; digits appear at ${needed} of ${PROBE.count}`);
       console.log(`quality ${size}: in the tab`);
       await page.evaluate((s) => (window as unknown as Dl).diffusionLab.request('lab.create', { settings: s }), settings);
       const tab = await qualityCurve(
@@ -259,6 +263,7 @@ async function qualityCurves(tf: Tf, opts: LabBenchOptions, page: import('playwr
         read,
         (rate) => (rate > 0 ? Math.max(1, Math.round(rate * opts.probeSeconds)) : 10),
         opts.maxSeconds,
+        needed,
       );
       console.log(`quality ${size}: the bare loop in Node`);
       const session = new TrainingSession(settings, split);
@@ -273,10 +278,11 @@ async function qualityCurves(tf: Tf, opts: LabBenchOptions, page: import('playwr
         read,
         () => BARE_PROBE_STEPS,
         opts.maxSeconds,
+        needed,
       );
       session.dispose();
       const recipe = LAB_RECIPES[size];
-      out[size] = { settings, recipe, paramCount: countParams(recipe.config), in_tab: tab, bare };
+      out[size] = { settings, recipe, paramCount: countParams(recipe.config), reference_digits: reference, digits_needed: needed, in_tab: tab, bare };
     }
   } finally {
     clf.dispose();

@@ -22,7 +22,7 @@ const { initBackend } = await import('../../src/core/backends');
 const { decodeMnistFile } = await import('../../src/core/data');
 const { LAB_RECIPES, TrainingSession } = await import('../../src/workers/trainingSession');
 const { loadClassifierFromDir } = await import('../eval/common');
-const { confidentCount, heldOutShapes, PROBE } = await import('./labQuality');
+const { confidentCount, heldOutShapes, neededDigits, PROBE, referenceDigits } = await import('./labQuality');
 
 const { encodePng } = await import('../../src/core/png');
 /** 16 images as a 4 × 4 grid PNG (for looking at what the classifier read). */
@@ -60,6 +60,9 @@ const over = JSON.parse(a.recipe) as Record<string, unknown>;
 const recipe = { ...base, ...over, config: { ...base.config, ...((over.config as object) ?? {}) } };
 const settings = { size: a.base as 'tiny' | 'small', batchSize: Number(a.batch), lr: Number(a.lr), schedule: a.schedule as 'linear', seed: Number(a.seed) };
 const session = new TrainingSession(settings, train, recipe.config, undefined, undefined, recipe);
+const reference = await referenceDigits(tf, ROOT, clf, shapes, settings.seed, recipe.sampleSteps, recipe.sampler);
+const needed = neededDigits(reference);
+console.log(JSON.stringify({ reference_digits: reference, needed }));
 const sampleSteps = (a.sampleSteps ?? '').split(',').filter(Boolean);
 const every = Number(a.every);
 const total = Number(a.steps);
@@ -75,7 +78,7 @@ function record() {
   // The lab's "what we tried" list reads these lines.
   const file = join(ROOT, 'src', 'widgets', 'lib', 'labRecipeSearch.json');
   const all = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>[]) : [];
-  const entry = { label: a.record, recipe: over, batch: settings.batchSize, lr: settings.lr, params: session.unet.paramCount(), steps_to_digits: first, steps_run: session.step, digits_at_end: lastDigits, best_digits: bestDigits, cpu_ms_per_step: Math.round(cpuMs / session.step) };
+  const entry = { label: a.record, recipe: over, batch: settings.batchSize, lr: settings.lr, params: session.unet.paramCount(), digits_needed: needed, steps_to_digits: first, steps_run: session.step, digits_at_end: lastDigits, best_digits: bestDigits, cpu_ms_per_step: Math.round(cpuMs / session.step) };
   writeFileSync(file, `${JSON.stringify([...all.filter((e) => e.label !== a.record), entry], null, 1)}\n`);
 }
 while (session.step < total) {
@@ -99,7 +102,7 @@ while (session.step < total) {
   }
   console.log(JSON.stringify(line));
   record();
-  if (digits >= PROBE.needed) {
+  if (digits >= needed) {
     first ??= session.step;
     if (++hits >= Number(a.hits)) break;
   }
