@@ -68,6 +68,7 @@ describe('the 2×2 patch stem (space-to-depth)', () => {
 
   it('trains on wasm: the loss falls on a fixed batch', async () => {
     const unet = createUNet(PATCHED, 4);
+    expect(unet.params.get('in.conv.w')!.shape).toEqual([3, 3, 4, 8]); // the patch stem is the one being trained
     const x0 = tf.tidy(() => tf.tile(tf.reshape(tf.linspace(-1, 1, 64), [1, 8, 8, 1]), [8, 1, 1, 1]) as tf.Tensor4D);
     const trainer = createTrainer(unet, { schedule: makeSchedule('linear', 1000), rng: makeRng(5), lr: 3e-3 });
     const losses: number[] = [];
