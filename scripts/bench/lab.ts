@@ -221,7 +221,7 @@ interface QualityResult {
 }
 
 /** Steps between probes of the bare loop: fixed, so its steps_to_digits is the same on every machine. */
-export const BARE_PROBE_STEPS = 25;
+export const BARE_PROBE_STEPS = 50;
 
 async function qualityCurves(tf: Tf, opts: LabBenchOptions, page: import('playwright-core').Page): Promise<Record<string, unknown>> {
   const { loadClassifierFromDir } = await import('../eval/common');
@@ -244,6 +244,22 @@ async function qualityCurves(tf: Tf, opts: LabBenchOptions, page: import('playwr
       const reference = await referenceDigits(tf, opts.root, clf, shapes, SEED, LAB_RECIPES[size].sampleSteps, LAB_RECIPES[size].sampler);
       const needed = neededDigits(reference);
       console.log(`quality ${size}: the shipped unet-mnist draws ${reference} digits from the lab's noise; digits appear at ${needed} of ${PROBE.count}`);
+      console.log(`quality ${size}: the bare loop in Node`);
+      const session = new TrainingSession(settings, split);
+      const signal = new AbortController().signal;
+      const bare = await qualityCurve(
+        async (n) => {
+          const start = performance.now();
+          await session.run({ signal, onProgress: () => {}, maxSteps: n, sampleEvery: 0, lossEvery: 5 });
+          return performance.now() - start;
+        },
+        () => session.samples(PROBE.count),
+        read,
+        () => BARE_PROBE_STEPS,
+        opts.maxSeconds,
+        needed,
+      );
+      session.dispose();
       console.log(`quality ${size}: in the tab`);
       await page.evaluate((s) => (window as unknown as Dl).diffusionLab.request('lab.create', { settings: s }), settings);
       const tab = await qualityCurve(
@@ -265,22 +281,6 @@ async function qualityCurves(tf: Tf, opts: LabBenchOptions, page: import('playwr
         opts.maxSeconds,
         needed,
       );
-      console.log(`quality ${size}: the bare loop in Node`);
-      const session = new TrainingSession(settings, split);
-      const signal = new AbortController().signal;
-      const bare = await qualityCurve(
-        async (n) => {
-          const start = performance.now();
-          await session.run({ signal, onProgress: () => {}, maxSteps: n, sampleEvery: 0, lossEvery: 5 });
-          return performance.now() - start;
-        },
-        () => session.samples(PROBE.count),
-        read,
-        () => BARE_PROBE_STEPS,
-        opts.maxSeconds,
-        needed,
-      );
-      session.dispose();
       const recipe = LAB_RECIPES[size];
       out[size] = { settings, recipe, paramCount: countParams(recipe.config), reference_digits: reference, digits_needed: needed, in_tab: tab, bare };
     }

@@ -42,8 +42,10 @@ export interface LabRecipe {
 export const LAB_RECIPES: Record<LabSize, LabRecipe> = {
   /**
    * Two levels (28, 14), 16/32 channels, no attention: about 64k parameters. The grid is drawn by a moving average of
-   * the weights (decay 0.99): in the recipe search (scripts/bench/labSearch.ts, the list under the lab) it was the
-   * one change that brought the grid's digits sooner; a patch stem, a third level, other samplers and step counts did not.
+   * the weights (decay 0.99). In the recipe search (scripts/bench/labSearch.ts, the list under the lab) the model's
+   * progress per step hardly depended on the batch size, so the lab's default batch is the smallest (8, in api.ts's
+   * lab.create), about 3.5× cheaper a step than 32; the average brought the grid's digits sooner; a patch stem, a
+   * third level, other samplers and step counts did not.
    */
   tiny: {
     config: { inputShape: [28, 28, 1], channels: [16, 32], numResBlocks: 1, attention: false, tembDim: 32, groups: 8, numClasses: 0 },
