@@ -16,7 +16,7 @@ describe('the training lab’s estimate of when digits appear', () => {
     try {
       await page.goto(`${site.url}/widgets/?backend=wasm&lab.size=tiny&lab.batch=${measured.batch}&lab.lr=${measured.lr}#training-lab`);
       await ready(page, LAB, 120_000);
-      await page.getByRole('button', { name: 'Start training' }).click();
+      await page.locator(LAB).getByRole('button', { name: 'Start training' }).click();
       const estimate = page.locator(`${LAB} [data-digits-step]`);
       await estimate.waitFor({ timeout: 120_000 });
       expect(Number(await estimate.getAttribute('data-digits-step'))).toBe(measured.steps_to_digits);
@@ -27,20 +27,20 @@ describe('the training lab’s estimate of when digits appear', () => {
       expect(Math.abs(seconds * perSecond - measured.steps_to_digits!) / measured.steps_to_digits!).toBeLessThan(0.5);
       expect(await estimate.textContent()).toMatch(new RegExp(`digits usually appear after about .+ of training \\(step ${measured.steps_to_digits!.toLocaleString('en')}\\)`));
       expect(await step(page)).toBeGreaterThan(0);
-      await page.getByRole('button', { name: 'Pause' }).click();
+      await page.locator(LAB).getByRole('button', { name: 'Pause' }).click();
       await page.waitForSelector(`${LAB}[data-phase="paused"]`);
-      await page.getByRole('button', { name: 'Reset' }).click();
+      await page.locator(LAB).getByRole('button', { name: 'Reset' }).click();
       await page.waitForSelector(`${LAB}[data-phase="idle"]`);
 
       // A batch size the figure was not measured with: no estimate, a note saying what it was measured with.
       const other = [8, 16, 32, 64].find((b) => b !== measured.batch)!;
       await page.locator(`${LAB} select`).nth(1).selectOption(String(other));
-      await page.getByRole('button', { name: 'Start training' }).click();
+      await page.locator(LAB).getByRole('button', { name: 'Start training' }).click();
       await expect.poll(() => step(page), { timeout: 120_000, interval: 300 }).toBeGreaterThan(0);
       await page.locator(`${LAB} .pace`).nth(1).waitFor();
       expect(await page.locator(`${LAB} [data-digits-step]`).count()).toBe(0);
       expect(await page.locator(`${LAB} .pace`).nth(1).textContent()).toContain(`measured with batch size ${measured.batch}`);
-      await page.getByRole('button', { name: 'Pause' }).click();
+      await page.locator(LAB).getByRole('button', { name: 'Pause' }).click();
       expect(problems.pageErrors).toEqual([]);
       expect(problems.consoleErrors).toEqual([]);
     } finally {
