@@ -49,6 +49,8 @@ const OPTIONS = {
   rounds: { type: 'string' },
   batch: { type: 'string' },
   size: { type: 'string' },
+  quality: { type: 'string' },
+  'max-seconds': { type: 'string' },
   channels: { type: 'string' },
   'cpu-batch': { type: 'string' },
   'skip-cpu': { type: 'boolean' },
@@ -62,6 +64,21 @@ type Args = Partial<Record<keyof typeof OPTIONS, string | boolean>>;
 interface Section {
   description: string;
   run(args: Args): Promise<Record<string, unknown>>;
+}
+
+interface QualitySummary {
+  seconds_to_digits: number | null;
+  steps_to_digits: number | null;
+  steps_per_second: number;
+}
+
+/** `--quality=tiny,small` (the default) or `--quality=none`. */
+function qualityPresets(v: string | boolean | undefined): ('tiny' | 'small')[] {
+  if (v === undefined || typeof v === 'boolean') return ['tiny', 'small'];
+  if (v === 'none') return [];
+  const names = v.split(',');
+  for (const n of names) if (n !== 'tiny' && n !== 'small') throw new Error(`--quality lists presets (tiny, small) or none, got ${n}`);
+  return names as ('tiny' | 'small')[];
 }
 
 function numberArg(args: Args, name: keyof typeof OPTIONS, fallback: number): number {
@@ -258,9 +275,13 @@ const SECTIONS: Record<string, Section> = {
       const result = await benchLab(tf, {
         root: ROOT,
         size,
-        batch: numberArg(args, 'batch', 32),
+        batch: numberArg(args, 'batch', (await import('../src/workers/api')).REQUESTS['lab.create'].batchSize.default),
         steps: numberArg(args, 'steps', 30),
         rounds: numberArg(args, 'rounds', 3),
+        quality: qualityPresets(args.quality),
+        probeSeconds: 10,
+        maxSeconds: numberArg(args, 'max-seconds', 300),
+        writeDigits: !args['no-write'],
       });
       console.log(
         table([
@@ -275,6 +296,17 @@ const SECTIONS: Record<string, Section> = {
           ],
         ]),
       );
+      const fmtS = (v: unknown) => (typeof v === 'number' ? `${v.toFixed(0)} s` : 'not within the limit');
+      const rows = Object.entries(result.quality as Record<string, { paramCount: number; in_tab: QualitySummary; bare: QualitySummary }>).map(([name, q]) => [
+        `${name} (${q.paramCount})`,
+        fmtS(q.in_tab.seconds_to_digits),
+        String(q.in_tab.steps_to_digits ?? '—'),
+        q.in_tab.steps_per_second.toFixed(2),
+        fmtS(q.bare.seconds_to_digits),
+        String(q.bare.steps_to_digits ?? '—'),
+        q.bare.steps_per_second.toFixed(2),
+      ]);
+      if (rows.length > 0) console.log(table([['preset', 'in-tab seconds_to_digits', 'steps', 'steps/s', 'bare seconds_to_digits', 'steps', 'steps/s'], ...rows]));
       return { description: this.description, machine: machine(), ...result };
     },
   },

@@ -13,7 +13,7 @@ import { qSample } from './forward';
 import { dropLabels } from './guidance';
 import type { Rng } from './noise';
 import type { Schedule, TextContext } from './types';
-import type { UNet } from './unet';
+import { createUNet, type UNet } from './unet';
 
 export interface TrainerOptions {
   schedule: Schedule;
@@ -23,6 +23,25 @@ export interface TrainerOptions {
   lr?: number;
   /** Probability of replacing a label by the null class ∅ (default 0.1; ignored for unconditional models). */
   pUncond?: number;
+  /** Linear learning-rate warm-up: step k (from 0) uses lr·min(1, (k + 1)/warmupSteps). 0 or absent: none. */
+  warmupSteps?: number;
+  /** Min-SNR-γ loss weights (see minSnrWeights); 0 or absent: none. */
+  minSnrGamma?: number;
+  /**
+   * Keep an exponential moving average of the weights (`Trainer.ema`) with this decay, warmed up as
+   * min(decay, (1 + k)/(10 + k)) at step k so the early average is not dominated by the initial weights. Absent: none.
+   */
+  emaDecay?: number;
+}
+
+/** The learning rate of step `k` (from 0) under a linear warm-up over `warmupSteps` steps. */
+export function warmupLr(lr: number, k: number, warmupSteps: number | undefined): number {
+  return warmupSteps !== undefined && warmupSteps > 0 ? (lr * Math.min(1, (k + 1) / warmupSteps)) : lr;
+}
+
+/** The EMA decay used after step `k` (from 0): min(decay, (1 + k)/(10 + k)). */
+export function emaDecayAt(k: number, decay: number): number {
+  return Math.min(decay, (1 + k) / (10 + k));
 }
 
 /** The random draws of one training step (plain data, so tests can inspect them). */
@@ -127,7 +146,9 @@ export interface Trainer {
   /** Number of steps taken. */
   readonly steps: number;
   readonly optimizer: FusedAdam;
-  /** Dispose the optimizer state (the U-Net is not disposed). */
+  /** The moving average of the weights (a U-Net of the same configuration), when `emaDecay` was given; else null. */
+  readonly ema: UNet | null;
+  /** Dispose the optimizer state and the average (the U-Net is not disposed). */
   dispose(): void;
 }
 
@@ -141,25 +162,43 @@ export function createTrainer(unet: UNet, opts: TrainerOptions): Trainer {
   const pUncond = opts.pUncond ?? DEFAULT_P_UNCOND;
   if (!(pUncond >= 0 && pUncond <= 1)) throw new RangeError(`pUncond must be in [0, 1], got ${pUncond}`);
   const varList = Array.from(unet.params.values());
-  const optimizer = new FusedAdam(varList, { lr });
+  const optimizer = new FusedAdam(varList, { lr: warmupLr(lr, 0, opts.warmupSteps) });
+  const emaDecay = opts.emaDecay;
+  if (emaDecay !== undefined && !(emaDecay >= 0 && emaDecay < 1)) throw new RangeError(`emaDecay must lie in [0, 1), got ${emaDecay}`);
+  let ema: UNet | null = null;
+  let emaPairs: [tf.Variable, tf.Variable][] = [];
+  if (emaDecay !== undefined) {
+    ema = createUNet(unet.config, 0);
+    emaPairs = Array.from(unet.params, ([name, v]) => [ema!.params.get(name) as tf.Variable, v]);
+    for (const [e, v] of emaPairs) e.assign(v);
+  }
   let steps = 0;
   return {
     get steps() {
       return steps;
     },
     optimizer,
+    ema,
     step(x0, classes) {
       if (classes !== undefined && classes.length !== x0.shape[0]) {
         throw new RangeError(`expected ${x0.shape[0]} class ids, got ${classes.length}`);
       }
       if (classes !== undefined && unet.config.numClasses === 0) throw new Error('class ids given to an unconditional U-Net');
       const draws = drawTraining(rng, x0.shape, schedule.T, classes, unet.config.numClasses, pUncond);
-      const loss = optimizer.minimize(() => epsLoss(unet, schedule, x0, draws)); // minimize tidies
+      optimizer.learningRate = warmupLr(lr, steps, opts.warmupSteps);
+      const loss = optimizer.minimize(() => epsLoss(unet, schedule, x0, draws, { minSnrGamma: opts.minSnrGamma })); // minimize tidies
+      if (emaDecay !== undefined) {
+        const d = emaDecayAt(steps, emaDecay);
+        tf.tidy(() => {
+          for (const [e, v] of emaPairs) e.assign(tf.add(tf.mul(e, d), tf.mul(v, 1 - d)));
+        });
+      }
       steps++;
       return loss;
     },
     dispose() {
       optimizer.dispose();
+      ema?.dispose();
     },
   };
 }

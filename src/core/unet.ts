@@ -67,6 +67,30 @@ export interface UNetConfig {
   numClasses: number;
   /** Text conditioning by cross-attention to a prompt's token states of width `contextDim`; absent = none. */
   crossAttention?: { contextDim: number; heads: number };
+  /**
+   * Patch stem: 2 folds each 2×2 block of pixels into channels before the stem (space-to-depth, H×W×C →
+   * H/2×W/2×4C) and unfolds the head's 4C outputs back (depth-to-space), so level 0 runs at H/2. Absent or 1: none
+   * (the stem sees the pixels, as every shipped model does).
+   */
+  patch?: 1 | 2;
+}
+
+/** The patch size of a configuration (1 when absent). */
+export const patchOf = (c: Pick<UNetConfig, 'patch'>): number => c.patch ?? 1;
+
+/** Space-to-depth: [N, H, W, C] → [N, H/p, W/p, p·p·C], each p×p block's pixels (row-major) as channel groups. */
+export function foldPatches(x: tf.Tensor4D, p: number): tf.Tensor4D {
+  if (p === 1) return x;
+  const [n, h, w, c] = x.shape;
+  return tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(x, [n * (h / p), p, w / p, p * c]), [0, 2, 1, 3]), [n, h / p, w / p, p * p * c]));
+}
+
+/** Depth-to-space, the inverse of foldPatches. */
+export function unfoldPatches(x: tf.Tensor4D, p: number): tf.Tensor4D {
+  if (p === 1) return x;
+  const [n, hp, wp, cc] = x.shape;
+  const c = cc / (p * p);
+  return tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(x, [n * hp, wp, p, p * c]), [0, 2, 1, 3]), [n, hp * p, wp * p, c]));
 }
 
 /**
@@ -159,8 +183,10 @@ export function validateUNetConfig(c: UNetConfig): void {
   const levels = c.channels.length;
   const problems: string[] = [];
   if (levels < 1) problems.push('channels must list at least one level');
-  const div = 2 ** Math.max(0, levels - 1);
-  if (h % div !== 0 || w % div !== 0) problems.push(`${h}×${w} is not divisible by 2^${levels - 1} (one avgPool per extra level)`);
+  const patch = c.patch ?? 1;
+  if (patch !== 1 && patch !== 2) problems.push(`patch must be 1 or 2, got ${String(patch)}`);
+  const div = 2 ** Math.max(0, levels - 1) * (patch === 2 ? 2 : 1);
+  if (h % div !== 0 || w % div !== 0) problems.push(`${h}×${w} is not divisible by ${div} (one avgPool per extra level${patch === 2 ? ', and the 2×2 patch stem' : ''})`);
   if (!(ch >= 1)) problems.push('input channels must be ≥ 1');
   if (!(c.numResBlocks >= 1)) problems.push('numResBlocks must be ≥ 1');
   if (c.tembDim % 2 !== 0 || c.channels[0] % 2 !== 0) problems.push('tembDim and channels[0] must be even');
@@ -198,7 +224,8 @@ export interface UNetEncoder {
 
 export function createUNetEncoder(store: ParamStore, cfg: Readonly<UNetConfig>): UNetEncoder {
   const { channels, numResBlocks, tembDim, groups, numClasses } = cfg;
-  const inC = cfg.inputShape[2];
+  const patch = patchOf(cfg);
+  const inC = cfg.inputShape[2] * patch * patch;
   const levels = channels.length;
   const sinDim = channels[0];
   const time0 = createDense(store, 'time.dense0', sinDim, tembDim);
@@ -250,7 +277,7 @@ export function createUNetEncoder(store: ParamStore, cfg: Readonly<UNetConfig>):
       if (!xa && context) throw new Error('this U-Net has no cross-attention, but a TextContext was given');
       const cross = (name: string, hh: tf.Tensor4D) => (context ? crossAttention(xattns.get(name) as CrossAttentionParams, hh, context, name) : hh);
 
-      let hidden = conv2d(inConv, x);
+      let hidden = conv2d(inConv, foldPatches(x, patch));
       if (stemAdd) hidden = tf.add(hidden, stemAdd);
       const skips: tf.Tensor4D[] = [];
       for (let i = 0; i < levels; i++) {
@@ -271,8 +298,10 @@ export function createUNetEncoder(store: ParamStore, cfg: Readonly<UNetConfig>):
 export function createUNet(config: UNetConfig, seed: number): UNet {
   validateUNetConfig(config);
   const cfg: Readonly<UNetConfig> = { ...config, inputShape: [...config.inputShape], channels: [...config.channels] };
+  if (cfg.patch === undefined) delete (cfg as UNetConfig).patch;
   const { channels, numResBlocks, tembDim, groups } = cfg;
-  const inC = cfg.inputShape[2];
+  const patch = patchOf(cfg);
+  const inC = cfg.inputShape[2] * patch * patch;
   const levels = channels.length;
   const store = new ParamStore(seed);
   const encoder = createUNetEncoder(store, cfg);
@@ -316,7 +345,7 @@ export function createUNet(config: UNetConfig, seed: number): UNet {
         });
         if (i > 0) hidden = upsample2x(hidden);
       }
-      return conv2d(outConv, groupNorm(outNorm, hidden, 'silu'));
+      return unfoldPatches(conv2d(outConv, groupNorm(outNorm, hidden, 'silu')), patch);
     });
   const model: EpsModel = (x, t, classes, context) => forward(x, t, classes, context);
 
@@ -336,7 +365,7 @@ export function createUNet(config: UNetConfig, seed: number): UNet {
 export function countUNetParams(config: UNetConfig): number {
   const { channels, numResBlocks, tembDim, numClasses, attention: attn, crossAttention: xa } = config;
   const xattn = (ch: number) => (xa ? 2 * ch + 2 * (ch * ch + ch) + 2 * (xa.contextDim * ch + ch) : 0);
-  const inC = config.inputShape[2];
+  const inC = config.inputShape[2] * patchOf(config) ** 2;
   const conv = (k: number, a: number, b: number) => k * k * a * b + b;
   const res = (a: number, b: number) => 2 * a + conv(3, a, b) + tembDim * b + b + 2 * b + conv(3, b, b) + (a === b ? 0 : conv(1, a, b));
   let n = channels[0] * tembDim + tembDim + tembDim * tembDim + tembDim;

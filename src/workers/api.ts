@@ -158,7 +158,7 @@ export const REQUESTS = {
   /** Build a fresh training session (disposing any previous one); `pretrained` starts from models/unet-mnist. */
   'lab.create': {
     size: oneOf(['tiny', 'small'], 'tiny'),
-    batchSize: choice([8, 16, 32, 64], 32),
+    batchSize: choice([8, 16, 32, 64], 8),
     lr: choice([0.0003, 0.001, 0.002], 0.002),
     schedule: SCHEDULE,
     seed: SEED,

@@ -22,13 +22,51 @@ import type { LabProgress, LabSettings } from './api';
 
 export type { LabProgress, LabSettings };
 
-/** Model sizes the lab offers. `tiny` shows digits within minutes on a laptop; `small` is the shipped model's shape. */
-export const LAB_PRESETS: Record<'tiny' | 'small', UNetConfig> = {
-  /** Two levels (28, 14), 16/32 channels, no attention: about 64k parameters. */
-  tiny: { inputShape: [28, 28, 1], channels: [16, 32], numResBlocks: 1, attention: false, tembDim: 32, groups: 8, numClasses: 0 },
+export type LabSize = LabSettings['size'];
+
+/** How the lab trains one preset: the network's shape and the training options around the reader's settings. */
+export interface LabRecipe {
+  config: UNetConfig;
+  /** Linear learning-rate warm-up over this many steps (0: none). */
+  warmupSteps: number;
+  /** Decay of the weights' moving average that draws the sample grid; absent: the grid uses the raw weights. */
+  emaDecay?: number;
+  /** Min-SNR-γ loss weights (0: plain L_simple). */
+  minSnrGamma: number;
+  /** The sample grid's sampler (deterministic, from the lab's fixed noise) and its number of steps. */
+  sampler: 'ddim' | 'dpmpp2m';
+  sampleSteps: number;
+}
+
+/** The lab's presets. `tiny` shows digits within minutes on a laptop; `small` is the shipped model's shape. */
+export const LAB_RECIPES: Record<LabSize, LabRecipe> = {
+  /**
+   * Two levels (28, 14), 16/32 channels, no attention: about 64k parameters. The grid is drawn by a moving average of
+   * the weights (decay 0.99). In the recipe search (scripts/bench/labSearch.ts, the list under the lab) the model's
+   * progress per step hardly depended on the batch size, so the lab's default batch is the smallest (8, in api.ts's
+   * lab.create), about 3.5× cheaper a step than 32; the average brought the grid's digits sooner; a patch stem, a
+   * third level, other samplers and step counts did not.
+   */
+  tiny: {
+    config: { inputShape: [28, 28, 1], channels: [16, 32], numResBlocks: 1, attention: false, tembDim: 32, groups: 8, numClasses: 0 },
+    warmupSteps: 0,
+    emaDecay: 0.99,
+    minSnrGamma: 0,
+    sampler: 'ddim',
+    sampleSteps: 20,
+  },
   /** The shipped unet-mnist's shape without its class embedding (128,257 parameters). */
-  small: { ...MNIST_UNET_CONFIG, inputShape: [28, 28, 1], channels: [...MNIST_UNET_CONFIG.channels], numClasses: 0 },
+  small: {
+    config: { ...MNIST_UNET_CONFIG, inputShape: [28, 28, 1], channels: [...MNIST_UNET_CONFIG.channels], numClasses: 0 },
+    warmupSteps: 0,
+    minSnrGamma: 0,
+    sampler: 'ddim',
+    sampleSteps: 20,
+  },
 };
+
+/** Model shapes of the presets. */
+export const LAB_PRESETS: Record<LabSize, UNetConfig> = { tiny: LAB_RECIPES.tiny.config, small: LAB_RECIPES.small.config };
 
 /** Most parameters a restored U-Net may have: 4× the largest preset. */
 export const MAX_LAB_PARAMS = 4 * Object.values(LAB_PRESETS).reduce((most, c) => Math.max(most, countUNetParams(c)), 0);
@@ -46,6 +84,8 @@ export function labConfigProblem(config: UNetConfig): string | null {
   if (!Array.isArray(channels) || channels.length < 1 || channels.length > 3 || !channels.every((ch) => isCount(ch, 1))) {
     return 'config.channels must list 1 to 3 positive integers';
   }
+  if (c.patch !== undefined && c.patch !== 1 && c.patch !== 2) return 'config.patch must be 1 or 2';
+  if (c.patch === 2 && channels.length > 2) return 'config.channels: a U-Net with the 2×2 patch stem has at most 2 levels at 28 × 28';
   for (const field of ['numResBlocks', 'tembDim', 'groups'] as const) if (!isCount(c[field], 1)) return `config.${field} must be a positive integer`;
   if (!isCount(c.numClasses, 0)) return 'config.numClasses must be an integer ≥ 0';
   if (c.attention !== undefined && typeof c.attention !== 'boolean') return 'config.attention must be true or false';
@@ -97,6 +137,7 @@ export class TrainingSession {
   elapsedMs = 0;
   /** Noise of the preview grid: fixed, so the reader watches the same noise turn into digits. */
   private readonly previewSeed: number;
+  readonly recipe: LabRecipe;
 
   constructor(
     readonly settings: LabSettings,
@@ -104,8 +145,10 @@ export class TrainingSession {
     config: UNetConfig = LAB_PRESETS[settings.size],
     weights?: Record<string, Float32Array>,
     state?: TrainingState,
+    recipe: Omit<LabRecipe, 'config'> = LAB_RECIPES[settings.size],
   ) {
     this.config = config;
+    this.recipe = { ...recipe, config };
     this.schedule = makeSchedule(settings.schedule, 1000);
     this.unet = createUNet(config, settings.seed);
     try {
@@ -118,7 +161,14 @@ export class TrainingSession {
     this.lossHistory = state?.lossHistory.map(([s, l]) => [s, l] as [number, number]) ?? [];
     // The batch/noise stream continues deterministically from the step count.
     this.rng = makeRng((settings.seed * 1_000_003 + this.step) >>> 0);
-    this.trainer = createTrainer(this.unet, { schedule: this.schedule, rng: this.rng, lr: settings.lr });
+    this.trainer = createTrainer(this.unet, {
+      schedule: this.schedule,
+      rng: this.rng,
+      lr: settings.lr,
+      warmupSteps: recipe.warmupSteps,
+      minSnrGamma: recipe.minSnrGamma,
+      emaDecay: recipe.emaDecay,
+    });
     this.previewSeed = settings.seed + 777;
   }
 
@@ -171,7 +221,7 @@ export class TrainingSession {
       this.lossHistory = appendCapped(this.lossHistory, [this.step, value]);
       const progress: LabProgress = { step: this.step, loss: value, examplesPerSecond: (count * this.settings.batchSize * 1000) / ms, elapsedMs: this.elapsedMs };
       if (sampleEvery > 0 && this.step % sampleEvery < count) {
-        progress.samples = await this.samples(16, 20);
+        progress.samples = await this.samples(16, this.recipe.sampleSteps);
         progress.samplesStep = this.step;
         windowStart = performance.now(); // sampling time is not training time
       }
@@ -192,13 +242,18 @@ export class TrainingSession {
     }
   }
 
-  /** `count` samples from the current weights by a fast deterministic DDIM run (same noise every time). */
-  async samples(count: number, steps: number): Promise<Float32Array> {
+  /** The network that draws the sample grid: the weights' moving average when the recipe keeps one, else the weights. */
+  get sampler(): UNet {
+    return this.trainer.ema ?? this.unet;
+  }
+
+  /** `count` samples from the current weights (their average, see `sampler`) by a fast deterministic DDIM run (same noise every time). */
+  async samples(count: number, steps: number = this.recipe.sampleSteps, net: UNet = this.sampler, sampler: LabRecipe['sampler'] = this.recipe.sampler): Promise<Float32Array> {
     const [h, w, c] = this.config.inputShape;
     const noise = makeNoise(this.previewSeed);
     const xT = noise.normal([count, h, w, c]) as tf.Tensor4D;
     try {
-      const x0 = await samplers.ddim(unconditional(this.unet.model), xT, this.schedule, { noise, steps, eta: 0, clipX0: true });
+      const x0 = await samplers[sampler](unconditional(net.model), xT, this.schedule, { noise, steps, eta: 0, clipX0: true });
       try {
         return (await x0.data()) as Float32Array;
       } finally {
