@@ -175,6 +175,27 @@ describe('reader code cannot reach another origin, the site’s storage or the p
     expect(recorder.requests).toContain('GET /control');
   });
 
+  it('runs cells in an invisible frame of opaque origin whose fetch reads the site’s model files and nothing else', async () => {
+    const text = await runCell(
+      page,
+      [
+        "console.log('origin:', self.origin);",
+        "const model = await (await fetch('/models/unet-mnist/model.json')).json();",
+        "console.log('model read:', typeof model === 'object' && Object.keys(model).length > 0);",
+        "try { await fetch('/notebook/'); console.log('page: fetched'); } catch (e: any) { console.log('page:', e.message); }",
+      ].join('\n'),
+    );
+    expect(text).toContain('origin: null');
+    expect(text).toContain('model read: true');
+    expect(text).toMatch(/page: the notebook only loads this site's model and data files \(models\/…, data\/mnist\.bin\.gz\), not /);
+    const frame = page.locator('iframe[data-kernel-frame]');
+    expect(await frame.count()).toBe(1);
+    expect(await frame.getAttribute('sandbox')).toBe('allow-scripts'); // no service worker controls this page
+    expect(await frame.getAttribute('aria-hidden')).toBe('true');
+    expect(await frame.getAttribute('tabindex')).toBe('-1');
+    expect(await frame.isVisible()).toBe(false);
+  });
+
   for (const attack of ATTACKS) {
     it(`stops ${attack.name}`, async () => {
       const text = await runCell(page, `const OTHER = ${JSON.stringify(recorder.url)};\n${attack.code}`);
