@@ -52,6 +52,27 @@ function rehypeFocusableDisplays() {
   return (/** @type {any} */ tree) => visit(tree);
 }
 
+/**
+ * The notebook kernel worker runs from a blob: URL inside its sandbox frame (src/widgets/notebook/kernelFrame.ts),
+ * where relative chunk imports cannot resolve: its worker bundle keeps its dynamic imports inline (one file).
+ * Other workers keep their lazily loaded chunks.
+ */
+function singleFileKernelWorker() {
+  let kernel = false;
+  return {
+    name: 'single-file-kernel-worker',
+    /** @param {any} options */
+    options(options) {
+      kernel = JSON.stringify(options.input ?? '').includes('kernel.worker');
+      return null;
+    },
+    /** @param {any} output */
+    outputOptions(output) {
+      return kernel ? { ...output, inlineDynamicImports: true } : null;
+    },
+  };
+}
+
 // Static site: lessons in content/lessons (MDX), maths typeset at build time by KaTeX,
 // widgets as Svelte islands, shipped model weights from models/ served at /models/.
 export default defineConfig({
@@ -81,7 +102,7 @@ export default defineConfig({
     },
   },
   vite: {
-    worker: { format: 'es' },
+    worker: { format: 'es', plugins: () => [singleFileKernelWorker()] },
     optimizeDeps: { exclude: ['@tensorflow/tfjs-backend-wasm'] },
   },
 });

@@ -5,9 +5,13 @@
  * run as `async function (scope) { with (scope) { … } }`: top-level names live in `scope`, whose prototype is
  * the API below (tfjs, the core modules, show(), model and data loaders).
  *
- * Sandbox: a dedicated worker (no DOM, no access to the page), fetch limited to this site, no XHR, sockets
- * or importScripts. An endless loop cannot be interrupted from inside, so the page stops a cell by
- * terminating this worker (Stop button or time limit) and starts a fresh one.
+ * Sandbox: this worker runs inside the kernel frame (src/pages/kernel-frame.astro, src/lib/kernelFramePolicy.ts),
+ * an iframe of opaque origin whose policy allows no connections of any kind: no fetch, import(), nested worker,
+ * font, cache or storage of the site reaches the network or the site's data, whatever a cell does with the
+ * globals. Everything the kernel loads (tfjs's wasm binaries, the shipped models, the digits) is asked of the
+ * page over the private port ('fetch' → 'file'); the page serves only the site's models/ files, the MNIST file
+ * and the three known wasm binaries (src/widgets/notebook/kernelFrame.ts). An endless loop cannot be interrupted
+ * from inside, so the page stops a cell by removing the frame (Stop button or time limit) and starts a fresh one.
  *
  * Defences against the cells themselves (they run in this realm and can touch its globals):
  * - A private channel: the page's first message transfers one end of a MessageChannel; the kernel takes it,
@@ -61,7 +65,7 @@ import {
   type ToKernel,
 } from './kernelProtocol';
 import { Resources } from './resources';
-import { siteRoot, wasmPaths } from './runtime';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
@@ -104,21 +108,59 @@ const post = (msg: FromKernel, transfer: Transferable[] = []) => {
   if (port) apply(portPost, port, [msg, transfer]);
 };
 
-// ---- sandbox -------------------------------------------------------------------------------------------
-const realFetch = scope.fetch.bind(scope);
-function siteFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-  const url = new URL(input instanceof Request ? input.url : String(input), siteRoot);
-  if (url.origin !== scope.location.origin) return Promise.reject(new TypeError(`the notebook only loads files from this site, not from ${url.origin}`));
-  return realFetch(input, init);
+// ---- files, asked of the page -------------------------------------------------------------------------
+/** The site's root URL as the page gave it in init (this worker's own origin is opaque: it has no site). */
+let siteRoot = 'https://site.invalid/';
+let nextFileRequest = 1;
+const fileRequests = new Map<number, { resolve(r: Response): void; reject(e: Error): void }>();
+
+/**
+ * fetch for the kernel and for cells: the page fetches the file if it is one the kernel may have (a models/ file,
+ * the MNIST file, a tfjs wasm binary) and sends its bytes; anything else is refused with the page's reason.
+ */
+function kernelFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  let path: string;
+  let method: string;
+  try {
+    // One string, read once: what the page checks is what it fetches.
+    path = typeof input === 'string' ? input : input instanceof URL ? input.href : input instanceof Request ? input.url : String(input);
+    path = String(path);
+    method = String(init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
+  } catch (e) {
+    return Promise.reject(new TypeError(`fetch: ${formatValue(e)}`));
+  }
+  return new Promise((resolve, reject) => {
+    const reqId = nextFileRequest++;
+    fileRequests.set(reqId, { resolve, reject });
+    post({ type: 'fetch', reqId, path, method });
+  });
 }
-for (const name of ['XMLHttpRequest', 'WebSocket', 'EventSource', 'importScripts', 'BroadcastChannel', 'SharedWorker']) {
+
+function onFile(msg: Extract<ToKernel, { type: 'file' }>): void {
+  const waiting = fileRequests.get(msg.reqId);
+  if (!waiting) return;
+  fileRequests.delete(msg.reqId);
+  if (typeof msg.error === 'string' || !(msg.bytes instanceof ArrayBuffer) || typeof msg.status !== 'number') {
+    waiting.reject(new TypeError(typeof msg.error === 'string' ? msg.error : 'the page sent no file'));
+    return;
+  }
+  const headers = typeof msg.contentType === 'string' ? { 'Content-Type': msg.contentType } : undefined;
+  waiting.resolve(new Response(msg.status === 204 || msg.status === 304 ? null : msg.bytes, { status: msg.status >= 200 && msg.status <= 599 ? msg.status : 500, headers }));
+}
+
+// tfjs's wasm binaries by name, fetched through the page (tfjs's platform fetch), never by URL.
+setWasmPaths({ 'tfjs-backend-wasm.wasm': 'tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm': 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm': 'tfjs-backend-wasm-threaded-simd.wasm' }, true);
+(tf.env().platform as unknown as { fetch: typeof fetch }).fetch = (path: RequestInfo | URL, init?: RequestInit) => kernelFetch(path, init);
+
+// Defence in depth (the frame's policy already refuses every connection): the network globals are gone.
+for (const name of ['XMLHttpRequest', 'WebSocket', 'EventSource', 'WebTransport', 'importScripts', 'BroadcastChannel', 'SharedWorker']) {
   try {
     Object.defineProperty(scope, name, { value: undefined, writable: false, configurable: false });
   } catch {
     /* not defined here */
   }
 }
-Object.defineProperty(scope, 'fetch', { value: siteFetch, writable: false, configurable: false });
+Object.defineProperty(scope, 'fetch', { value: kernelFetch, writable: false, configurable: false });
 
 // ---- output --------------------------------------------------------------------------------------------
 /** The run whose output is being collected: the running cell, or the owner of a leftover callback while it runs. */
@@ -453,7 +495,11 @@ engine.trackTensor = function (this: typeof engine, a: tf.Tensor, backend: unkno
 };
 // ---- backend, data and models --------------------------------------------------------------------------
 let order: BackendName[] = [...BACKEND_ORDER];
-const resources = new Resources({ root: siteRoot, wasmPaths, onEvent: (e) => e.type === 'backend' && post({ type: 'ready', backend: e.backend }) });
+/** Made at init, when the page has said where the site's files are (all fetched through the page). */
+let resources = makeResources();
+function makeResources(): Resources {
+  return new Resources({ root: siteRoot, fetch: kernelFetch, onEvent: (e) => e.type === 'backend' && post({ type: 'ready', backend: e.backend }) });
+}
 let backendRequested = false;
 function ensureBackend(): Promise<unknown> {
   if (!backendRequested) post({ type: 'status', text: 'starting TensorFlow.js…' });
@@ -487,7 +533,7 @@ const api: Record<string, unknown> = Object.assign(Object.create(null), {
   tf,
   show,
   console: cellConsole,
-  fetch: siteFetch,
+  fetch: kernelFetch,
   // the core API (src/core)
   makeSchedule,
   halfSignalT,
@@ -593,6 +639,8 @@ function onPortMessage(e: MessageEvent): void {
     if (Array.isArray(msg.declared)) for (let i = 0; i < msg.declared.length; i++) if (typeof msg.declared[i] === 'string') declared[declared.length] = msg.declared[i];
     jobs[jobs.length] = () => run(id, js, declared);
     void drain();
+  } else if (msg.type === 'file') {
+    if (typeof msg.reqId === 'number') onFile(msg);
   } else if (msg.type === 'stopLeftovers') {
     stopLeftovers(typeof msg.id === 'number' ? msg.id : undefined);
   } else if (msg.type === 'restart') {
@@ -614,6 +662,14 @@ function onFirstMessage(e: MessageEvent): void {
   realRemoveListener('message', onFirstMessage);
   port = ports[0];
   if (Array.isArray(msg.order) && msg.order.length) order = msg.order;
+  if (typeof msg.root === 'string') {
+    try {
+      siteRoot = new URL(msg.root).href;
+      resources = makeResources();
+    } catch {
+      /* keep the placeholder: every file is refused by the page then */
+    }
+  }
   port.onmessage = onPortMessage;
 }
 realAddListener('message', onFirstMessage);

@@ -20,7 +20,10 @@ export interface PlotSeries { name: string; x: number[]; y: number[] }
  * reach (see kernel.worker.ts), so a cell can neither read the next cell's code nor post messages as the kernel.
  */
 export type ToKernel =
-  | { type: 'init'; order?: BackendName[] }
+  /** `root`: the site's root URL (the kernel's own origin is opaque), against which it names the files it asks for. */
+  | { type: 'init'; order?: BackendName[]; root?: string }
+  /** The page's answer to 'fetch': the file's bytes and HTTP status, or why it was refused or failed. */
+  | { type: 'file'; reqId: number; status?: number; contentType?: string; bytes?: ArrayBuffer; error?: string }
   | { type: 'run'; id: number; js: string; declared: string[] }
   | { type: 'restart' }
   /** Clear the timers and remove the event listeners run `id` left (all runs' when `id` is absent). */
@@ -39,7 +42,12 @@ export type FromKernel =
   | { type: 'leftovers'; id: number; leftovers: Leftovers }
   /** A callback run `id` left (timer or listener) starts (busy) or ends its synchronous part while no run is active. */
   | { type: 'background'; id: number; busy: boolean; what?: string }
-  | { type: 'restarted'; numTensors: number; numBytes: number };
+  | { type: 'restarted'; numTensors: number; numBytes: number }
+  /**
+   * The kernel has no network (it runs in an opaque-origin frame): it asks the page for a file of the site — a
+   * models/ file, the MNIST file, or a tfjs wasm binary by its name — and gets a 'file' message back.
+   */
+  | { type: 'fetch'; reqId: number; path: string; method?: string };
 
 export const noLeftovers = (): Leftovers => ({ timeouts: 0, intervals: 0, listeners: 0 });
 export const leftoverCount = (l: Leftovers | undefined): number => (l ? l.timeouts + l.intervals + l.listeners : 0);

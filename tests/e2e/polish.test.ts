@@ -4,6 +4,7 @@ import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { ROOT, hydrateAll, openPage, sitePaths } from './harness';
 import { useSite } from './useSite';
+import { KERNEL_FRAME_PATH } from '../../src/lib/kernelFramePolicy';
 
 const site = useSite();
 
@@ -91,7 +92,8 @@ function overlaps(boxes: TextBox[]): string[] {
 }
 
 describe('widget text on a 390 px phone, after hydration', () => {
-  for (const path of sitePaths()) {
+  // The notebook kernel's frame (/kernel-frame/) is no page for readers: it runs only inside the notebook's iframe.
+  for (const path of sitePaths().filter((p) => p !== KERNEL_FRAME_PATH)) {
     it(`${path}: no widget or figure text below 10 CSS px and no overlapping text in a widget`, async () => {
       const { context, page } = await openPage(site, { width: 390, height: 844 });
       try {

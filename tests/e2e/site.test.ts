@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { brokenWidgets, hydrateAll, openPage, screenshotPath, seriousAxeViolations, sitePaths, trackLayoutShift } from './harness';
 import { useSite } from './useSite';
+import { KERNEL_FRAME_PATH } from '../../src/lib/kernelFramePolicy';
 
 const site = useSite();
 
-const paths = sitePaths();
+// The notebook kernel's frame (/kernel-frame/) is no page for readers: it runs only inside the notebook's iframe.
+const paths = sitePaths().filter((p) => p !== KERNEL_FRAME_PATH);
 
 describe('every page of the site', () => {
   it('includes the home page and at least one lesson', () => {

@@ -1,14 +1,15 @@
 /**
  * The page's notebook kernel, shared by every cell of a lesson: a kernel worker (src/workers/kernel.worker.ts)
  * created on the first Run, a queue of runs, and Stop / time limit / Restart, which terminate the worker —
- * the only way to end an endless loop without freezing the page. Light: no tfjs on the main thread.
+ * the only way to end an endless loop without freezing the page. Light: no tfjs on the main thread. In the page
+ * the worker runs inside the kernel frame, an iframe of opaque origin with no network (./kernelFrame.ts,
+ * ./pageKernel.ts): the files it needs it asks of this class ('fetch'), which answers only what `serveFile` allows.
  *
  * All traffic goes through a private MessageChannel whose port is transferred with the first message; whatever
  * arrives on the worker's own onmessage was posted by cell code and is ignored (an error event still means a
  * crash). Runs that leave timers or listeners alive keep their output budget and callbacks until those end, and
  * while one of those callbacks runs with no cell running, the same time limit guards it.
  */
-import { backendRequest, rememberedBackend } from '../lib/compute';
 import { admitOutput, describeLeftovers, leftoverCount, newOutputBudget, noLeftovers, type FromKernel, type Leftovers, type OutputBudget, type OutputItem, type ToKernel } from '../../workers/kernelProtocol';
 
 export interface RunOptions {
@@ -52,7 +53,7 @@ export interface WorkerLike {
 
 /** The page's end of the private channel to the kernel. */
 export interface PortLike {
-  postMessage(msg: ToKernel): void;
+  postMessage(msg: ToKernel, transfer?: Transferable[]): void;
   onmessage: ((e: MessageEvent<FromKernel>) => void) | null;
   close(): void;
 }
@@ -88,10 +89,15 @@ export class Kernel {
   private restartWaiter: ((r: { numTensors: number; numBytes: number } | null) => void) | null = null;
   status: KernelStatus = { state: 'off', backend: null, runs: 0, text: 'not started' };
 
+  /** File requests of the kernel being served now (at most MAX_FILE_REQUESTS at once). */
+  private fileRequests = 0;
+
   constructor(
     private readonly createWorker: () => WorkerLike,
     private readonly init: ToKernel = { type: 'init' },
     private readonly createChannel: () => ChannelLike = () => new MessageChannel() as unknown as ChannelLike,
+    /** Answers the kernel's 'fetch' (the kernel has no network); without it every request is refused. */
+    private readonly serveFile: FileServer = async (msg) => ({ answer: { type: 'file', reqId: msg.reqId, error: 'the notebook cannot load files here' }, transfer: [] }),
   ) {}
 
   onStatus(listener: (s: KernelStatus) => void): () => void {
@@ -115,7 +121,7 @@ export class Kernel {
       e.preventDefault?.();
       this.kill('crash', `the kernel crashed: ${e.message || 'unknown error'}`);
     };
-    channel.port1.onmessage = (e) => this.handle(e.data);
+    channel.port1.onmessage = (e) => this.handle(e.data, channel.port1);
     w.postMessage(this.init, [channel.port2 as Transferable]);
     this.worker = w;
     this.port = channel.port1;
@@ -170,9 +176,12 @@ export class Kernel {
     this.pump();
   }
 
-  private handle(msg: FromKernel): void {
+  private handle(msg: FromKernel, from?: PortLike): void {
     if (!msg || typeof msg !== 'object') return;
     switch (msg.type) {
+      case 'fetch':
+        if (from && typeof msg.reqId === 'number') this.fetchFor(from, msg);
+        break;
       case 'status':
         this.setStatus({ text: msg.text });
         break;
@@ -224,6 +233,22 @@ export class Kernel {
         this.restartWaiter?.({ numTensors: msg.numTensors, numBytes: msg.numBytes });
         break;
     }
+  }
+
+  /** Serve one file request of the kernel on `port`, unless that kernel has been stopped meanwhile. */
+  private fetchFor(port: PortLike, msg: Extract<FromKernel, { type: 'fetch' }>): void {
+    const reqId = msg.reqId;
+    if (this.fileRequests >= MAX_FILE_REQUESTS) {
+      port.postMessage({ type: 'file', reqId, error: `the notebook loads at most ${MAX_FILE_REQUESTS} files at once; wait for the others to arrive` });
+      return;
+    }
+    this.fileRequests++;
+    this.serveFile({ reqId, path: msg.path, method: msg.method })
+      .catch((e: unknown) => ({ answer: { type: 'file' as const, reqId, error: e instanceof Error ? e.message : String(e) }, transfer: [] as Transferable[] }))
+      .then(({ answer, transfer }) => {
+        this.fileRequests--;
+        if (this.port === port) port.postMessage(answer, transfer);
+      });
   }
 
   /**
@@ -301,13 +326,8 @@ function someLeftovers(raw: unknown): Leftovers | undefined {
   return leftoverCount(l) > 0 ? l : undefined;
 }
 
-let pageKernel: Kernel | null = null;
+/** Most file requests of the kernel the page serves at once (a cell could ask for the same model in a loop). */
+export const MAX_FILE_REQUESTS = 8;
 
-/** The one kernel of this page (all cells of a lesson share it). */
-export function kernel(): Kernel {
-  pageKernel ??= new Kernel(
-    () => new Worker(new URL('../../workers/kernel.worker.ts', import.meta.url), { type: 'module', name: 'diffusion-lab-notebook' }) as unknown as WorkerLike,
-    { type: 'init', order: backendRequest(location.search, rememberedBackend()).order },
-  );
-  return pageKernel;
-}
+/** Answers one 'fetch' of the kernel with a 'file' message (and the bytes to transfer). */
+export type FileServer = (msg: { reqId: number; path: unknown; method?: unknown }) => Promise<{ answer: Extract<ToKernel, { type: 'file' }>; transfer: Transferable[] }>;
