@@ -11,6 +11,11 @@
  * its own folder (`__dirname`), so Node callers pass no `wasmPaths`. A bundled page (Vite/Astro) must pass
  * them: import each `.wasm` with `?url` and give the map (or a folder prefix ending in '/') as `wasmPaths`.
  *
+ * wasm threads: tfjs-backend-wasm loads its threaded SIMD binary by itself when the context can share memory
+ * (`crossOriginIsolated`: the page and the worker's script are served with COOP same-origin + COEP require-corp),
+ * otherwise the single-threaded SIMD one. The pool's size is `wasmThreadCount(navigator.hardwareConcurrency)`,
+ * set before the backend starts; `BackendChoice.threads` says how many threads XNNPACK really runs.
+ *
  * After a failure mid-run (e.g. a lost GPU device) call `fallbackBackend(failed)`: it initialises the next
  * backend down the ladder. Tensors that lived on the failed backend cannot be trusted; rebuild models from
  * their weights (see `getWeights`/`setWeights` in unet.ts) after switching.
@@ -178,7 +183,29 @@ export function explainChoice(backend: BackendName, attempts: readonly BackendAt
   return parts.join(' ');
 }
 
+/**
+ * The most threads the wasm backend asks for. The page's own thread and the notebook kernel need cores too, and
+ * these small 28 × 28 networks split into few enough pieces that more threads mostly wait on each other.
+ */
+export const MAX_WASM_THREADS = 4;
+
+/** How many threads XNNPACK's pool runs on a machine with `cores` logical cores: all of them, 1…MAX_WASM_THREADS. */
+export function wasmThreadCount(cores: number | undefined): number {
+  const n = Math.floor(Number(cores));
+  return Number.isFinite(n) && n > 1 ? Math.min(n, MAX_WASM_THREADS) : 1;
+}
+
+/** True when this context may share memory between threads (what the threaded wasm binary needs). */
+export function canShareMemory(g: { crossOriginIsolated?: boolean; SharedArrayBuffer?: unknown } = globalThis): boolean {
+  return g.crossOriginIsolated === true && typeof g.SharedArrayBuffer === 'function';
+}
+
 export interface InitBackendOptions {
+  /**
+   * Threads for the wasm backend's pool when the context can share memory (default:
+   * `wasmThreadCount(navigator.hardwareConcurrency)`); ignored elsewhere, where the single-threaded binary runs.
+   */
+  wasmThreads?: number;
   /** Backends to try, in order (default BACKEND_ORDER). */
   order?: readonly BackendName[];
   /** Where the wasm binaries live: a prefix ending in '/' or a map file name → URL (browser bundles only). */
@@ -208,9 +235,22 @@ export interface BackendChoice {
   ranked: boolean;
   /** Why `backend` computes here, for the reader. */
   reason: string;
+  /** wasm only: how many threads its pool runs (1 on the single-threaded binary). */
+  threads?: number;
 }
 
 let wasmPathsSet = false;
+/** The wasm module's `getThreadsCount`, once the package is imported. */
+let wasmThreadsInUse: (() => number) | null = null;
+
+/** How many threads the running wasm backend uses (undefined before it started). */
+export function wasmThreadsRunning(): number | undefined {
+  try {
+    return wasmThreadsInUse?.() ?? undefined;
+  } catch {
+    return undefined; // not initialised yet
+  }
+}
 
 /** Load a backend package on demand; importing it registers the backend with tfjs-core. */
 async function importBackend(name: BackendName, opts: InitBackendOptions): Promise<void> {
@@ -228,6 +268,9 @@ async function importBackend(name: BackendName, opts: InitBackendOptions): Promi
         wasm.setWasmPaths(opts.wasmPaths);
         wasmPathsSet = true;
       }
+      // Read when the backend starts (the first setBackend('wasm')); the threaded binary loads only where memory can be shared.
+      if (canShareMemory()) wasm.setThreadsCount(opts.wasmThreads ?? wasmThreadCount((globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency));
+      wasmThreadsInUse = wasm.getThreadsCount;
       return;
     }
     case 'cpu':
@@ -329,7 +372,8 @@ export async function chooseBackend(opts: InitBackendOptions = {}): Promise<Back
         throw e;
       });
       report({ name, ok: true, ms: Date.now() - start });
-      return { backend: name, attempts, probes, order: usable, ranked, reason: explainChoice(name, attempts, probes, ranked) };
+      const threads = name === 'wasm' ? wasmThreadsRunning() : undefined;
+      return { backend: name, attempts, probes, order: usable, ranked, reason: explainChoice(name, attempts, probes, ranked), ...(threads ? { threads } : {}) };
     } catch (e) {
       const error = e instanceof Error ? e.message : String(e);
       reasons.push(`${name}: ${error}`);

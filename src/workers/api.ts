@@ -441,6 +441,8 @@ export interface BackendInfo {
   order?: BackendName[];
   /** True on the default ladder, ranked by the probes; false when the page named the backends. */
   ranked?: boolean;
+  /** wasm: how many threads its pool runs (more than 1 only where the page is cross-origin isolated). */
+  threads?: number;
 }
 
 /** Unsolicited events the worker broadcasts. */

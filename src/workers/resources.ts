@@ -123,7 +123,7 @@ export class Resources {
         (e: unknown) => this.explainStartFailure(given, e),
       ).then((choice) => {
         this.ladder = choice.order;
-        const info: BackendInfo = { backend: choice.backend, attempts: choice.attempts, reason: choice.reason, probes: choice.probes, order: choice.order, ranked: choice.ranked };
+        const info: BackendInfo = { backend: choice.backend, attempts: choice.attempts, reason: choice.reason, probes: choice.probes, order: choice.order, ranked: choice.ranked, ...(choice.threads ? { threads: choice.threads } : {}) };
         this.opts.onEvent?.({ type: 'backend', ...info });
         return info;
       });

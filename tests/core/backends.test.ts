@@ -2,7 +2,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   BACKEND_ORDER,
+  canShareMemory,
+  chooseBackend,
   currentBackend,
+  MAX_WASM_THREADS,
+  wasmThreadCount,
   fallbackBackend,
   initBackend,
   nextBackends,
@@ -78,4 +82,27 @@ describe('fallback', () => {
 
 afterAll(async () => {
   await tf.setBackend('wasm');
+});
+
+describe('wasm threads', () => {
+  it('asks for one thread per core, at least 1 and at most MAX_WASM_THREADS', () => {
+    expect(MAX_WASM_THREADS).toBe(4);
+    expect([undefined, NaN, 0, 1, 1.5, 2, 3, 4, 8, 64].map(wasmThreadCount)).toEqual([1, 1, 1, 1, 1, 2, 3, 4, 4, 4]);
+  });
+
+  it('shares memory only in a cross-origin isolated context with SharedArrayBuffer', () => {
+    expect(canShareMemory({ crossOriginIsolated: true, SharedArrayBuffer })).toBe(true);
+    expect(canShareMemory({ crossOriginIsolated: false, SharedArrayBuffer })).toBe(false);
+    expect(canShareMemory({ crossOriginIsolated: true })).toBe(false);
+    expect(canShareMemory({})).toBe(false);
+  });
+
+  it('reports the threads the wasm backend runs (one in Node, where the single-threaded binary loads) and none for cpu', async () => {
+    const wasm = await chooseBackend({ order: ['wasm'] });
+    expect(wasm.backend).toBe('wasm');
+    expect(wasm.threads).toBe(1);
+    const cpu = await chooseBackend({ order: ['cpu'] });
+    expect(cpu.threads).toBeUndefined();
+    await initBackend({ order: ['wasm'] });
+  });
 });

@@ -79,6 +79,8 @@ export interface BackendState {
   notice: string | null;
   /** Why the worker chose this backend, for the reader. */
   reason?: string;
+  /** wasm: how many threads it runs (absent when unknown, e.g. after a fallback). */
+  threads?: number;
   /** The rungs tried or skipped, and what the probes found. */
   attempts?: BackendAttempt[];
   probes?: BackendProbe[];
@@ -114,13 +116,13 @@ export function backendStateStore(client: Pick<Client<ComputeApi>, 'onEvent'>, s
   client.onEvent((data) => {
     const e = data as WorkerEvent;
     if (e?.type === 'backend') {
-      state = { ...state, backend: e.backend };
+      state = { ...state, backend: e.backend, threads: e.backend === 'wasm' ? e.threads : undefined };
       if (e.reason !== undefined) state.reason = e.reason;
       if (e.probes !== undefined) state.probes = e.probes;
       if (e.attempts?.length) state.attempts = e.attempts;
     } else if (e?.type === 'fallback') {
       const notice = `${e.from} failed (${e.reason}); now running on ${e.to}.`;
-      state = { ...state, backend: e.to, notice, ...(state.reason !== undefined ? { reason: notice } : {}) };
+      state = { ...state, backend: e.to, threads: undefined, notice, ...(state.reason !== undefined ? { reason: notice } : {}) };
     } else return;
     publish();
   });

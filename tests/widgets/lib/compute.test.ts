@@ -58,7 +58,21 @@ describe('the page connection', () => {
     expect(states[2].notice).toBe('webgl failed (context lost); now running on wasm.');
   });
 
-  it('gets a clear error naming the parameter for a malformed request, and clean values otherwise', async () => {
+  it('keeps the wasm thread count the worker announced, and forgets it after a fallback', async () => {
+    const worker = fakeWorker();
+    const { backend } = connect(worker.port);
+    const states: BackendState[] = [];
+    backend.subscribe((s) => states.push(s));
+    worker.broadcast({ type: 'backend', backend: 'wasm', attempts: [], threads: 2 });
+    await tick();
+    expect(states.at(-1)).toMatchObject({ backend: 'wasm', threads: 2 });
+    worker.broadcast({ type: 'fallback', from: 'wasm', to: 'cpu', reason: 'memory access out of bounds' });
+    await tick();
+    expect(states.at(-1)?.backend).toBe('cpu');
+    expect(states.at(-1)?.threads).toBeUndefined();
+  });
+
+    it('gets a clear error naming the parameter for a malformed request, and clean values otherwise', async () => {
     const worker = fakeWorker();
     const { client } = connect(worker.port);
     await expect(client.request('guide', { w: 'lots' as unknown as number })).rejects.toThrow('guide: parameter "w" must be a finite number, got "lots"');
