@@ -5,6 +5,8 @@ import svelte from '@astrojs/svelte';
 import remarkMath from 'remark-math';
 import rehypeKatex from 'rehype-katex';
 import { serveModels } from './scripts/astro-models.mjs';
+import { pwaOptions } from './scripts/astro-pwa.mjs';
+import AstroPWA from '@vite-pwa/astro';
 
 /**
  * Display maths scrolls sideways when it is wider than the column; a scrollable region must be reachable by
@@ -33,6 +35,7 @@ export default defineConfig({
     mdx(),
     svelte(),
     serveModels(),
+    AstroPWA(pwaOptions), // after serveModels: its build:done copies models/ before the precache manifest is made
   ],
   markdown: {
     remarkPlugins: [remarkMath],

@@ -252,6 +252,33 @@ export function wasmThreadsRunning(): number | undefined {
   }
 }
 
+type NavigatorLike = { hardwareConcurrency?: number };
+const globalNavigator = (): NavigatorLike | undefined => (globalThis as { navigator?: NavigatorLike }).navigator;
+
+/** The pool size to ask the wasm backend for here: 1 where memory cannot be shared. */
+function wasmThreadsWanted(opts: InitBackendOptions): number {
+  return canShareMemory() ? (opts.wasmThreads ?? wasmThreadCount(globalNavigator()?.hardwareConcurrency)) : 1;
+}
+
+/**
+ * Run `start` while `nav.hardwareConcurrency` reads `cores`, then put the real value back (also when it throws).
+ *
+ * Why: tfjs-backend-wasm 4.22 caps its pool at hardwareConcurrency / 2 ("many x86-64 processors have 2 threads per
+ * core", backend.cc), whatever `setThreadsCount` asks — on a 2-core machine, one thread. Its Emscripten module reads
+ * navigator.hardwareConcurrency once, while the backend starts, so the ladder shows it twice the threads it wants.
+ */
+export async function withLogicalCores<T>(nav: NavigatorLike | undefined, cores: number, start: () => Promise<T>): Promise<T> {
+  if (!nav) return start();
+  const own = Object.getOwnPropertyDescriptor(nav, 'hardwareConcurrency');
+  Object.defineProperty(nav, 'hardwareConcurrency', { value: cores, configurable: true });
+  try {
+    return await start();
+  } finally {
+    if (own) Object.defineProperty(nav, 'hardwareConcurrency', own);
+    else delete (nav as { hardwareConcurrency?: number }).hardwareConcurrency;
+  }
+}
+
 /** Load a backend package on demand; importing it registers the backend with tfjs-core. */
 async function importBackend(name: BackendName, opts: InitBackendOptions): Promise<void> {
   switch (name) {
@@ -269,7 +296,7 @@ async function importBackend(name: BackendName, opts: InitBackendOptions): Promi
         wasmPathsSet = true;
       }
       // Read when the backend starts (the first setBackend('wasm')); the threaded binary loads only where memory can be shared.
-      if (canShareMemory()) wasm.setThreadsCount(opts.wasmThreads ?? wasmThreadCount((globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency));
+      if (canShareMemory()) wasm.setThreadsCount(wasmThreadsWanted(opts));
       wasmThreadsInUse = wasm.getThreadsCount;
       return;
     }
@@ -316,7 +343,8 @@ async function tryBackend(name: BackendName, opts: InitBackendOptions): Promise<
   if (tf.findBackendFactory(name) == null) {
     throw new Error(`backend '${name}' did not register (unsupported environment)`);
   }
-  const ok = await tf.setBackend(name);
+  const threads = name === 'wasm' ? wasmThreadsWanted(opts) : 1;
+  const ok = threads > 1 ? await withLogicalCores(globalNavigator(), 2 * threads, () => tf.setBackend(name)) : await tf.setBackend(name);
   if (!ok) throw new Error(`tf.setBackend('${name}') resolved false`);
   if (name === 'wasm') registerWasmGradKernels();
   if (!(await smokeTest())) throw new Error(`backend '${name}' computed 1 + 2 wrongly`);

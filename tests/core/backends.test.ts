@@ -7,6 +7,7 @@ import {
   currentBackend,
   MAX_WASM_THREADS,
   wasmThreadCount,
+  withLogicalCores,
   fallbackBackend,
   initBackend,
   nextBackends,
@@ -95,6 +96,21 @@ describe('wasm threads', () => {
     expect(canShareMemory({ crossOriginIsolated: false, SharedArrayBuffer })).toBe(false);
     expect(canShareMemory({ crossOriginIsolated: true })).toBe(false);
     expect(canShareMemory({})).toBe(false);
+  });
+
+  it('shows the wasm module twice the wanted threads while it starts (tfjs caps its pool at cores / 2), then the real count again', async () => {
+    class Nav {
+      get hardwareConcurrency() {
+        return 2;
+      }
+    }
+    const nav = new Nav() as { hardwareConcurrency?: number };
+    expect(await withLogicalCores(nav, 4, async () => nav.hardwareConcurrency)).toBe(4);
+    expect(nav.hardwareConcurrency).toBe(2);
+    expect(Object.getOwnPropertyDescriptor(nav, 'hardwareConcurrency')).toBeUndefined();
+    await expect(withLogicalCores(nav, 8, async () => Promise.reject(new Error('no start')))).rejects.toThrow('no start');
+    expect(nav.hardwareConcurrency).toBe(2);
+    expect(await withLogicalCores(undefined, 4, async () => 'ran')).toBe('ran');
   });
 
   it('reports the threads the wasm backend runs (one in Node, where the single-threaded binary loads) and none for cpu', async () => {
