@@ -184,14 +184,18 @@ export function explainChoice(backend: BackendName, attempts: readonly BackendAt
 }
 
 /**
- * The most threads the wasm backend asks for. The page's own thread and the notebook kernel need cores too, and
- * these small 28 × 28 networks split into few enough pieces that more threads mostly wait on each other.
+ * The most threads the wasm backend asks for by default. The page's own thread and the notebook kernel need cores
+ * too, and these small 28 × 28 networks split into few enough pieces that more threads mostly wait on each other.
  */
 export const MAX_WASM_THREADS = 4;
 
-/** How many threads XNNPACK's pool runs on a machine with `cores` logical cores: all of them, 1…MAX_WASM_THREADS. */
+/**
+ * How many threads XNNPACK's pool runs by default on a machine with `cores` logical cores: one per two (the usual
+ * two hardware threads per physical core, tfjs's own estimate), 1…MAX_WASM_THREADS. Measured on 2 shared cores
+ * (`npm run bench -- threads`): a second thread made training and sampling slower, so 2 cores run one.
+ */
 export function wasmThreadCount(cores: number | undefined): number {
-  const n = Math.floor(Number(cores));
+  const n = Math.floor(Number(cores) / 2);
   return Number.isFinite(n) && n > 1 ? Math.min(n, MAX_WASM_THREADS) : 1;
 }
 
@@ -295,8 +299,13 @@ async function importBackend(name: BackendName, opts: InitBackendOptions): Promi
         wasm.setWasmPaths(opts.wasmPaths);
         wasmPathsSet = true;
       }
-      // Read when the backend starts (the first setBackend('wasm')); the threaded binary loads only where memory can be shared.
-      if (canShareMemory()) wasm.setThreadsCount(wasmThreadsWanted(opts));
+      // Read when the backend starts (the first setBackend('wasm')); the threaded binary loads only where memory can be
+      // shared, and only for a pool of more than one thread (one thread runs the plain SIMD binary, as without isolation).
+      if (canShareMemory()) {
+        const threads = wasmThreadsWanted(opts);
+        tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', threads > 1);
+        wasm.setThreadsCount(threads);
+      }
       wasmThreadsInUse = wasm.getThreadsCount;
       return;
     }

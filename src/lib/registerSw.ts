@@ -42,7 +42,7 @@ export function showUpdateNotice(doc: Document = document): HTMLElement {
 
 /** What registration found, for the page's console and the e2e tests (`window.diffusionLabOffline`). */
 export interface OfflineState {
-  /** 'unsupported' (no service workers here), 'registering', 'ready' (the site is stored for offline use), 'failed'. */
+  /** 'unsupported' (no service workers here, or `astro dev`), 'registering', 'ready' (the site is stored for offline use), 'failed'. */
   status: 'unsupported' | 'registering' | 'ready' | 'failed';
   /** Why registration failed. */
   error?: string;
@@ -55,7 +55,8 @@ export function registerServiceWorker(base: string = import.meta.env.BASE_URL ??
   const state: OfflineState = { status: 'registering', updated: false };
   (window as unknown as { diffusionLabOffline: OfflineState }).diffusionLabOffline = state;
   const sw = navigator.serviceWorker as ServiceWorkerContainer | undefined;
-  if (!sw || !window.isSecureContext) {
+  // `astro dev` builds no service worker.
+  if (!sw || !window.isSecureContext || import.meta.env.DEV) {
     state.status = 'unsupported';
     return state;
   }

@@ -86,9 +86,9 @@ afterAll(async () => {
 });
 
 describe('wasm threads', () => {
-  it('asks for one thread per core, at least 1 and at most MAX_WASM_THREADS', () => {
+  it('asks for one thread per two logical cores, at least 1 and at most MAX_WASM_THREADS', () => {
     expect(MAX_WASM_THREADS).toBe(4);
-    expect([undefined, NaN, 0, 1, 1.5, 2, 3, 4, 8, 64].map(wasmThreadCount)).toEqual([1, 1, 1, 1, 1, 2, 3, 4, 4, 4]);
+    expect([undefined, NaN, 0, 1, 1.5, 2, 3, 4, 6, 8, 64].map(wasmThreadCount)).toEqual([1, 1, 1, 1, 1, 1, 1, 2, 3, 4, 4]);
   });
 
   it('shares memory only in a cross-origin isolated context with SharedArrayBuffer', () => {

@@ -10,66 +10,14 @@
  *    offers to reload, and the next visit to that lesson shows the new text, offline too — no stale lesson.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { join, normalize, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wasmThreadCount } from '../../src/core/backends';
 import { badgeText } from '../../src/widgets/ui/backendBadge';
-import { contentType } from '../../scripts/mime.mjs';
 import { DIST, launchChromium, openPage, ready, type Site } from './harness';
-
-interface StaticServer {
-  url: string;
-  /** Paths (e.g. '/sw.js') served from memory instead of dist/. */
-  overrides: Map<string, string>;
-  close(): Promise<void>;
-}
-
-/** dist/ over HTTP on 127.0.0.1, like a static host: directory indexes, a 404 page, no isolation headers. */
-async function serveStatic(): Promise<StaticServer> {
-  const overrides = new Map<string, string>();
-  const server: Server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    const override = overrides.get(path.endsWith('/') ? `${path}index.html` : path) ?? overrides.get(path);
-    if (override !== undefined) {
-      res.writeHead(200, { 'Content-Type': contentType(path.endsWith('/') ? 'x.html' : path), 'Cache-Control': 'no-cache' });
-      res.end(override);
-      return;
-    }
-    let file = normalize(join(DIST, path));
-    if (!file.startsWith(DIST + sep) && file !== DIST) {
-      res.writeHead(403).end();
-      return;
-    }
-    if (existsSync(file) && statSync(file).isDirectory()) {
-      if (!path.endsWith('/')) {
-        res.writeHead(301, { Location: `${path}/` }).end();
-        return;
-      }
-      file = join(file, 'index.html');
-    }
-    if (!existsSync(file)) {
-      res.writeHead(404, { 'Content-Type': 'text/html; charset=utf-8' }).end(readFileSync(join(DIST, '404.html')));
-      return;
-    }
-    res.writeHead(200, { 'Content-Type': contentType(file), 'Cache-Control': 'no-cache' });
-    res.end(readFileSync(file));
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    overrides,
-    close: () =>
-      new Promise<void>((done) => {
-        server.closeAllConnections();
-        server.close(() => done());
-      }),
-  };
-}
+import { serveStatic } from './staticServer';
 
 /** How many files the built service worker precaches (its injected manifest). */
 function precacheCount(sw: string): number {
@@ -102,10 +50,11 @@ afterAll(async () => {
   await browser?.close();
 });
 
+/** Three lessons with a model widget; the guidance lab asks for 2 wasm threads (`?threads=2`), the others get the default. */
 const LESSONS = [
-  { path: '/lessons/04-reverse-process/', widget: '[data-widget="one-step-inspector"]' },
-  { path: '/lessons/08-guidance/', widget: '[data-widget="guidance-lab"]' },
-  { path: '/lessons/09-latent-diffusion/', widget: '[data-widget="autoencoder-lab"]' },
+  { path: '/lessons/04-reverse-process/', widget: '[data-widget="one-step-inspector"]', threads: undefined },
+  { path: '/lessons/08-guidance/', widget: '[data-widget="guidance-lab"]', threads: 2 },
+  { path: '/lessons/09-latent-diffusion/', widget: '[data-widget="autoencoder-lab"]', threads: undefined },
 ];
 
 describe('offline after the first visit', () => {
@@ -128,16 +77,18 @@ describe('offline after the first visit', () => {
       await context.setOffline(true);
       await server.close();
       const cores = await page.evaluate(() => navigator.hardwareConcurrency);
-      for (const { path, widget } of LESSONS) {
-        const res = await page.goto(`${server.url}${path}?backend=wasm`);
+      for (const { path, widget, threads } of LESSONS) {
+        const res = await page.goto(`${server.url}${path}?backend=wasm${threads ? `&threads=${threads}` : ''}`);
         expect(res?.fromServiceWorker(), path).toBe(true);
         expect(res?.headers()['cross-origin-embedder-policy']).toBe('require-corp');
         expect(await page.evaluate(() => crossOriginIsolated), path).toBe(true);
         await ready(page, widget);
         await page.waitForSelector(`${widget} [data-backend="wasm"]`, { timeout: 60_000 });
-        // The worker started the threaded binary on one thread per core (up to 4) and the badge says so.
-        expect(await page.locator(`${widget} .badge`).textContent()).toBe(badgeText('wasm', wasmThreadCount(cores)));
-        expect(Number(await page.locator(`${widget} .badge`).getAttribute('data-threads'))).toBe(wasmThreadCount(cores));
+        // Isolated by the worker's headers, wasm runs the asked or default pool (the threaded binary when > 1) and the badge says so.
+        const expected = threads ?? wasmThreadCount(cores);
+        expect(Number(await page.locator(`${widget} .badge`).getAttribute('data-threads')), path).toBe(expected);
+        expect(await page.locator(`${widget} .badge`).textContent()).toBe(badgeText('wasm', expected));
+        if (threads === 2) expect(await page.locator(`${widget} .badge`).textContent()).toBe('wasm · 2 threads');
         if (widget.includes('inspector')) {
           expect(await page.locator(`${widget} .panels img`).count()).toBe(6);
         } else if (widget.includes('guidance')) {
@@ -154,7 +105,7 @@ describe('offline after the first visit', () => {
       expect(problems.failedRequests).toEqual([]);
     } finally {
       await context.close();
-      await server.close().catch(() => {});
+      await server.close();
     }
   });
 });

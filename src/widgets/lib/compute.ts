@@ -24,6 +24,12 @@ export function backendOrderFromUrl(search: string): BackendName[] | undefined {
   return order.length ? [...new Set(order)] : undefined;
 }
 
+/** The wasm thread count asked for by `?threads=N` (1…16), or undefined (the worker chooses). */
+export function threadsFromUrl(search: string): number | undefined {
+  const n = Number(new URLSearchParams(search).get('threads'));
+  return Number.isInteger(n) && n >= 1 && n <= 16 ? n : undefined;
+}
+
 /** localStorage key of the backend the reader chose in the badge's menu (read on every page). */
 export const BACKEND_CHOICE_KEY = 'diffusion-lab:backend';
 
@@ -140,7 +146,7 @@ export function backendStateStore(client: Pick<Client<ComputeApi>, 'onEvent'>, s
 }
 
 /** The page's connection: a supervised worker (replaced once if it dies or hangs), its backend store and order. */
-export function supervisedConnection(spawn: () => WorkerLike, order?: BackendName[], source?: BackendSource, timing: { pingEveryMs?: number; silenceMs?: number } = {}) {
+export function supervisedConnection(spawn: () => WorkerLike, order?: BackendName[], source?: BackendSource, timing: { pingEveryMs?: number; silenceMs?: number } = {}, threads?: number) {
   let backend: (BackendStore & BackendNotices) | null = null;
   let ready: Promise<unknown> = Promise.resolve();
   const supervised = supervise<ComputeApi>({
@@ -148,7 +154,7 @@ export function supervisedConnection(spawn: () => WorkerLike, order?: BackendNam
     ...timing,
     // Every worker, the first and its replacement, starts its ladder in the page's order before any other request.
     onStart: (client) => {
-      ready = client.request('init', { order });
+      ready = client.request('init', threads ? { order, threads } : { order });
       ready.catch(() => {});
     },
     onStop: (reason, replaced) =>
@@ -187,7 +193,7 @@ function pageConnection(): ReturnType<typeof supervisedConnection> {
       return worker as unknown as WorkerLike;
     };
     const { order, source } = backendRequest(location.search, rememberedBackend());
-    const c = supervisedConnection(spawn, order, source);
+    const c = supervisedConnection(spawn, order, source, {}, threadsFromUrl(location.search));
     connection = c;
     // A handle for the console and the end-to-end tests: tensor counts, the backend in use, any request (with its progress).
     const handle: Record<string, unknown> = {

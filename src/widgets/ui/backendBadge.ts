@@ -9,6 +9,6 @@ export function badgeText(backend: BackendName, threads?: number): string {
 /** The menu's sentence about wasm threads (null for other backends or when the worker did not say). */
 export function threadsSentence(backend: BackendName | null, threads?: number): string | null {
   if (backend !== 'wasm' || threads === undefined) return null;
-  if (threads > 1) return `It runs on ${threads} threads, one per core (up to 4).`;
-  return 'It runs on one thread: this page was not loaded cross-origin isolated, so the browser shares no memory between threads here. After the site has been saved for offline use, the next page you open runs on every core.';
+  if (threads > 1) return `It runs on ${threads} threads.`;
+  return 'It runs on one thread. Several threads need at least 4 logical cores and a page that is cross-origin isolated, which the site’s offline support provides from the second page you open.';
 }

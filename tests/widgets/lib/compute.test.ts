@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { REQUESTS, type ComputeApi } from '../../../src/workers/api';
 import { cleanParams } from '../../../src/workers/params';
 import { serve, type Handlers, type Port } from '../../../src/workers/rpc';
-import { backendOrderFromUrl, connect, type BackendState } from '../../../src/widgets/lib/compute';
+import { backendOrderFromUrl, connect, threadsFromUrl, type BackendState } from '../../../src/widgets/lib/compute';
 
 const channels: MessageChannel[] = [];
 afterEach(() => {
@@ -78,6 +78,12 @@ describe('the page connection', () => {
     await expect(client.request('guide', { w: 'lots' as unknown as number })).rejects.toThrow('guide: parameter "w" must be a finite number, got "lots"');
     await client.request('guide', { w: 99, digit: 4 });
     expect(worker.seen).toEqual([{ model: 'latent-mnist', digit: 4, w: 10, seed: 11, count: 16, steps: 25, negative: -1 }]);
+  });
+
+  it('reads the wasm thread count from ?threads=, ignoring anything but a whole number 1…16', () => {
+    expect(threadsFromUrl('?threads=2')).toBe(2);
+    expect(threadsFromUrl('?backend=wasm&threads=16')).toBe(16);
+    for (const bad of ['', '?threads=', '?threads=0', '?threads=17', '?threads=1.5', '?threads=two']) expect(threadsFromUrl(bad), bad).toBeUndefined();
   });
 
   it('reads the backend ladder from the page URL, ignoring unknown names', () => {

@@ -12,8 +12,8 @@ describe('the backend badge', () => {
   });
 
   it('explains the thread count in the menu only for wasm', () => {
-    expect(threadsSentence('wasm', 2)).toBe('It runs on 2 threads, one per core (up to 4).');
-    expect(threadsSentence('wasm', 1)).toMatch(/^It runs on one thread: this page was not loaded cross-origin isolated/);
+    expect(threadsSentence('wasm', 2)).toBe('It runs on 2 threads.');
+    expect(threadsSentence('wasm', 1)).toMatch(/^It runs on one thread\. Several threads need at least 4 logical cores and a page that is cross-origin isolated/);
     expect(threadsSentence('webgpu', 2)).toBeNull();
     expect(threadsSentence('wasm')).toBeNull();
     expect(threadsSentence(null, 2)).toBeNull();
