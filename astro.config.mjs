@@ -34,6 +34,8 @@ function astroDirectives(directives) {
  * @returns {`sha256-${string}`}
  */
 const sha256 = (file) => `sha256-${createHash('sha256').update(readFileSync(new URL(file, import.meta.url), 'utf8'), 'utf8').digest('base64')}`;
+import { pwaOptions } from './scripts/astro-pwa.mjs';
+import AstroPWA from '@vite-pwa/astro';
 
 /**
  * Display maths scrolls sideways when it is wider than the column; a scrollable region must be reachable by
@@ -84,6 +86,7 @@ export default defineConfig({
     svelte(),
     serveModels(),
     kernelFramePolicy(),
+    AstroPWA(pwaOptions), // after serveModels: its build:done copies models/ before the precache manifest is made
   ],
   markdown: {
     remarkPlugins: [remarkMath],

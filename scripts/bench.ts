@@ -5,6 +5,7 @@
  *   npm run bench -- core              only the `core` section
  *   npm run bench -- lab               the training lab in the browser vs bare Node (needs `npm run build`)
  *   npm run bench -- widgets           first DDIM-50, guidance and prompt-lab grids in the browser (needs `npm run build`)
+ *   npm run bench -- threads           the compute worker on wasm: one thread vs the threaded binary, in headless Chromium (needs `npm run build`)
  *   npm run bench -- parallel          unet-mnist training on one thread vs the batch split over two (--steps=100 --repeats=3)
  *   npm run bench -- peer              unet-mnist forward and training step vs PyTorch on CPU, one thread each (--rounds=5 --repeats=3 [--baseline=<checkout>] [--profile])
  *   npm run bench -- webgpu            the lab's training step and a DDIM-50 grid on a real WebGPU adapter vs wasm (needs `npm run build`; skips on a software adapter)
@@ -57,6 +58,7 @@ const OPTIONS = {
   'no-write': { type: 'boolean' },
   baseline: { type: 'string' },
   profile: { type: 'boolean' },
+  threads: { type: 'string' },
 } as const;
 
 type Args = Partial<Record<keyof typeof OPTIONS, string | boolean>>;
@@ -264,6 +266,25 @@ const SECTIONS: Record<string, Section> = {
           ),
         ]),
       );
+      return { description: this.description, machine: machine(), ...result };
+    },
+  },
+  threads: {
+    description: 'the compute worker on wasm in headless Chromium: one thread (page not cross-origin isolated) vs the threaded binary (isolated): training lab steps/s, a forward pass, a DDIM-50 grid (needs `npm run build`)',
+    async run(args) {
+      const { benchThreads } = await import('./bench/threads');
+      const result = await benchThreads({ root: ROOT, steps: numberArg(args, 'steps', 30), rounds: numberArg(args, 'rounds', 5), batch: numberArg(args, 'batch', 32), threads: numberArg(args, 'threads', 2) });
+      const fwd = result.forward_ms as { one_thread: number; threads: number };
+      const ddim = result.ddim50_grid16_ms as { one_thread: number; threads: number };
+      console.log(
+        table([
+          ['', '1 thread', `${result.threads} threads`, 'ratio'],
+          ['training lab steps/s', (result.steps_per_s_1_thread as number).toFixed(2), (result[`steps_per_s_${result.threads}_threads`] as number).toFixed(2), `${(result.train_ratio as number).toFixed(2)}×`],
+          [`forward pass, batch ${result.batch} (ms)`, fwd.one_thread.toFixed(0), fwd.threads.toFixed(0), `${(result.forward_ratio as number).toFixed(2)}×`],
+          ['DDIM-50 grid of 16 (ms)', ddim.one_thread.toFixed(0), ddim.threads.toFixed(0), `${(result.ddim_ratio as number).toFixed(2)}×`],
+        ]),
+      );
+      console.log(`load average (1 min) at the end: ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} cores`);
       return { description: this.description, machine: machine(), ...result };
     },
   },

@@ -11,6 +11,11 @@
  * its own folder (`__dirname`), so Node callers pass no `wasmPaths`. A bundled page (Vite/Astro) must pass
  * them: import each `.wasm` with `?url` and give the map (or a folder prefix ending in '/') as `wasmPaths`.
  *
+ * wasm threads: tfjs-backend-wasm loads its threaded SIMD binary by itself when the context can share memory
+ * (`crossOriginIsolated`: the page and the worker's script are served with COOP same-origin + COEP require-corp),
+ * otherwise the single-threaded SIMD one. The pool's size is `wasmThreadCount(navigator.hardwareConcurrency)`,
+ * set before the backend starts; `BackendChoice.threads` says how many threads XNNPACK really runs.
+ *
  * After a failure mid-run (e.g. a lost GPU device) call `fallbackBackend(failed)`: it initialises the next
  * backend down the ladder. Tensors that lived on the failed backend cannot be trusted; rebuild models from
  * their weights (see `getWeights`/`setWeights` in unet.ts) after switching.
@@ -178,7 +183,33 @@ export function explainChoice(backend: BackendName, attempts: readonly BackendAt
   return parts.join(' ');
 }
 
+/**
+ * The most threads the wasm backend asks for by default. The page's own thread and the notebook kernel need cores
+ * too, and these small 28 × 28 networks split into few enough pieces that more threads mostly wait on each other.
+ */
+export const MAX_WASM_THREADS = 4;
+
+/**
+ * How many threads XNNPACK's pool runs by default on a machine with `cores` logical cores: one per two (the usual
+ * two hardware threads per physical core, tfjs's own estimate), 1…MAX_WASM_THREADS. Measured on 2 shared cores
+ * (`npm run bench -- threads`): a second thread made training and sampling slower, so 2 cores run one.
+ */
+export function wasmThreadCount(cores: number | undefined): number {
+  const n = Math.floor(Number(cores) / 2);
+  return Number.isFinite(n) && n > 1 ? Math.min(n, MAX_WASM_THREADS) : 1;
+}
+
+/** True when this context may share memory between threads (what the threaded wasm binary needs). */
+export function canShareMemory(g: { crossOriginIsolated?: boolean; SharedArrayBuffer?: unknown } = globalThis): boolean {
+  return g.crossOriginIsolated === true && typeof g.SharedArrayBuffer === 'function';
+}
+
 export interface InitBackendOptions {
+  /**
+   * Threads for the wasm backend's pool when the context can share memory (default:
+   * `wasmThreadCount(navigator.hardwareConcurrency)`); ignored elsewhere, where the single-threaded binary runs.
+   */
+  wasmThreads?: number;
   /** Backends to try, in order (default BACKEND_ORDER). */
   order?: readonly BackendName[];
   /** Where the wasm binaries live: a prefix ending in '/' or a map file name → URL (browser bundles only). */
@@ -208,9 +239,49 @@ export interface BackendChoice {
   ranked: boolean;
   /** Why `backend` computes here, for the reader. */
   reason: string;
+  /** wasm only: how many threads its pool runs (1 on the single-threaded binary). */
+  threads?: number;
 }
 
 let wasmPathsSet = false;
+/** The wasm module's `getThreadsCount`, once the package is imported. */
+let wasmThreadsInUse: (() => number) | null = null;
+
+/** How many threads the running wasm backend uses (undefined before it started). */
+export function wasmThreadsRunning(): number | undefined {
+  try {
+    return wasmThreadsInUse?.() ?? undefined;
+  } catch {
+    return undefined; // not initialised yet
+  }
+}
+
+type NavigatorLike = { hardwareConcurrency?: number };
+const globalNavigator = (): NavigatorLike | undefined => (globalThis as { navigator?: NavigatorLike }).navigator;
+
+/** The pool size to ask the wasm backend for here: 1 where memory cannot be shared. */
+function wasmThreadsWanted(opts: InitBackendOptions): number {
+  return canShareMemory() ? (opts.wasmThreads ?? wasmThreadCount(globalNavigator()?.hardwareConcurrency)) : 1;
+}
+
+/**
+ * Run `start` while `nav.hardwareConcurrency` reads `cores`, then put the real value back (also when it throws).
+ *
+ * Why: tfjs-backend-wasm 4.22 caps its pool at hardwareConcurrency / 2 ("many x86-64 processors have 2 threads per
+ * core", backend.cc), whatever `setThreadsCount` asks — on a 2-core machine, one thread. Its Emscripten module reads
+ * navigator.hardwareConcurrency once, while the backend starts, so the ladder shows it twice the threads it wants.
+ */
+export async function withLogicalCores<T>(nav: NavigatorLike | undefined, cores: number, start: () => Promise<T>): Promise<T> {
+  if (!nav) return start();
+  const own = Object.getOwnPropertyDescriptor(nav, 'hardwareConcurrency');
+  Object.defineProperty(nav, 'hardwareConcurrency', { value: cores, configurable: true });
+  try {
+    return await start();
+  } finally {
+    if (own) Object.defineProperty(nav, 'hardwareConcurrency', own);
+    else delete (nav as { hardwareConcurrency?: number }).hardwareConcurrency;
+  }
+}
 
 /** Load a backend package on demand; importing it registers the backend with tfjs-core. */
 async function importBackend(name: BackendName, opts: InitBackendOptions): Promise<void> {
@@ -228,6 +299,14 @@ async function importBackend(name: BackendName, opts: InitBackendOptions): Promi
         wasm.setWasmPaths(opts.wasmPaths);
         wasmPathsSet = true;
       }
+      // Read when the backend starts (the first setBackend('wasm')); the threaded binary loads only where memory can be
+      // shared, and only for a pool of more than one thread (one thread runs the plain SIMD binary, as without isolation).
+      if (canShareMemory()) {
+        const threads = wasmThreadsWanted(opts);
+        tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', threads > 1);
+        wasm.setThreadsCount(threads);
+      }
+      wasmThreadsInUse = wasm.getThreadsCount;
       return;
     }
     case 'cpu':
@@ -273,7 +352,8 @@ async function tryBackend(name: BackendName, opts: InitBackendOptions): Promise<
   if (tf.findBackendFactory(name) == null) {
     throw new Error(`backend '${name}' did not register (unsupported environment)`);
   }
-  const ok = await tf.setBackend(name);
+  const threads = name === 'wasm' ? wasmThreadsWanted(opts) : 1;
+  const ok = threads > 1 ? await withLogicalCores(globalNavigator(), 2 * threads, () => tf.setBackend(name)) : await tf.setBackend(name);
   if (!ok) throw new Error(`tf.setBackend('${name}') resolved false`);
   if (name === 'wasm') registerWasmGradKernels();
   if (!(await smokeTest())) throw new Error(`backend '${name}' computed 1 + 2 wrongly`);
@@ -329,7 +409,8 @@ export async function chooseBackend(opts: InitBackendOptions = {}): Promise<Back
         throw e;
       });
       report({ name, ok: true, ms: Date.now() - start });
-      return { backend: name, attempts, probes, order: usable, ranked, reason: explainChoice(name, attempts, probes, ranked) };
+      const threads = name === 'wasm' ? wasmThreadsRunning() : undefined;
+      return { backend: name, attempts, probes, order: usable, ranked, reason: explainChoice(name, attempts, probes, ranked), ...(threads ? { threads } : {}) };
     } catch (e) {
       const error = e instanceof Error ? e.message : String(e);
       reasons.push(`${name}: ${error}`);

@@ -104,7 +104,8 @@ const GUIDE = {
 
 export const REQUESTS = {
   /** Pick the backend (first call wins; later calls report the current one). */
-  init: { order: optional(enums(BACKEND_NAMES)) },
+  /** Start the backend ladder; `threads`: the wasm pool size asked for by `?threads=` (cross-origin isolated pages only). */
+  init: { order: optional(enums(BACKEND_NAMES)), threads: optional(int(1, 1, 16)) },
   /** x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε for each t in `ts`, with the same seeded ε for every t. */
   noise: { x0: IMAGE, schedule: SCHEDULE, T: int(T_MAX, 1, T_MAX), ts: ints([0], 0, T_MAX, 32), seed: SEED },
   /** One reverse DDPM step of a U-Net taken apart (Ho et al. 2020, eq. 11); the conditional model runs its ∅ branch. */
@@ -441,6 +442,8 @@ export interface BackendInfo {
   order?: BackendName[];
   /** True on the default ladder, ranked by the probes; false when the page named the backends. */
   ranked?: boolean;
+  /** wasm: how many threads its pool runs (more than 1 only where the page is cross-origin isolated). */
+  threads?: number;
 }
 
 /** Unsolicited events the worker broadcasts. */

@@ -227,7 +227,7 @@ export function createHandlers(res: Resources, lab: LabController): Handlers<Com
   const flow2d = new Flow2dController(res);
 
   return {
-    init: ({ order }) => res.ensureBackend(order),
+    init: ({ order, threads }) => res.ensureBackend(order, threads),
 
     noise: ({ x0, schedule: kind, T, ts, seed }) =>
       res.withFallback(async () => {

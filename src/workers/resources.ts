@@ -100,6 +100,8 @@ export class Resources {
   testFault: Error | null = null;
   /** The order the first caller named: a retry after a failed start keeps it. */
   private firstOrder: readonly BackendName[] | null = null;
+  /** The wasm pool size the first caller asked for (`?threads=`); otherwise the backend's own choice. */
+  private wasmThreads: number | undefined;
 
   constructor(private readonly opts: ResourceOptions) {}
 
@@ -108,8 +110,9 @@ export class Resources {
    * default ladder (no order, or the whole ladder in its default order) is ranked by the probes: a software GPU
    * goes below wasm. An order the page names (`?backend=`, the reader's choice) is tried as given.
    */
-  ensureBackend(order?: readonly BackendName[]): Promise<BackendInfo> {
+  ensureBackend(order?: readonly BackendName[], threads?: number): Promise<BackendInfo> {
     if (order?.length && !this.firstOrder) this.firstOrder = order;
+    if (threads && !this.wasmThreads) this.wasmThreads = threads;
     if (!this.backendReady) {
       const given = this.firstOrder ?? this.opts.order ?? BACKEND_ORDER;
       const rank = given.length === BACKEND_ORDER.length && given.every((n, i) => n === BACKEND_ORDER[i]);
@@ -117,13 +120,14 @@ export class Resources {
         order: given,
         rank,
         wasmPaths: this.opts.wasmPaths,
+        ...(this.wasmThreads ? { wasmThreads: this.wasmThreads } : {}),
         timeoutMs: this.opts.timeoutMs ?? 20_000,
       }).then(
         (choice) => choice,
         (e: unknown) => this.explainStartFailure(given, e),
       ).then((choice) => {
         this.ladder = choice.order;
-        const info: BackendInfo = { backend: choice.backend, attempts: choice.attempts, reason: choice.reason, probes: choice.probes, order: choice.order, ranked: choice.ranked };
+        const info: BackendInfo = { backend: choice.backend, attempts: choice.attempts, reason: choice.reason, probes: choice.probes, order: choice.order, ranked: choice.ranked, ...(choice.threads ? { threads: choice.threads } : {}) };
         this.opts.onEvent?.({ type: 'backend', ...info });
         return info;
       });

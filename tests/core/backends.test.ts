@@ -2,7 +2,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   BACKEND_ORDER,
+  canShareMemory,
+  chooseBackend,
   currentBackend,
+  MAX_WASM_THREADS,
+  wasmThreadCount,
+  withLogicalCores,
   fallbackBackend,
   initBackend,
   nextBackends,
@@ -78,4 +83,42 @@ describe('fallback', () => {
 
 afterAll(async () => {
   await tf.setBackend('wasm');
+});
+
+describe('wasm threads', () => {
+  it('asks for one thread per two logical cores, at least 1 and at most MAX_WASM_THREADS', () => {
+    expect(MAX_WASM_THREADS).toBe(4);
+    expect([undefined, NaN, 0, 1, 1.5, 2, 3, 4, 6, 8, 64].map(wasmThreadCount)).toEqual([1, 1, 1, 1, 1, 1, 1, 2, 3, 4, 4]);
+  });
+
+  it('shares memory only in a cross-origin isolated context with SharedArrayBuffer', () => {
+    expect(canShareMemory({ crossOriginIsolated: true, SharedArrayBuffer })).toBe(true);
+    expect(canShareMemory({ crossOriginIsolated: false, SharedArrayBuffer })).toBe(false);
+    expect(canShareMemory({ crossOriginIsolated: true })).toBe(false);
+    expect(canShareMemory({})).toBe(false);
+  });
+
+  it('shows the wasm module twice the wanted threads while it starts (tfjs caps its pool at cores / 2), then the real count again', async () => {
+    class Nav {
+      get hardwareConcurrency() {
+        return 2;
+      }
+    }
+    const nav = new Nav() as { hardwareConcurrency?: number };
+    expect(await withLogicalCores(nav, 4, async () => nav.hardwareConcurrency)).toBe(4);
+    expect(nav.hardwareConcurrency).toBe(2);
+    expect(Object.getOwnPropertyDescriptor(nav, 'hardwareConcurrency')).toBeUndefined();
+    await expect(withLogicalCores(nav, 8, async () => Promise.reject(new Error('no start')))).rejects.toThrow('no start');
+    expect(nav.hardwareConcurrency).toBe(2);
+    expect(await withLogicalCores(undefined, 4, async () => 'ran')).toBe('ran');
+  });
+
+  it('reports the threads the wasm backend runs (one in Node, where the single-threaded binary loads) and none for cpu', async () => {
+    const wasm = await chooseBackend({ order: ['wasm'] });
+    expect(wasm.backend).toBe('wasm');
+    expect(wasm.threads).toBe(1);
+    const cpu = await chooseBackend({ order: ['cpu'] });
+    expect(cpu.threads).toBeUndefined();
+    await initBackend({ order: ['wasm'] });
+  });
 });

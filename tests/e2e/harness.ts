@@ -130,9 +130,20 @@ export interface PageProblems {
  */
 export async function openPage(
   site: Site,
-  options: { colorScheme?: 'light' | 'dark'; width?: number; height?: number; reducedMotion?: 'reduce' | 'no-preference' } = {},
+  options: {
+    colorScheme?: 'light' | 'dark';
+    width?: number;
+    height?: number;
+    reducedMotion?: 'reduce' | 'no-preference';
+    /**
+     * 'block' (default): the site's service worker never registers, so `context.route` sees every request (it
+     * cannot see what a service worker serves from its cache). 'allow': tests/e2e/offline.test.ts.
+     */
+    serviceWorkers?: 'allow' | 'block';
+  } = {},
 ): Promise<{ context: BrowserContext; page: Page; problems: PageProblems }> {
   const context = await site.browser.newContext({
+    serviceWorkers: options.serviceWorkers ?? 'block',
     viewport: { width: options.width ?? 1280, height: options.height ?? 900 },
     colorScheme: options.colorScheme ?? 'light',
     reducedMotion: options.reducedMotion ?? 'no-preference',

@@ -24,6 +24,12 @@ export function backendOrderFromUrl(search: string): BackendName[] | undefined {
   return order.length ? [...new Set(order)] : undefined;
 }
 
+/** The wasm thread count asked for by `?threads=N` (1…16), or undefined (the worker chooses). */
+export function threadsFromUrl(search: string): number | undefined {
+  const n = Number(new URLSearchParams(search).get('threads'));
+  return Number.isInteger(n) && n >= 1 && n <= 16 ? n : undefined;
+}
+
 /** localStorage key of the backend the reader chose in the badge's menu (read on every page). */
 export const BACKEND_CHOICE_KEY = 'diffusion-lab:backend';
 
@@ -79,6 +85,8 @@ export interface BackendState {
   notice: string | null;
   /** Why the worker chose this backend, for the reader. */
   reason?: string;
+  /** wasm: how many threads it runs (absent when unknown, e.g. after a fallback). */
+  threads?: number;
   /** The rungs tried or skipped, and what the probes found. */
   attempts?: BackendAttempt[];
   probes?: BackendProbe[];
@@ -114,13 +122,13 @@ export function backendStateStore(client: Pick<Client<ComputeApi>, 'onEvent'>, s
   client.onEvent((data) => {
     const e = data as WorkerEvent;
     if (e?.type === 'backend') {
-      state = { ...state, backend: e.backend };
+      state = { ...state, backend: e.backend, threads: e.backend === 'wasm' ? e.threads : undefined };
       if (e.reason !== undefined) state.reason = e.reason;
       if (e.probes !== undefined) state.probes = e.probes;
       if (e.attempts?.length) state.attempts = e.attempts;
     } else if (e?.type === 'fallback') {
       const notice = `${e.from} failed (${e.reason}); now running on ${e.to}.`;
-      state = { ...state, backend: e.to, notice, ...(state.reason !== undefined ? { reason: notice } : {}) };
+      state = { ...state, backend: e.to, threads: undefined, notice, ...(state.reason !== undefined ? { reason: notice } : {}) };
     } else return;
     publish();
   });
@@ -138,7 +146,7 @@ export function backendStateStore(client: Pick<Client<ComputeApi>, 'onEvent'>, s
 }
 
 /** The page's connection: a supervised worker (replaced once if it dies or hangs), its backend store and order. */
-export function supervisedConnection(spawn: () => WorkerLike, order?: BackendName[], source?: BackendSource, timing: { pingEveryMs?: number; silenceMs?: number } = {}) {
+export function supervisedConnection(spawn: () => WorkerLike, order?: BackendName[], source?: BackendSource, timing: { pingEveryMs?: number; silenceMs?: number } = {}, threads?: number) {
   let backend: (BackendStore & BackendNotices) | null = null;
   let ready: Promise<unknown> = Promise.resolve();
   const supervised = supervise<ComputeApi>({
@@ -146,7 +154,7 @@ export function supervisedConnection(spawn: () => WorkerLike, order?: BackendNam
     ...timing,
     // Every worker, the first and its replacement, starts its ladder in the page's order before any other request.
     onStart: (client) => {
-      ready = client.request('init', { order });
+      ready = client.request('init', threads ? { order, threads } : { order });
       ready.catch(() => {});
     },
     onStop: (reason, replaced) =>
@@ -185,7 +193,7 @@ function pageConnection(): ReturnType<typeof supervisedConnection> {
       return worker as unknown as WorkerLike;
     };
     const { order, source } = backendRequest(location.search, rememberedBackend());
-    const c = supervisedConnection(spawn, order, source);
+    const c = supervisedConnection(spawn, order, source, {}, threadsFromUrl(location.search));
     connection = c;
     // A handle for the console and the end-to-end tests: tensor counts, the backend in use, any request (with its progress).
     const handle: Record<string, unknown> = {

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { REQUESTS, type ComputeApi } from '../../../src/workers/api';
 import { cleanParams } from '../../../src/workers/params';
 import { serve, type Handlers, type Port } from '../../../src/workers/rpc';
-import { backendOrderFromUrl, connect, type BackendState } from '../../../src/widgets/lib/compute';
+import { backendOrderFromUrl, connect, threadsFromUrl, type BackendState } from '../../../src/widgets/lib/compute';
 
 const channels: MessageChannel[] = [];
 afterEach(() => {
@@ -58,12 +58,32 @@ describe('the page connection', () => {
     expect(states[2].notice).toBe('webgl failed (context lost); now running on wasm.');
   });
 
-  it('gets a clear error naming the parameter for a malformed request, and clean values otherwise', async () => {
+  it('keeps the wasm thread count the worker announced, and forgets it after a fallback', async () => {
+    const worker = fakeWorker();
+    const { backend } = connect(worker.port);
+    const states: BackendState[] = [];
+    backend.subscribe((s) => states.push(s));
+    worker.broadcast({ type: 'backend', backend: 'wasm', attempts: [], threads: 2 });
+    await tick();
+    expect(states.at(-1)).toMatchObject({ backend: 'wasm', threads: 2 });
+    worker.broadcast({ type: 'fallback', from: 'wasm', to: 'cpu', reason: 'memory access out of bounds' });
+    await tick();
+    expect(states.at(-1)?.backend).toBe('cpu');
+    expect(states.at(-1)?.threads).toBeUndefined();
+  });
+
+    it('gets a clear error naming the parameter for a malformed request, and clean values otherwise', async () => {
     const worker = fakeWorker();
     const { client } = connect(worker.port);
     await expect(client.request('guide', { w: 'lots' as unknown as number })).rejects.toThrow('guide: parameter "w" must be a finite number, got "lots"');
     await client.request('guide', { w: 99, digit: 4 });
     expect(worker.seen).toEqual([{ model: 'latent-mnist', digit: 4, w: 10, seed: 11, count: 16, steps: 25, negative: -1 }]);
+  });
+
+  it('reads the wasm thread count from ?threads=, ignoring anything but a whole number 1…16', () => {
+    expect(threadsFromUrl('?threads=2')).toBe(2);
+    expect(threadsFromUrl('?backend=wasm&threads=16')).toBe(16);
+    for (const bad of ['', '?threads=', '?threads=0', '?threads=17', '?threads=1.5', '?threads=two']) expect(threadsFromUrl(bad), bad).toBeUndefined();
   });
 
   it('reads the backend ladder from the page URL, ignoring unknown names', () => {
