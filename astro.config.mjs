@@ -105,7 +105,13 @@ export default defineConfig({
     },
   },
   vite: {
-    worker: { format: 'es', plugins: () => [singleFileKernelWorker()] },
+    worker: {
+      format: 'es',
+      plugins: () => [singleFileKernelWorker()],
+      // The workers' assets (the tfjs wasm binaries) under the same names as the page's own imports of them, so
+      // the build holds one copy of each, which the service worker caches once.
+      rollupOptions: { output: { assetFileNames: '_astro/[name].[hash][extname]' } },
+    },
     optimizeDeps: { exclude: ['@tensorflow/tfjs-backend-wasm'] },
   },
 });

@@ -99,6 +99,22 @@ describe('offline after the first visit', () => {
           expect(Number(await page.locator(widget).getAttribute('data-mse'))).toBeGreaterThan(0);
         }
         expect(await page.locator(`${widget}[data-status="error"]`).count(), path).toBe(0);
+        if (path.includes('04-')) {
+          // The notebook too: its kernel frame is loaded through the service worker (no sandbox attribute, which
+          // would keep the worker out), whose response makes the frame's origin opaque; the cell loads the shipped
+          // U-Net through the page, offline.
+          const cell = '[data-cell="eps-loss"]';
+          await page.locator(cell).scrollIntoViewIfNeeded();
+          await page.locator(`${cell}[data-hydrated="true"]`).waitFor({ timeout: 60_000 });
+          await page.locator(`${cell} button.run`).click();
+          await page.locator(`${cell} [data-testid="done"]`).waitFor({ timeout: 180_000 });
+          const frame = page.frames().find((f) => f.url().includes('/kernel-frame/'));
+          expect(frame, 'the kernel frame').toBeTruthy();
+          expect(await frame!.evaluate(() => self.origin)).toBe('null');
+          expect(await page.locator('iframe[data-kernel-frame]').getAttribute('sandbox')).toBeNull();
+          expect(await page.locator('iframe[data-kernel-frame]').getAttribute('data-kernel-frame')).toBe('sandbox-header');
+          expect(await page.locator(`${cell} [data-testid="error"]`).count()).toBe(0);
+        }
       }
       expect(problems.pageErrors).toEqual([]);
       expect(problems.consoleErrors).toEqual([]);

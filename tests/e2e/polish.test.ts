@@ -275,9 +275,9 @@ describe('honest readouts', () => {
       await page.getByRole('button', { name: 'Start training' }).click();
       await expect.poll(secs, { timeout: 120_000, interval: 250 }).toBeGreaterThanOrEqual(2);
       // The pace line: measured steps a second (examples a second over the batch of 8).
-      const pace = Number(await page.locator(`${LAB} .pace`).getAttribute('data-steps-per-second'));
+      const pace = Number(await page.locator(`${LAB} .pace[data-steps-per-second]`).getAttribute('data-steps-per-second'));
       expect(pace).toBeGreaterThan(0);
-      expect(await page.locator(`${LAB} .pace`).innerText()).toMatch(/steps a second on this device: 1,000 more steps take about \d+:\d\d/);
+      expect(await page.locator(`${LAB} .pace[data-steps-per-second]`).innerText()).toMatch(/steps a second on this device: 1,000 more steps take about \d+:\d\d/);
       await page.getByRole('button', { name: 'Pause' }).click();
       await page.waitForSelector(`${LAB}[data-phase="paused"]`);
       await page.getByRole('button', { name: 'Save', exact: true }).click();

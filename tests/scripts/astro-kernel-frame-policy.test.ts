@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { keepKernelFramePolicy } from '../../scripts/astro-kernel-frame-policy.mjs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { keepKernelFramePolicy, unusedKernelWorkers } from '../../scripts/astro-kernel-frame-policy.mjs';
 import { KERNEL_FRAME_CSP } from '../../src/lib/kernelFramePolicy';
 import { metaPolicy } from '../../src/lib/sitePolicy';
 
@@ -17,5 +20,20 @@ describe('keepKernelFramePolicy', () => {
 
   it('refuses a kernel frame without its own policy', () => {
     expect(() => keepKernelFramePolicy(`<html><head>${astros}</head></html>`)).toThrow(/no <meta> with its own policy/);
+  });
+});
+
+describe('unusedKernelWorkers', () => {
+  it('names the kernel worker bundles no other script names, and only those', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dl-assets-'));
+    try {
+      writeFileSync(join(dir, 'kernel.worker-Used123.js'), 'self.onmessage = () => {}');
+      writeFileSync(join(dir, 'kernel.worker-Ssr4567.js'), 'self.onmessage = () => {} // unminified');
+      writeFileSync(join(dir, 'Cell.abc.js'), 'const u = new URL("/_astro/kernel.worker-Used123.js", import.meta.url);');
+      writeFileSync(join(dir, 'compute.worker-Zz.js'), 'unreferenced, but not the kernel');
+      expect(unusedKernelWorkers(dir)).toEqual(['kernel.worker-Ssr4567.js']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
