@@ -13,10 +13,10 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { useSite } from './useSite';
+import { cell, hydrated, setCode } from './cells';
 
 const site = useSite();
 const PAGE = '/notebook/?backend=wasm';
-const cell = (id: string) => `[data-cell="${id}"]`;
 
 /** The other origin: records every request; CORS open to everyone, so a request that gets out succeeds. */
 interface Recorder { url: string; requests: string[]; close(): Promise<void> }
@@ -44,22 +44,6 @@ async function startRecorder(): Promise<Recorder> {
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   const { port } = server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((done) => server.close(() => done())) };
-}
-
-/** Scroll a cell into view and wait until its island has hydrated. */
-async function hydrated(page: Page, id: string) {
-  await page.locator(cell(id)).scrollIntoViewIfNeeded();
-  await page.locator(`${cell(id)}[data-hydrated="true"]`).waitFor({ timeout: 60_000 });
-}
-
-async function setCode(page: Page, id: string, code: string) {
-  await hydrated(page, id);
-  if (await page.locator(`${cell(id)} .static`).isVisible()) await page.locator(`${cell(id)} .static`).click();
-  const content = page.locator(`${cell(id)} .cm-content`);
-  await content.waitFor({ timeout: 60_000 });
-  await content.click();
-  await page.keyboard.press('ControlOrMeta+A');
-  await page.keyboard.insertText(code);
 }
 
 let runs = 0;

@@ -3,35 +3,18 @@ import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { openPage, screenshotPath } from './harness';
 import { useSite } from './useSite';
+import { cell, hydrated, setCode } from './cells';
 
 const site = useSite();
 
 // wasm: headless Chromium's WebGL is SwiftShader (slow); the kernel uses the same backend ladder as the widgets.
 const PAGE = '/notebook/?backend=wasm';
-const cell = (id: string) => `[data-cell="${id}"]`;
 const b64url = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
 /** A `key=value` entry of the URL's fragment (where edited cells travel: `#cell.<id>=…`), or null. */
 const fragmentEntry = (url: string, key: string) => {
   const seg = new URL(url).hash.slice(1).split('&').find((s) => s.startsWith(`${key}=`));
   return seg === undefined ? null : seg.slice(key.length + 1);
 };
-
-/** Scroll a cell into view and wait until its island has hydrated (clicks before that do nothing). */
-async function hydrated(page: Page, id: string) {
-  await page.locator(cell(id)).scrollIntoViewIfNeeded();
-  await page.locator(`${cell(id)}[data-hydrated="true"]`).waitFor({ timeout: 60_000 });
-}
-
-/** Replace a cell's code: focus it (loads the editor), select all, insert text (no auto-closing brackets). */
-async function setCode(page: Page, id: string, code: string) {
-  await hydrated(page, id);
-  if (await page.locator(`${cell(id)} .static`).isVisible()) await page.locator(`${cell(id)} .static`).click();
-  const content = page.locator(`${cell(id)} .cm-content`);
-  await content.waitFor({ timeout: 60_000 });
-  await content.click();
-  await page.keyboard.press('ControlOrMeta+A');
-  await page.keyboard.insertText(code);
-}
 
 async function runAndWait(page: Page, id: string, outcome: 'done' | 'error' | 'stopped' = 'done') {
   await hydrated(page, id);

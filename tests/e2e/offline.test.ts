@@ -18,6 +18,7 @@ import { wasmThreadCount } from '../../src/core/backends';
 import { badgeText } from '../../src/widgets/ui/backendBadge';
 import { DIST, launchChromium, openPage, ready, type Site } from './harness';
 import { serveStatic } from './staticServer';
+import { cell, hydrated } from './cells';
 
 /** How many files the built service worker precaches (its injected manifest). */
 function precacheCount(sw: string): number {
@@ -103,17 +104,15 @@ describe('offline after the first visit', () => {
           // The notebook too: its kernel frame is loaded through the service worker (no sandbox attribute, which
           // would keep the worker out), whose response makes the frame's origin opaque; the cell loads the shipped
           // U-Net through the page, offline.
-          const cell = '[data-cell="eps-loss"]';
-          await page.locator(cell).scrollIntoViewIfNeeded();
-          await page.locator(`${cell}[data-hydrated="true"]`).waitFor({ timeout: 60_000 });
-          await page.locator(`${cell} button.run`).click();
-          await page.locator(`${cell} [data-testid="done"]`).waitFor({ timeout: 180_000 });
+          await hydrated(page, 'eps-loss');
+          await page.locator(`${cell('eps-loss')} button.run`).click();
+          await page.locator(`${cell('eps-loss')} [data-testid="done"]`).waitFor({ timeout: 180_000 });
           const frame = page.frames().find((f) => f.url().includes('/kernel-frame/'));
           expect(frame, 'the kernel frame').toBeTruthy();
           expect(await frame!.evaluate(() => self.origin)).toBe('null');
           expect(await page.locator('iframe[data-kernel-frame]').getAttribute('sandbox')).toBeNull();
           expect(await page.locator('iframe[data-kernel-frame]').getAttribute('data-kernel-frame')).toBe('sandbox-header');
-          expect(await page.locator(`${cell} [data-testid="error"]`).count()).toBe(0);
+          expect(await page.locator(`${cell('eps-loss')} [data-testid="error"]`).count()).toBe(0);
         }
       }
       expect(problems.pageErrors).toEqual([]);
