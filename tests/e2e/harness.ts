@@ -225,6 +225,14 @@ export async function hydrateAll(page: Page, timeoutMs = 120_000): Promise<void>
       window.scrollTo(0, y);
       await new Promise((r) => setTimeout(r, 60));
     }
+    // On a busy machine a quick pass can scroll past an island between two frames, so its visibility observer never
+    // fires: bring each widget that has not started into view once more, and give it a moment.
+    for (const w of document.querySelectorAll('[data-widget]')) {
+      // Astro removes an island's `ssr` attribute once it has hydrated.
+      if (w.closest('astro-island[ssr]') === null && w.getAttribute('data-status') !== 'idle') continue;
+      w.scrollIntoView({ block: 'center' });
+      await new Promise((r) => setTimeout(r, 250));
+    }
     window.scrollTo(0, 0);
   });
   await page.waitForFunction(
