@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { useSite } from './useSite';
-import { cell, hydrated, setCode } from './cells';
+import { cell, hydrated, setCode, watchLongTasks } from './cells';
 
 const site = useSite();
 const PAGE = '/notebook/?backend=wasm';
@@ -272,13 +272,7 @@ describe('reader code cannot reach another origin, the site’s storage or the p
   });
 
   it('cannot flood the page with output: no long task, and the kernel keeps working', async () => {
-    await page.evaluate(() => {
-      const w = window as unknown as { longTasks: number[] };
-      w.longTasks = [];
-      new PerformanceObserver((list) => {
-        for (const e of list.getEntries()) w.longTasks.push(e.duration);
-      }).observe({ type: 'longtask' });
-    });
+    await watchLongTasks(page);
     const flood = [
       'const g: any = self;',
       "const big = 'x'.repeat(100_000);",

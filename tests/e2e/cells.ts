@@ -19,3 +19,14 @@ export async function setCode(page: Page, id: string, code: string) {
   await page.keyboard.press('ControlOrMeta+A');
   await page.keyboard.insertText(code);
 }
+
+/** Start recording the page's long tasks (their durations in ms) in `window.longTasks`, from now on. */
+export async function watchLongTasks(page: Page) {
+  await page.evaluate(() => {
+    const w = window as unknown as { longTasks: number[] };
+    w.longTasks = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) w.longTasks.push(e.duration);
+    }).observe({ type: 'longtask' });
+  });
+}

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { openPage, screenshotPath } from './harness';
 import { useSite } from './useSite';
-import { cell, hydrated, setCode } from './cells';
+import { cell, hydrated, setCode, watchLongTasks } from './cells';
 
 const site = useSite();
 
@@ -324,13 +324,7 @@ describe('notebook cells', () => {
     try {
       await page.goto(site.url + PAGE + '#scratch');
       await setCode(page, 'scratch', "const big = tf.fill([1, 12000, 12000, 1], 0.5);\nshow(big);\nbig.dispose();\nconsole.log('after show')");
-      await page.evaluate(() => {
-        const w = window as unknown as { longTasks: number[] };
-        w.longTasks = [];
-        new PerformanceObserver((list) => {
-          for (const e of list.getEntries()) w.longTasks.push(e.duration);
-        }).observe({ type: 'longtask' });
-      });
+      await watchLongTasks(page);
       await runAndWait(page, 'scratch');
       const text = await output(page, 'scratch');
       expect(text).toMatch(/not drawn: an image of 12,000 × 12,000 \(shape \[1, 12000, 12000, 1\]\) is larger than/);
